@@ -1,0 +1,267 @@
+"""The ``finabsa`` command: a thin layer over the library API (``finabsa.train``, ``finabsa.load``...)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import AdapterConfig, DataConfig, ModelConfig, RunConfig, TrainingConfig, load_config
+from .errors import FinabsaError
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("finabsa")
+
+EXAMPLES = """examples:
+  finabsa train --task sentiment                       # LoRA on MiniLM, FiQA from ../shared/data/fiqa2018
+  finabsa train --task aspect --set task.level=1       # aspect category at level 1
+  finabsa train --task sentiment,aspect,target         # the three tasks, one run folder each, one summary table
+  finabsa train configs/sentiment.yaml --epochs 3      # a preset, with a flag overriding it
+  finabsa train --task sentiment --max-train-rows 64 --max-eval-rows 32 --epochs 1   # a quick trial
+  finabsa evaluate runs/sentiment-minilm-lora-20261126-101500
+  echo '$TSLA breaks out' | finabsa predict runs/sentiment-minilm-lora-20261126-101500
+"""
+
+
+def _field_help(cls: type, name: str) -> str:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            default = f.default if f.default is not dataclasses.MISSING else None
+            return f"{f.metadata.get('help', '')} (default: {default})"
+    raise KeyError(name)
+
+
+# Flags for the common settings: (flag, dotted config key, config class, field, type)
+_FLAGS: list[tuple[str, str, type, str, Any]] = [
+    ("--data", "data.path", DataConfig, "path", str),
+    ("--data-format", "data.format", DataConfig, "format", str),
+    ("--model", "model.name", ModelConfig, "name", str),
+    ("--max-length", "model.max_length", ModelConfig, "max_length", int),
+    ("--method", "adapter.method", AdapterConfig, "method", str),
+    ("--rank", "adapter.rank", AdapterConfig, "rank", int),
+    ("--alpha", "adapter.alpha", AdapterConfig, "alpha", float),
+    ("--target-modules", "adapter.target_modules", AdapterConfig, "target_modules", str),
+    ("--epochs", "training.epochs", TrainingConfig, "epochs", float),
+    ("--learning-rate", "training.learning_rate", TrainingConfig, "learning_rate", float),
+    ("--batch-size", "training.batch_size", TrainingConfig, "batch_size", int),
+    ("--seed", "training.seed", TrainingConfig, "seed", int),
+    ("--max-train-rows", "data.max_train_rows", DataConfig, "max_train_rows", int),
+    ("--max-eval-rows", "data.max_eval_rows", DataConfig, "max_eval_rows", int),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finabsa",
+        description="Aspect-based financial sentiment analysis: fine-tune pretrained language models with LoRA "
+        "for sentiment, aspect category and target detection, and evaluate them before and after.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="fine-tune a model for one or more tasks and write run folders",
+        description="Fine-tune a model for a task, evaluate it on the test split before and after, and write a run "
+        "folder (config, metrics, report, plots, adapter). Settings come from an optional YAML preset, then the "
+        "flags below, then --set overrides.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("config", nargs="?", help="YAML preset (see configs/); flags override it")
+    train.add_argument("--task", help="task name, or several separated by commas: sentiment, aspect, target")
+    for flag, _, cls, name, kind in _FLAGS:
+        train.add_argument(flag, type=kind, default=None, help=_field_help(cls, name))
+    train.add_argument("--output", help="run folder to write (with several tasks: a parent folder, one per task)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other setting by its dotted name, e.g. --set training.class_weighting=true "
+                       "--set task.mode=regression (repeatable)")
+    train.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a run folder's model on its test split or other data",
+        description="Load a finished run folder and score its model on a split of its data set or of --data.",
+    )
+    evaluate.add_argument("run_dir", help="run folder written by 'finabsa train'")
+    evaluate.add_argument("--data", help="data set to score on (default: the one the run was trained on)")
+    evaluate.add_argument("--data-format", default="auto", help="auto, fiqa-splits, fiqa-official or hub")
+    evaluate.add_argument("--split", default="test", help="split to score (default: test)")
+    evaluate.add_argument("--max-rows", type=int, help="score at most this many rows")
+    evaluate.add_argument("--output", help="also write the report as JSON to this file")
+
+    predict = commands.add_parser(
+        "predict", help="predict with a run folder's model (JSON lines out)",
+        description="Predict for sentences given as arguments, in a file, or on standard input when neither is "
+        "given. Input lines are plain sentences or JSON objects with 'sentence' and optional 'target' and "
+        "'aspects'. Output: one JSON object per input line.",
+    )
+    predict.add_argument("run_dir", help="run folder written by 'finabsa train'")
+    predict.add_argument("texts", nargs="*", help="sentences to analyse")
+    predict.add_argument("--file", help="file with one sentence or JSON object per line")
+    predict.add_argument("--batch-size", type=int, help="prediction batch size")
+
+    commands.add_parser("tasks", help="list the tasks and their options",
+                        description="List the registered tasks and the options each accepts (set with --set "
+                        "task.OPTION=VALUE or in the YAML task section).")
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise FinabsaError(f"--set expects KEY=VALUE (e.g. training.epochs=3); found '{pair}'.")
+        key, value = pair.split("=", 1)
+        overrides[key.strip()] = value
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace, task: str | None = None) -> RunConfig:
+    """The resolved ``RunConfig`` of a ``finabsa train`` command line (preset, then flags, then --set)."""
+    overrides: dict[str, Any] = {}
+    if task is not None:
+        overrides["task.name"] = task
+    for flag, key, _, _, _ in _FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            overrides[key] = value.split(",") if key == "adapter.target_modules" else value
+    if args.output:
+        overrides["output"] = args.output
+    if args.overwrite:
+        overrides["overwrite"] = True
+    overrides.update(_parse_overrides(args.overrides))
+    return load_config(args.config, overrides)
+
+
+def _command_train(args: argparse.Namespace) -> int:
+    from .reporting import summary_table
+    from .training import train
+
+    tasks = [t.strip() for t in args.task.split(",") if t.strip()] if args.task else [None]
+    configs = []
+    for task in tasks:
+        config = config_from_args(args, task)
+        if len(tasks) > 1:
+            parent = Path(args.output) if args.output else Path("runs") / time.strftime("all-%Y%m%d-%H%M%S")
+            config.output = str(parent / config.task.name)
+        configs.append(config.validate())
+    if args.print_config:
+        for config in configs:
+            print(config.to_yaml())
+        return 0
+    reports = []
+    for config in configs:
+        logger.info("training task '%s' with %s (%s)", config.task.name, config.model.name, config.adapter.method)
+        result = train(config, progress=not args.quiet)
+        reports.append(result.report)
+        print(f"run folder: {result.run_dir}")
+    print()
+    print(summary_table(reports))
+    return 0
+
+
+def _command_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate_run import evaluate
+    from .reporting import summary_table
+
+    report = evaluate(args.run_dir, data=args.data, data_format=args.data_format, split=args.split,
+                      max_rows=args.max_rows, progress=True)
+    print(summary_table([report]))
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"report written to {args.output}")
+    return 0
+
+
+def _read_inputs(args: argparse.Namespace) -> list[Any]:
+    if args.texts:
+        lines = list(args.texts)
+    elif args.file:
+        try:
+            lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FinabsaError(f"cannot read input file '{args.file}': {exc}") from None
+    else:
+        lines = sys.stdin.read().splitlines()
+    inputs: list[Any] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                inputs.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise FinabsaError(f"input line {number} starts with '{{' but is not valid JSON: {exc}") from None
+        else:
+            inputs.append(line)
+    if not inputs:
+        raise FinabsaError("no input: give sentences as arguments, --file FILE, or lines on standard input.")
+    return inputs
+
+
+def _command_predict(args: argparse.Namespace) -> int:
+    from .predict import load
+
+    predictor = load(args.run_dir, batch_size=args.batch_size)
+    inputs = _read_inputs(args)
+    for item, prediction in zip(inputs, predictor.predict(inputs)):
+        text = item if isinstance(item, str) else item.get("sentence", item.get("text"))
+        print(json.dumps({"text": text, **prediction}, ensure_ascii=False))
+    return 0
+
+
+def _command_tasks(args: argparse.Namespace) -> int:
+    from .tasks import get_task, task_names
+
+    for name in task_names():
+        task = get_task(name)
+        print(f"{name}: {(task.__doc__ or '').strip().splitlines()[0]}")
+        for f in dataclasses.fields(task.Options):
+            print(f"  task.{f.name} (default {f.default!r}): {f.metadata.get('help', '')}")
+    return 0
+
+
+_COMMANDS = {"train": _command_train, "evaluate": _command_evaluate, "predict": _command_predict,
+             "tasks": _command_tasks}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``finabsa`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    try:
+        return _COMMANDS[args.command](args)
+    except FinabsaError as exc:
+        print(f"finabsa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("finabsa: interrupted; unfinished run folders end in '.partial'.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

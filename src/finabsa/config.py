@@ -1,0 +1,370 @@
+"""Typed run configuration.
+
+One ``RunConfig`` object feeds the YAML presets, the CLI flags and the Python API. Each field carries its default
+and a one-line help text (``metadata["help"]``) that the CLI shows. ``RunConfig.validate()`` collects every problem
+into a single ``ConfigError`` instead of failing on the first one.
+
+Task options are owned by the task plug-in (see ``finabsa.tasks``): ``TaskConfig`` keeps the task name plus a
+free-form ``options`` mapping that the plug-in turns into its own typed options dataclass and validates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "AdapterConfig",
+    "TrainingConfig",
+    "EvaluationConfig",
+    "TaskConfig",
+    "RunConfig",
+    "load_config",
+    "METHODS",
+]
+
+METHODS = ("lora", "full", "frozen")
+VALIDATION_SOURCES = ("carve", "shipped")
+UNSEEN_LABEL_POLICIES = ("count", "drop", "error")
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how it is split."""
+
+    path: str | None = _help(
+        "Data set: a folder of split files (pauri32/fiqa-2018 layout), the folder of the challenge's official JSON "
+        "files, or a hub id. Default: $FINABSA_DATA, else ../shared/data/fiqa2018 next to the repository.",
+        default=None,
+    )
+    format: str = _help("Data format: auto, fiqa-splits, fiqa-official or hub.", default="auto")
+    validation: str = _help(
+        "Validation split for model selection: 'carve' a seeded, stratified, sentence-disjoint part out of train "
+        "(default), or use the 'shipped' one (warning: the FiQA split's validation is contained in train).",
+        default="carve",
+    )
+    validation_fraction: float = _help("Fraction of train sentences carved out for validation.", default=0.1)
+    test_fraction: float = _help(
+        "Fraction of train sentences carved out as test, used only when the source has no labelled test split.",
+        default=0.15,
+    )
+    split_seed: int = _help("Seed of the split generator (kept apart from the training seed).", default=13)
+    max_train_rows: int | None = _help("Use at most this many training rows (quick trials).", default=None)
+    max_eval_rows: int | None = _help("Use at most this many validation and test rows (quick trials).", default=None)
+    repair_text: bool = _help("Repair mojibake with ftfy while loading.", default=True)
+    unseen_labels: str = _help(
+        "What to do with evaluation rows whose gold label never occurs in training: 'count' them as errors "
+        "(default, comparable with published numbers), 'drop' them, or raise an 'error'.",
+        default="count",
+    )
+
+
+@dataclass
+class ModelConfig:
+    """Which pretrained checkpoint to start from."""
+
+    name: str = _help(
+        "Base model: an alias (minilm, mpnet, smollm2), a local folder, or a Hugging Face hub id.", default="minilm"
+    )
+    max_length: int = _help("Truncate inputs to this many tokens (batches are padded dynamically).", default=128)
+
+
+@dataclass
+class AdapterConfig:
+    """How the model is fine-tuned."""
+
+    method: str = _help("lora (default), full fine-tuning, or frozen (train only the head).", default="lora")
+    rank: int = _help("LoRA rank r.", default=16)
+    alpha: float = _help("LoRA alpha (scaling = alpha / r, or alpha / sqrt(r) with rslora).", default=32.0)
+    dropout: float = _help("LoRA dropout.", default=0.1)
+    target_modules: list[str] | None = _help(
+        "Module names to adapt; default depends on the architecture (e.g. query/key/value/dense for BERT).",
+        default=None,
+    )
+    use_dora: bool = _help("Weight-decomposed LoRA (DoRA).", default=False)
+    use_rslora: bool = _help("Rank-stabilised LoRA scaling.", default=False)
+
+
+@dataclass
+class TrainingConfig:
+    """The training loop (Hugging Face Trainer) settings."""
+
+    epochs: float = _help("Maximum number of epochs (early stopping may end sooner).", default=10.0)
+    learning_rate: float | None = _help(
+        "Peak learning rate; default by method: lora 5e-4, full 5e-5, frozen 2e-3.", default=None
+    )
+    batch_size: int = _help("Training batch size per device.", default=16)
+    eval_batch_size: int = _help("Batch size for validation, test and prediction.", default=64)
+    weight_decay: float = _help("AdamW weight decay.", default=0.01)
+    warmup_ratio: float = _help("Fraction of steps spent on linear warm-up.", default=0.1)
+    early_stopping_patience: int | None = _help(
+        "Stop after this many evaluations without improvement on the validation split (null: never).", default=3
+    )
+    class_weighting: bool = _help("Weight the loss by inverse class frequency (classification tasks).", default=False)
+    gradient_accumulation_steps: int = _help("Accumulate gradients over this many batches.", default=1)
+    logging_steps: int = _help("Log training metrics every this many steps.", default=10)
+    seed: int = _help("Seed for model initialisation, dropout and data order.", default=42)
+    group_by_length: bool = _help("Batch inputs of similar length together to waste less padding.", default=True)
+
+
+@dataclass
+class EvaluationConfig:
+    """What the evaluation report contains."""
+
+    before: bool = _help("Also evaluate the model before fine-tuning (untrained head / zero-shot).", default=True)
+    bootstrap_samples: int = _help("Bootstrap resamples for confidence intervals (0 disables them).", default=1000)
+    confidence: float = _help("Confidence level of the bootstrap intervals.", default=0.95)
+
+
+@dataclass
+class TaskConfig:
+    """The task plug-in and its options (see ``finabsa tasks`` for each task's options)."""
+
+    name: str = _help("Task: sentiment, aspect or target.", default="sentiment")
+    options: dict[str, Any] = _help("Task-specific options, validated by the task plug-in.", default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run; saved, resolved, into the run folder."""
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    output: str | None = _help(
+        "Run folder to write; default runs/<task>-<model>-<method>-<timestamp>.", default=None
+    )
+    overwrite: bool = _help("Replace an existing run folder instead of refusing.", default=False)
+
+    # ----------------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RunConfig:
+        """Build a config from nested mappings (e.g. parsed YAML); unknown keys are reported, not ignored."""
+        problems: list[str] = []
+        config = _build(cls, data or {}, "", problems)
+        if problems:
+            raise ConfigError(problems)
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested mapping (YAML/JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_yaml(), encoding="utf-8")
+
+    def with_overrides(self, overrides: dict[str, Any]) -> RunConfig:
+        """Return a copy with dotted keys (``training.epochs``) replaced; values given as strings are YAML-parsed."""
+        data = self.to_dict()
+        problems: list[str] = []
+        for dotted, value in overrides.items():
+            if isinstance(value, str):
+                value = _parse_scalar(value)
+            _set_dotted(data, dotted, value, problems)
+        config = RunConfig.from_dict(data)
+        if problems:
+            # Report the bad overrides together with whatever else is wrong, not one at a time.
+            try:
+                config.validate()
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+            raise ConfigError(problems)
+        return config
+
+    def validate(self) -> RunConfig:
+        """Check every field; raise one ``ConfigError`` that lists all problems. Returns self for chaining."""
+        from .tasks import get_task, task_names
+
+        problems: list[str] = []
+        d, a, t, m, e = self.data, self.adapter, self.training, self.model, self.evaluation
+        if d.format not in ("auto", "fiqa-splits", "fiqa-official", "hub"):
+            problems.append(f"data.format must be auto, fiqa-splits, fiqa-official or hub; found '{d.format}'")
+        if d.validation not in VALIDATION_SOURCES:
+            problems.append(f"data.validation must be one of {VALIDATION_SOURCES}; found '{d.validation}'")
+        if d.unseen_labels not in UNSEEN_LABEL_POLICIES:
+            problems.append(f"data.unseen_labels must be one of {UNSEEN_LABEL_POLICIES}; found '{d.unseen_labels}'")
+        for name in ("validation_fraction", "test_fraction"):
+            value = getattr(d, name)
+            if not 0 < value < 0.5:
+                problems.append(f"data.{name} must be between 0 and 0.5 (exclusive); found {value}")
+        for name in ("max_train_rows", "max_eval_rows"):
+            value = getattr(d, name)
+            if value is not None and value < 1:
+                problems.append(f"data.{name} must be a positive number of rows or null; found {value}")
+        if m.max_length < 8:
+            problems.append(f"model.max_length must be at least 8 tokens; found {m.max_length}")
+        if a.method not in METHODS:
+            problems.append(f"adapter.method must be one of {METHODS}; found '{a.method}'")
+        if a.rank < 1:
+            problems.append(f"adapter.rank must be >= 1; found {a.rank}")
+        if a.alpha <= 0:
+            problems.append(f"adapter.alpha must be > 0; found {a.alpha}")
+        if not 0 <= a.dropout < 1:
+            problems.append(f"adapter.dropout must be in [0, 1); found {a.dropout}")
+        if t.epochs <= 0 or not math.isfinite(t.epochs):
+            problems.append(f"training.epochs must be > 0; found {t.epochs}")
+        if t.learning_rate is not None and not 0 < t.learning_rate < 1:
+            problems.append(f"training.learning_rate must be in (0, 1); found {t.learning_rate}")
+        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "logging_steps"):
+            if getattr(t, name) < 1:
+                problems.append(f"training.{name} must be >= 1; found {getattr(t, name)}")
+        if not 0 <= t.warmup_ratio < 1:
+            problems.append(f"training.warmup_ratio must be in [0, 1); found {t.warmup_ratio}")
+        if t.early_stopping_patience is not None and t.early_stopping_patience < 1:
+            problems.append(f"training.early_stopping_patience must be >= 1 or null; found {t.early_stopping_patience}")
+        if e.bootstrap_samples < 0:
+            problems.append(f"evaluation.bootstrap_samples must be >= 0; found {e.bootstrap_samples}")
+        if not 0 < e.confidence < 1:
+            problems.append(f"evaluation.confidence must be in (0, 1); found {e.confidence}")
+        if self.task.name not in task_names():
+            import difflib
+
+            close = difflib.get_close_matches(self.task.name, task_names(), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"task.name must be one of {', '.join(task_names())}; found '{self.task.name}'{hint}")
+        else:
+            problems.extend(get_task(self.task.name).options_problems(self.task.options))
+        if problems:
+            raise ConfigError(problems)
+        return self
+
+    def resolved_learning_rate(self) -> float:
+        """The learning rate actually used: the configured one, else the method's default."""
+        if self.training.learning_rate is not None:
+            return self.training.learning_rate
+        return {"lora": 5e-4, "full": 5e-5, "frozen": 2e-3}[self.adapter.method]
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Load a YAML preset (or the defaults when ``path`` is None) and apply dotted overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError([f"config file '{path}' does not exist; give the path of a YAML file (see configs/)"])
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"config file '{path}' is not valid YAML: {exc}"]) from None
+        if not isinstance(data, dict):
+            raise ConfigError([f"config file '{path}' must hold a mapping at the top; found {type(data).__name__}"])
+    config = RunConfig.from_dict(data)
+    if overrides:
+        config = config.with_overrides(overrides)
+    return config
+
+
+# ------------------------------------------------------------------------------------------------------------------
+def _parse_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any, problems: list[str]) -> None:
+    parts = dotted.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        if part == "task" and i == 0 and parts[1] != "name" and parts[1] != "options":
+            # ``task.level=2`` is shorthand for ``task.options.level=2``.
+            node = node["task"].setdefault("options", {})
+            continue
+        if not isinstance(node.get(part), dict):
+            problems.append(f"unknown setting '{dotted}': '{part}' is not a section")
+            return
+        node = node[part]
+    key = parts[-1]
+    if node is not data.get("task", {}).get("options") and key not in node:
+        problems.append(f"unknown setting '{dotted}'; known keys here: {', '.join(sorted(node))}")
+        return
+    node[key] = value
+
+
+def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
+    if cls is TaskConfig:
+        return _build_task(data, prefix, problems)
+    if not isinstance(data, dict):
+        problems.append(f"'{prefix.rstrip('.') or 'config'}' must be a mapping; found {data!r}")
+        return cls()
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            problems.append(f"unknown setting '{prefix}{key}'; known: {', '.join(known)}")
+            continue
+        f = known[key]
+        sub = _SECTIONS.get(key) if cls is RunConfig else None
+        if sub is not None:
+            kwargs[key] = _build(sub, value, f"{prefix}{key}.", problems)
+        else:
+            kwargs[key] = _coerce(value, f, f"{prefix}{key}", problems)
+    return cls(**kwargs)
+
+
+def _build_task(data: Any, prefix: str, problems: list[str]) -> TaskConfig:
+    if isinstance(data, str):
+        return TaskConfig(name=data)
+    if not isinstance(data, dict):
+        problems.append(f"'task' must be a task name or a mapping; found {data!r}")
+        return TaskConfig()
+    data = dict(data)
+    name = data.pop("name", TaskConfig().name)
+    options = dict(data.pop("options", None) or {})
+    options.update(data)  # ``task: {name: aspect, level: 2}`` is the short form of ``options: {level: 2}``
+    return TaskConfig(name=str(name), options=options)
+
+
+def _coerce(value: Any, f: dataclasses.Field, where: str, problems: list[str]) -> Any:
+    """Light type checking for scalar fields: ints for floats are fine, strings for numbers are not."""
+    annotation = str(f.type)
+    if value is None:
+        if "None" not in annotation:
+            problems.append(f"'{where}' must not be null")
+        return value
+    if annotation.startswith("float") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    expected = {"int": int, "float": float, "bool": bool, "str": str}
+    base = annotation.split(" ")[0].split("|")[0].strip()
+    if base in expected:
+        kind = expected[base]
+        if base == "float" and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if base == "str" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            problems.append(f"'{where}' must be {base}; found {value!r}")
+    if base.startswith("list") and not isinstance(value, list):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        problems.append(f"'{where}' must be a list; found {value!r}")
+    return value
+
+
+_SECTIONS: dict[str, type] = {
+    "task": TaskConfig,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "adapter": AdapterConfig,
+    "training": TrainingConfig,
+    "evaluation": EvaluationConfig,
+}

@@ -1,0 +1,148 @@
+"""The canonical example record and the cell parsers every loader shares."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import ftfy
+import ftfy.badness
+
+from ..errors import DataError
+
+__all__ = ["Example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect", "where"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One (sentence, target) pair with whatever annotations its source has.
+
+    ``aspects`` holds full ``/``-separated paths (``Stock/Price Action/Bullish``); ``score`` is the sentiment toward
+    the target in [-1, 1]; ``label`` is a sentence-level class given directly by sources without a score.
+    ``origin`` names file and row so that every message about the example can point at it.
+    """
+
+    sentence: str
+    target: str | None = None
+    score: float | None = None
+    aspects: tuple[str, ...] = ()
+    label: str | None = None
+    source_format: str | None = None
+    split: str = "train"
+    dataset: str = "fiqa"
+    origin: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def with_split(self, split: str) -> Example:
+        return replace(self, split=split)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sentence": self.sentence,
+            "target": self.target,
+            "score": self.score,
+            "aspects": list(self.aspects),
+            "label": self.label,
+            "format": self.source_format,
+            "split": self.split,
+            "dataset": self.dataset,
+        }
+
+
+def where(file: str, row: int | str, column: str | None = None) -> str:
+    """Human-readable location: ``train.csv, row 12, column 'aspects'`` (rows count from 1 after the header)."""
+    text = f"{file}, row {row}"
+    return f"{text}, column '{column}'" if column else text
+
+
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+
+
+def parse_aspects(cell: Any, location: str) -> tuple[str, ...]:
+    """Parse an aspects cell such as ``"['Stock/Price Action/Bullish']"`` into a tuple of paths.
+
+    Malformed but unambiguous strings (``['Market/Volatility]``, a quote missing) are repaired with a warning that
+    names the row; anything that is not a list of paths raises ``DataError``.
+    """
+    if isinstance(cell, (list, tuple)):
+        items = list(cell)
+    else:
+        text = "" if cell is None or (isinstance(cell, float) and math.isnan(cell)) else str(cell).strip()
+        if not text:
+            return ()
+        try:
+            parsed = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            parsed = _lenient_list(text)
+            if parsed is None:
+                raise DataError(
+                    f"{location}: cannot parse the aspects value {text!r}; expected a list of '/'-separated paths "
+                    "such as ['Stock/Price Action/Bullish']. Fix or remove that cell."
+                ) from None
+            logger.warning("%s: repaired malformed aspects %r -> %r", location, text, parsed)
+        items = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+    paths = []
+    for item in items:
+        if not isinstance(item, str):
+            raise DataError(f"{location}: aspects must be strings such as 'Market/Volatility'; found {item!r}.")
+        path = "/".join(part.strip() for part in item.strip().strip("/").split("/") if part.strip())
+        if path:
+            paths.append(path)
+    return tuple(paths)
+
+
+def _lenient_list(text: str) -> list[str] | None:
+    if not (text.startswith("[") or text.endswith("]")):
+        return None
+    inner = text.strip("[]").strip()
+    quoted = [a or b for a, b in _QUOTED.findall(inner)]
+    if quoted and all(q.strip() for q in quoted):
+        return quoted
+    parts = [part.strip().strip("'\"").strip() for part in inner.split(",")]
+    parts = [p for p in parts if p]
+    return parts or None
+
+
+def truncate_aspect(path: str, level: int | None) -> str:
+    """``truncate_aspect('Stock/Price Action/Bullish', 2) == 'Stock/Price Action'``; ``None`` keeps the full path."""
+    if level is None:
+        return path
+    return "/".join(path.split("/")[:level])
+
+
+def parse_score(cell: Any, location: str) -> float | None:
+    """Parse a sentiment score in [-1, 1]; empty cells give None, anything else unreadable raises ``DataError``."""
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return None
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        raise DataError(f"{location}: sentiment score {cell!r} is not a number; expected a value in [-1, 1].") from None
+    if math.isnan(value):
+        return None
+    if not -1.0 <= value <= 1.0:
+        raise DataError(f"{location}: sentiment score {value} is outside [-1, 1]; fix the cell or rescale the column.")
+    return value
+
+
+def repair_text(text: Any, location: str, repair: bool = True) -> tuple[str, bool]:
+    """Return ``(text, repaired)``: mojibake fixed with ftfy; text ftfy cannot repair raises ``DataError``."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        raise DataError(f"{location}: the text is empty; every row needs a sentence.")
+    if not isinstance(text, str):
+        text = str(text)
+    if not repair:
+        return text, False
+    fixed = ftfy.fix_text(text, normalization="NFC")
+    if "\ufffd" in fixed or ftfy.badness.is_bad(fixed):
+        raise DataError(
+            f"{location}: the text {text[:80]!r} is garbled (mojibake) and could not be repaired; "
+            "re-export the file as UTF-8 or fix that cell."
+        )
+    return fixed, fixed != text

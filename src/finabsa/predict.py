@@ -1,0 +1,109 @@
+"""Batched prediction with a task's model: the one code path used for evaluation, ``predict`` and the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .data.records import Example, parse_aspects
+from .errors import DataError
+
+__all__ = ["Predictor", "load", "as_example"]
+
+
+def as_example(item: str | dict | Example, position: int = 0) -> Example:
+    """Accept a plain sentence, a mapping (``sentence``/``text``, optional ``target``, ``aspects``) or an Example."""
+    if isinstance(item, Example):
+        return item
+    if isinstance(item, str):
+        if not item.strip():
+            raise DataError(f"input {position + 1} is an empty string; give a sentence to analyse.")
+        return Example(sentence=item, split="predict", origin=f"input {position + 1}")
+    if isinstance(item, dict):
+        sentence = item.get("sentence", item.get("text"))
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise DataError(
+                f"input {position + 1} has no text: expected a 'sentence' (or 'text') string; "
+                f"found keys {', '.join(map(str, item)) or 'none'}."
+            )
+        aspects = item.get("aspects")
+        return Example(
+            sentence=sentence,
+            target=item.get("target"),
+            aspects=parse_aspects(aspects, f"input {position + 1}, field 'aspects'") if aspects else (),
+            split="predict",
+            origin=f"input {position + 1}",
+        )
+    raise DataError(f"input {position + 1} must be a string or an object; found {type(item).__name__}.")
+
+
+class Predictor:
+    """A task's model ready to predict: tokenizer, model in eval mode, label list, and the task plug-in."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        task: Any,
+        labels: list[str],
+        max_length: int = 128,
+        batch_size: int = 64,
+        run_dir: Path | None = None,
+        info: dict[str, Any] | None = None,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.task = task
+        self.labels = list(labels)
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.run_dir = run_dir
+        self.info = info or {}
+
+    def predict(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
+        """Predict for sentences, mappings or Examples; one result dict per input, in input order."""
+        examples = [as_example(item, i) for i, item in enumerate(inputs)]
+        return self.predict_examples(examples, progress=progress)
+
+    @torch.no_grad()
+    def predict_examples(self, examples: list[Example], progress: bool = False, desc: str = "predict") -> list[dict]:
+        if not examples:
+            return []
+        was_training = self.model.training
+        self.model.eval()
+        features = self.task.encode(examples, self.tokenizer, self.labels, self.max_length, with_labels=False)
+        # Sorting by length wastes little padding; results are put back in input order below.
+        order = sorted(range(len(examples)), key=lambda i: len(features[i]["input_ids"]))
+        collate = self.task.collator(self.tokenizer)
+        device = next(self.model.parameters()).device
+        results: list[dict[str, Any] | None] = [None] * len(examples)
+        batches = range(0, len(order), self.batch_size)
+        for start in tqdm(batches, desc=desc, disable=not progress, leave=False):
+            index = order[start : start + self.batch_size]
+            batch_features = [features[i] for i in index]
+            batch = collate([{k: v for k, v in f.items() if not k.startswith("_")} for f in batch_features])
+            batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+            outputs = self.task.forward(self.model, batch, self.tokenizer)
+            decoded = self.task.decode(outputs, batch_features, [examples[i] for i in index], self.labels,
+                                       self.tokenizer)
+            for i, prediction in zip(index, decoded):
+                results[i] = prediction
+        if was_training:
+            self.model.train()
+        return results  # type: ignore[return-value]
+
+    def evaluate(self, examples: list[Example], evaluation: Any, progress: bool = False, desc: str = "evaluate"):
+        """Predict ``examples`` and score them; returns ``(metrics, predictions)``."""
+        predictions = self.predict_examples(examples, progress=progress, desc=desc)
+        return self.task.score(examples, predictions, self.labels, evaluation), predictions
+
+
+def load(run_dir: str | Path, batch_size: int | None = None) -> Predictor:
+    """Load a finished run folder for prediction (the same model, head and labels the run evaluated)."""
+    from .runs import load_run
+
+    return load_run(Path(run_dir), batch_size=batch_size)

@@ -1,0 +1,27 @@
+"""Task plug-ins, registered by name. Importing this package registers the built-in tasks."""
+
+from . import aspect, sentiment, target  # noqa: F401  (registration side effect)
+from .aspect import AspectTask
+from .base import Task, get_task, register_task, render_template, task_names
+from .sentiment import SENTIMENT_LABELS, SentimentTask
+from .target import BIO_LABELS, TargetTask, find_target_spans
+
+__all__ = [
+    "AspectTask",
+    "BIO_LABELS",
+    "SENTIMENT_LABELS",
+    "SentimentTask",
+    "TargetTask",
+    "Task",
+    "build_task",
+    "find_target_spans",
+    "get_task",
+    "register_task",
+    "render_template",
+    "task_names",
+]
+
+
+def build_task(name: str, options: dict | None = None) -> Task:
+    """Instantiate the task registered as ``name`` with its (raw) options."""
+    return get_task(name).from_options(options)

@@ -1,0 +1,144 @@
+"""Shared machinery of sentence-level classification tasks (sentiment, aspect): one label per example."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections import Counter
+from typing import Any, ClassVar
+
+import torch
+
+from ..data.records import Example
+from ..evaluation import classification_metrics
+from .base import TEMPLATE_FIELDS, Task, render_template, softmax
+
+__all__ = ["SequenceClassificationTask", "template_problems"]
+
+
+def template_problems(task: str, text_template: str, pair_template: str) -> list[str]:
+    """Problems with a pair of input templates (unknown fields, no sentence at all)."""
+    import string
+
+    problems = []
+    for name, template in (("text_template", text_template), ("pair_template", pair_template)):
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        except ValueError as exc:
+            problems.append(f"task '{task}' {name} {template!r} is not a valid template: {exc}")
+            continue
+        unknown = [f for f in fields if f not in TEMPLATE_FIELDS]
+        if unknown:
+            problems.append(
+                f"task '{task}' {name} uses unknown field(s) {', '.join(unknown)}; "
+                f"available: {', '.join(TEMPLATE_FIELDS)}"
+            )
+    if not text_template.strip():
+        problems.append(f"task '{task}' text_template must not be empty (e.g. '{{sentence}}')")
+    return problems
+
+
+class SequenceClassificationTask(Task):
+    """A task with one class label per example, predicted from the (templated) sentence."""
+
+    model_kind: ClassVar[str] = "sequence-classification"
+
+    @abstractmethod
+    def label_of(self, example: Example) -> str | None:
+        """The class label of an example, or None when it has none."""
+
+    def usable(self, example: Example) -> bool:
+        return self.label_of(example) is not None
+
+    def gold(self, example: Example) -> Any:
+        return self.label_of(example)
+
+    def build_labels(self, train: list[Example]) -> list[str]:
+        return sorted({self.label_of(e) for e in train})
+
+    def head_size(self, labels: list[str]) -> int:
+        return len(labels)
+
+    problem_type: ClassVar[str] = "single_label_classification"
+
+    def inputs(self, examples: list[Example]) -> tuple[list[str], list[str] | None]:
+        """Texts (and second segments, when a pair template is set) for a batch of examples."""
+        texts = [render_template(self.options.text_template, e) for e in examples]
+        pairs = None
+        if self.options.pair_template:
+            pairs = [render_template(self.options.pair_template, e) for e in examples]
+        return texts, pairs
+
+    def encode(self, examples, tokenizer, labels, max_length, with_labels):
+        texts, pairs = self.inputs(examples)
+        encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+        index = {label: i for i, label in enumerate(labels)}
+        features = []
+        for i, example in enumerate(examples):
+            feature = {key: encoded[key][i] for key in encoded.keys()}
+            if with_labels:
+                feature["labels"] = self.encode_label(example, index)
+            features.append(feature)
+        return features
+
+    def encode_label(self, example: Example, index: dict[str, int]) -> Any:
+        return index[self.label_of(example)]
+
+    def collator(self, tokenizer):
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
+
+    def decode(self, outputs, features, examples, labels, tokenizer):
+        probabilities = softmax(outputs.float().cpu().numpy())
+        predictions = []
+        for row in probabilities:
+            best = int(row.argmax())
+            predictions.append(
+                {
+                    "label": labels[best],
+                    "probability": float(row[best]),
+                    "probabilities": {label: float(p) for label, p in zip(labels, row)},
+                }
+            )
+        return predictions
+
+    def score(self, examples, predictions, labels, evaluation):
+        return classification_metrics(
+            [self.label_of(e) for e in examples],
+            [p["label"] for p in predictions],
+            labels,
+            bootstrap_samples=evaluation.bootstrap_samples,
+            confidence=evaluation.confidence,
+        )
+
+    def trainer_metrics(self, eval_prediction, labels):
+        logits = eval_prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        predicted = logits.argmax(axis=-1)
+        gold = eval_prediction.label_ids
+        metrics = classification_metrics(
+            [labels[i] for i in gold], [labels[i] for i in predicted], labels, bootstrap_samples=0
+        )
+        return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+
+    def loss_function(self, train_features, labels, class_weighting):
+        if not class_weighting:
+            return None
+        counts = Counter(int(f["labels"]) for f in train_features)
+        total = sum(counts.values())
+        # Inverse frequency, normalised so that a balanced set gets weight 1 for every class.
+        weights = torch.tensor(
+            [total / (len(labels) * counts[i]) if counts.get(i) else 0.0 for i in range(len(labels))],
+            dtype=torch.float32,
+        )
+
+        def weighted_cross_entropy(outputs, targets, num_items_in_batch=None):
+            logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+            loss = torch.nn.functional.cross_entropy(
+                logits.view(-1, logits.shape[-1]), targets.view(-1), weight=weights.to(logits.device),
+                reduction="sum",
+            )
+            denominator = weights.to(logits.device)[targets.view(-1)].sum()
+            return loss / denominator.clamp(min=1e-8)
+
+        return weighted_cross_entropy

@@ -1,0 +1,141 @@
+"""Sentiment of a sentence toward its target: three classes cut from the score, or the score itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..data.records import Example
+from ..evaluation import classification_metrics, regression_metrics
+from .base import register_task
+from .classification import SequenceClassificationTask, template_problems
+
+__all__ = ["SentimentTask", "SentimentOptions", "SENTIMENT_LABELS"]
+
+#: Label order matches the FiQA split's ``label`` column (0 positive, 1 neutral, 2 negative).
+SENTIMENT_LABELS = ["positive", "neutral", "negative"]
+MODES = ("classes", "regression")
+
+
+@dataclass
+class SentimentOptions:
+    mode: str = field(default="classes", metadata={"help": "classes (3-way classifier) or regression (predict the "
+                                                           "score, report thresholded classes too)."})
+    positive_threshold: float = field(default=0.1, metadata={"help": "Scores above this are positive."})
+    negative_threshold: float = field(default=-0.1, metadata={"help": "Scores below this are negative."})
+    text_template: str = field(default="{sentence}", metadata={"help": "First input segment; fields: sentence, "
+                                                                       "target, aspects, aspect_l1, aspect_l2."})
+    pair_template: str = field(default="", metadata={"help": "Optional second segment, e.g. '{target}; {aspects}' "
+                                                             "(the study's 'sentence + aspects')."})
+
+
+@register_task
+class SentimentTask(SequenceClassificationTask):
+    """3-class sentiment (positive / neutral / negative) or score regression."""
+
+    name = "sentiment"
+    Options = SentimentOptions
+
+    @classmethod
+    def check_options(cls, options: SentimentOptions) -> list[str]:
+        problems = template_problems(cls.name, options.text_template, options.pair_template)
+        if options.mode not in MODES:
+            problems.append(f"task 'sentiment' mode must be one of {', '.join(MODES)}; found '{options.mode}'")
+        if not -1 <= options.negative_threshold <= options.positive_threshold <= 1:
+            problems.append(
+                "task 'sentiment' thresholds must satisfy -1 <= negative_threshold <= positive_threshold <= 1; "
+                f"found {options.negative_threshold} and {options.positive_threshold}"
+            )
+        return problems
+
+    @property
+    def regression(self) -> bool:
+        return self.options.mode == "regression"
+
+    def describe(self) -> str:
+        parts = ["sentiment"]
+        if self.regression:
+            parts.append("regression")
+        if self.options.pair_template:
+            parts.append(f"+ {self.options.pair_template}")
+        return " ".join(parts)
+
+    def class_of_score(self, score: float) -> str:
+        if score > self.options.positive_threshold:
+            return "positive"
+        if score < self.options.negative_threshold:
+            return "negative"
+        return "neutral"
+
+    def label_of(self, example: Example) -> str | None:
+        if example.score is not None:
+            return self.class_of_score(example.score)
+        return example.label if example.label in SENTIMENT_LABELS else None
+
+    def usable(self, example: Example) -> bool:
+        if self.regression:
+            return example.score is not None
+        return self.label_of(example) is not None
+
+    def build_labels(self, train: list[Example]) -> list[str]:
+        return list(SENTIMENT_LABELS)
+
+    def head_size(self, labels: list[str]) -> int:
+        return 1 if self.regression else len(labels)
+
+    @property
+    def problem_type(self) -> str:  # type: ignore[override]
+        return "regression" if self.regression else "single_label_classification"
+
+    @property
+    def selection_metric(self) -> str:  # type: ignore[override]
+        return "mse" if self.regression else "macro_f1"
+
+    @property
+    def selection_greater_is_better(self) -> bool:  # type: ignore[override]
+        return not self.regression
+
+    @property
+    def headline_metrics(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("accuracy", "macro_f1", "mse", "r2") if self.regression else ("accuracy", "macro_f1")
+
+    def encode_label(self, example: Example, index: dict[str, int]) -> Any:
+        if self.regression:
+            return float(example.score)
+        return index[self.label_of(example)]
+
+    def decode(self, outputs, features, examples, labels, tokenizer):
+        if not self.regression:
+            return super().decode(outputs, features, examples, labels, tokenizer)
+        scores = outputs.float().cpu().numpy().reshape(-1).clip(-1.0, 1.0)
+        return [{"label": self.class_of_score(float(s)), "score": float(s)} for s in scores]
+
+    def score(self, examples, predictions, labels, evaluation):
+        metrics = super().score(examples, predictions, labels, evaluation)
+        if self.regression:
+            metrics.update(
+                regression_metrics(
+                    [e.score for e in examples],
+                    [p["score"] for p in predictions],
+                    bootstrap_samples=evaluation.bootstrap_samples,
+                    confidence=evaluation.confidence,
+                )
+            )
+        return metrics
+
+    def trainer_metrics(self, eval_prediction, labels):
+        if not self.regression:
+            return super().trainer_metrics(eval_prediction, labels)
+        predicted = eval_prediction.predictions
+        predicted = (predicted[0] if isinstance(predicted, tuple) else predicted).reshape(-1).clip(-1, 1)
+        gold = eval_prediction.label_ids.reshape(-1)
+        metrics = regression_metrics(gold, predicted, bootstrap_samples=0)
+        classes = classification_metrics(
+            [self.class_of_score(s) for s in gold], [self.class_of_score(s) for s in predicted], labels,
+            bootstrap_samples=0,
+        )
+        return {"mse": metrics["mse"], "r2": metrics["r2"], "accuracy": classes["accuracy"],
+                "macro_f1": classes["macro_f1"]}
+
+    def loss_function(self, train_features, labels, class_weighting):
+        return None if self.regression else super().loss_function(train_features, labels, class_weighting)

@@ -1,0 +1,300 @@
+"""Target detection: which entity or ticker a sentence is about.
+
+Two methods behind one task name: ``span`` tags the target's tokens with BIO labels (encoder models, the offline
+default) and returns the span in the sentence's own casing; ``generate`` writes the target with an encoder-decoder
+model (flan-t5 for users online).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..data.records import Example
+from ..evaluation import target_metrics
+from .base import Task, register_task, render_template, softmax
+from .classification import template_problems
+
+__all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS"]
+
+BIO_LABELS = ["O", "B", "I"]
+METHODS = ("span", "generate")
+
+
+@dataclass
+class TargetOptions:
+    method: str = field(default="span", metadata={"help": "span (token classification, encoder models) or generate "
+                                                          "(encoder-decoder, e.g. flan-t5)."})
+    prompt_template: str = field(
+        default="Which company, asset or ticker is this text about? {sentence}",
+        metadata={"help": "Input of the generate method; fields: sentence."},
+    )
+    max_target_tokens: int = field(default=16, metadata={"help": "Longest target the generate method writes."})
+    max_span_tokens: int = field(default=12, metadata={"help": "Longest span the span method returns."})
+    fuzzy_threshold: float = field(
+        default=0.8,
+        metadata={"help": "Similarity (0-1) above which a target spelled differently from the sentence (e.g. "
+                          "'Morrissons' for 'Morrisons') is matched to the sentence's words for span labels."},
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+def _compact(text: str) -> tuple[str, list[int]]:
+    """Lower-cased alphanumerics of ``text`` and, for each, its index in ``text``."""
+    chars, positions = [], []
+    for i, ch in enumerate(text):
+        if ch.isalnum():
+            chars.append(ch.lower())
+            positions.append(i)
+    return "".join(chars), positions
+
+
+def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> list[tuple[int, int]]:
+    """Character spans where ``target`` occurs in ``sentence``.
+
+    Tries, in order: case-insensitive occurrences; occurrences ignoring spaces and punctuation ('SAB Miller' in
+    'SABMiller'); and the most similar run of words when the target is misspelt ('Rangold' for 'Randgold').
+    Returns ``[]`` when nothing is close enough.
+    """
+    target = target.strip()
+    if not target:
+        return []
+    spans = [(m.start(), m.end()) for m in re.finditer(re.escape(target), sentence, flags=re.IGNORECASE)]
+    if spans:
+        return spans
+    compact_sentence, positions = _compact(sentence)
+    compact_target, _ = _compact(target)
+    if compact_target:
+        found = [m.start() for m in re.finditer(re.escape(compact_target), compact_sentence)]
+        if found:
+            return [(positions[s], positions[s + len(compact_target) - 1] + 1) for s in found]
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", sentence)]
+    n_target = max(1, len(target.split()))
+    best, best_ratio = None, fuzzy_threshold
+    for size in {max(1, n_target - 1), n_target, n_target + 1}:
+        for i in range(len(words) - size + 1):
+            start, end = words[i][0], words[i + size - 1][1]
+            candidate = sentence[start:end].strip(".,;:!?'\"()[]")
+            ratio = difflib.SequenceMatcher(None, candidate.lower(), target.lower()).ratio()
+            if ratio > best_ratio:
+                offset = sentence[start:end].find(candidate)
+                best, best_ratio = (start + offset, start + offset + len(candidate)), ratio
+    return [best] if best else []
+
+
+# --------------------------------------------------------------------------------------------------------------
+@register_task
+class TargetTask(Task):
+    """Detect the entity or ticker a sentence is about (span tagging or generation)."""
+
+    name = "target"
+    Options = TargetOptions
+    selection_metric: ClassVar[str] = "exact_match"
+    headline_metrics: ClassVar[tuple[str, ...]] = ("exact_match", "token_f1", "rouge1")
+
+    @classmethod
+    def from_options(cls, raw: dict[str, Any] | None = None) -> Task:
+        options = TargetOptions(**(raw or {}))
+        variant = GenerativeTargetTask if options.method == "generate" else SpanTargetTask
+        return variant(options)
+
+    @classmethod
+    def check_options(cls, options: TargetOptions) -> list[str]:
+        problems = []
+        if options.method not in METHODS:
+            problems.append(f"task 'target' method must be one of {', '.join(METHODS)}; found '{options.method}'")
+        problems.extend(p for p in template_problems(cls.name, options.prompt_template, "") if "unknown" in p)
+        for name in ("max_target_tokens", "max_span_tokens"):
+            if getattr(options, name) < 1:
+                problems.append(f"task 'target' {name} must be >= 1; found {getattr(options, name)}")
+        if not 0 < options.fuzzy_threshold <= 1:
+            problems.append(f"task 'target' fuzzy_threshold must be in (0, 1]; found {options.fuzzy_threshold}")
+        return problems
+
+    def describe(self) -> str:
+        return f"target ({self.options.method})"
+
+    def usable(self, example: Example) -> bool:
+        return bool(example.target and example.target.strip())
+
+    def gold(self, example: Example) -> Any:
+        return example.target
+
+    def stratify_key(self, example: Example) -> str:
+        return example.source_format or ""
+
+    def score(self, examples, predictions, labels, evaluation):
+        return target_metrics(
+            [e.target for e in examples],
+            [p["target"] for p in predictions],
+            bootstrap_samples=evaluation.bootstrap_samples,
+            confidence=evaluation.confidence,
+        )
+
+
+class SpanTargetTask(TargetTask):
+    """BIO token classification over the sentence; decoding returns the best-scoring span."""
+
+    model_kind: ClassVar[str] = "token-classification"
+
+    def build_labels(self, train: list[Example]) -> list[str]:
+        return list(BIO_LABELS)
+
+    def head_size(self, labels: list[str]) -> int:
+        return len(labels)
+
+    problem_type: ClassVar[str | None] = None
+
+    def usable_for_training(self, example: Example) -> bool:
+        return bool(find_target_spans(example.sentence, example.target or "", self.options.fuzzy_threshold))
+
+    def encode(self, examples, tokenizer, labels, max_length, with_labels):
+        encoded = tokenizer(
+            [e.sentence for e in examples], truncation=True, max_length=max_length, return_offsets_mapping=True
+        )
+        features = []
+        for i, example in enumerate(examples):
+            offsets = encoded["offset_mapping"][i]
+            special = encoded.special_tokens_mask[i] if "special_tokens_mask" in encoded else None
+            feature = {k: encoded[k][i] for k in encoded.keys() if k not in ("offset_mapping", "special_tokens_mask")}
+            real = [
+                (end > start) and not (special and special[j]) for j, (start, end) in enumerate(offsets)
+            ]
+            feature["_offsets"] = [tuple(o) for o in offsets]
+            feature["_real"] = real
+            if with_labels:
+                spans = find_target_spans(example.sentence, example.target or "", self.options.fuzzy_threshold)
+                tags = []
+                for j, (start, end) in enumerate(offsets):
+                    if not real[j]:
+                        tags.append(-100)
+                        continue
+                    tag = 0
+                    for span_start, span_end in spans:
+                        if start < span_end and end > span_start:
+                            first = all(
+                                not (real[k] and offsets[k][0] < span_end and offsets[k][1] > span_start)
+                                for k in range(j)
+                            )
+                            tag = 1 if first or start <= span_start else 2
+                            break
+                    tags.append(tag)
+                feature["labels"] = tags
+            features.append(feature)
+        return features
+
+    def collator(self, tokenizer):
+        from transformers import DataCollatorForTokenClassification
+
+        return DataCollatorForTokenClassification(tokenizer)
+
+    def decode(self, outputs, features, examples, labels, tokenizer):
+        probabilities = softmax(outputs.float().cpu().numpy())
+        return [
+            self._best_span(probabilities[i], feature, example)
+            for i, (feature, example) in enumerate(zip(features, examples))
+        ]
+
+    def _best_span(self, probs: np.ndarray, feature: dict[str, Any], example: Example) -> dict[str, Any]:
+        real = [j for j, ok in enumerate(feature["_real"]) if ok]
+        if not real:
+            return {"target": "", "start": None, "end": None, "score": 0.0}
+        log_p = np.log(np.clip(probs[real], 1e-9, 1.0))
+        n = len(real)
+        best = (-math.inf, 0, 0)
+        for i in range(n):
+            total = log_p[i, 1]
+            for j in range(i, min(n, i + self.options.max_span_tokens)):
+                if j > i:
+                    total += log_p[j, 2]
+                # The span must end here: the next token is not a continuation.
+                end_term = np.log(max(1e-9, 1 - probs[real[j + 1], 2])) if j + 1 < n else 0.0
+                if total + end_term > best[0]:
+                    best = (total + end_term, i, j)
+        score, i, j = best
+        offsets = feature["_offsets"]
+        start, end = offsets[real[i]][0], offsets[real[j]][1]
+        start, end = _snap_to_words(example.sentence, start, end)
+        return {"target": example.sentence[start:end], "start": start, "end": end, "score": float(math.exp(score))}
+
+    def trainer_metrics(self, eval_prediction, labels):
+        logits = eval_prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        predicted = logits.argmax(axis=-1)
+        gold = eval_prediction.label_ids
+        mask = gold != -100
+        exact = [bool((predicted[i][mask[i]] == gold[i][mask[i]]).all()) for i in range(len(gold))]
+        return {"exact_match": float(np.mean(exact)) if exact else 0.0}
+
+
+def _snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span that starts or ends inside a word (a stray sub-word token) to whole words."""
+    while start > 0 and sentence[start - 1].isalnum() and sentence[start].isalnum():
+        start -= 1
+    while end < len(sentence) and sentence[end].isalnum() and sentence[end - 1].isalnum():
+        end += 1
+    return start, end
+
+
+class GenerativeTargetTask(TargetTask):
+    """Encoder-decoder generation of the target text from a prompt."""
+
+    model_kind: ClassVar[str] = "seq2seq"
+    supports_frozen: ClassVar[bool] = False
+    selection_metric: ClassVar[str] = "loss"
+    selection_greater_is_better: ClassVar[bool] = False
+
+    def build_labels(self, train: list[Example]) -> list[str]:
+        return []
+
+    def head_size(self, labels: list[str]) -> int:
+        return 0
+
+    problem_type: ClassVar[str | None] = None
+
+    def encode(self, examples, tokenizer, labels, max_length, with_labels):
+        prompts = [render_template(self.options.prompt_template, e) for e in examples]
+        encoded = tokenizer(prompts, truncation=True, max_length=max_length)
+        targets = None
+        if with_labels:
+            targets = tokenizer(
+                text_target=[e.target for e in examples], truncation=True, max_length=self.options.max_target_tokens
+            )["input_ids"]
+        features = []
+        for i in range(len(examples)):
+            feature = {k: encoded[k][i] for k in ("input_ids", "attention_mask")}
+            if targets is not None:
+                feature["labels"] = targets[i]
+            features.append(feature)
+        return features
+
+    def collator(self, tokenizer):
+        from transformers import DataCollatorForSeq2Seq
+
+        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
+
+    def forward(self, model, batch, tokenizer):
+        return model.generate(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            max_new_tokens=self.options.max_target_tokens,
+            num_beams=1,
+            do_sample=False,
+        )
+
+    def decode(self, outputs, features, examples, labels, tokenizer):
+        texts = tokenizer.batch_decode(outputs, skip_special_tokens=True)
+        predictions = []
+        for text, example in zip(texts, examples):
+            text = text.strip()
+            match = re.search(re.escape(text), example.sentence, flags=re.IGNORECASE) if text else None
+            if match:  # report the sentence's own casing and position when the answer occurs in it
+                predictions.append({"target": match.group(0), "start": match.start(), "end": match.end()})
+            else:
+                predictions.append({"target": text, "start": None, "end": None})
+        return predictions

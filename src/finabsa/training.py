@@ -1,0 +1,289 @@
+"""The one training loop: every task goes through ``train(config)``.
+
+It loads and splits the data, builds the model with the task's head, evaluates it on the test split before
+fine-tuning, fine-tunes it with the Hugging Face ``Trainer`` (so ``accelerate launch`` works unchanged), selects the
+best epoch on the carved validation split, evaluates again, and writes the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import RunConfig
+from .data import load_fiqa, prepare_splits
+from .data.records import Example
+from .errors import DataError
+from .models import build_model, count_parameters, load_tokenizer, resolve_model, save_trained
+from .predict import Predictor
+from .reporting import markdown_report, plot_confusion, plot_learning_curve
+from .runs import RunFolder, git_commit, now, package_versions
+from .tasks import Task, build_task
+
+__all__ = ["RunResult", "train", "load_data_for", "default_output"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What ``train`` returns: the finished run folder and its evaluation report."""
+
+    run_dir: Path
+    report: dict[str, Any]
+
+
+class _ListDataset(torch.utils.data.Dataset):
+    def __init__(self, features: list[dict[str, Any]]):
+        self.features = [{k: v for k, v in f.items() if not k.startswith("_")} for f in features]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.features[index]
+
+
+def default_output(config: RunConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    model = Path(config.model.name).name.replace("/", "-")
+    return Path("runs") / f"{config.task.name}-{model}-{config.adapter.method}-{stamp}"
+
+
+def load_data_for(task: Task, config: RunConfig):
+    """Load the configured data set and prepare the train/validation/test sets the task can use."""
+    splits = load_fiqa(config.data.path, config.data.format, repair=config.data.repair_text)
+    return prepare_splits(
+        splits,
+        usable=task.usable,
+        stratify_key=task.stratify_key,
+        validation=config.data.validation,
+        validation_fraction=config.data.validation_fraction,
+        test_fraction=config.data.test_fraction,
+        seed=config.data.split_seed,
+        max_train_rows=config.data.max_train_rows,
+        max_eval_rows=config.data.max_eval_rows,
+        task_name=task.describe(),
+    )
+
+
+def _apply_unseen_label_policy(task: Task, labels: list[str], test: list[Example], policy: str,
+                               notes: list[str]) -> list[Example]:
+    if task.model_kind != "sequence-classification" or task.head_size(labels) != len(labels):
+        return test
+    unseen = [e for e in test if task.gold(e) not in labels]
+    if not unseen:
+        return test
+    names = sorted({str(task.gold(e)) for e in unseen})
+    if policy == "error":
+        raise DataError(
+            f"{len(unseen)} test row(s) have label(s) never seen in training: {', '.join(names[:5])}"
+            f"{' ...' if len(names) > 5 else ''} (e.g. {unseen[0].origin}). The model cannot predict them; "
+            "set data.unseen_labels to 'count' or 'drop', or train on data that has them."
+        )
+    if policy == "drop":
+        notes.append(f"{len(unseen)} test row(s) with labels never seen in training were dropped.")
+        return [e for e in test if task.gold(e) in labels]
+    notes.append(f"{len(unseen)} test row(s) have labels never seen in training ({len(names)} distinct); they "
+                 "count as errors.")
+    return test
+
+
+def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progress: bool) -> Any:
+    from transformers import TrainingArguments
+
+    t = config.training
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=t.epochs,
+        learning_rate=config.resolved_learning_rate(),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        save_only_model=True,
+        load_best_model_at_end=True,
+        metric_for_best_model=task.selection_metric,
+        greater_is_better=task.selection_greater_is_better,
+        logging_steps=t.logging_steps,
+        report_to="none",
+        seed=t.seed,
+        data_seed=t.seed,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def _metrics_logger(path: Path) -> Any:
+    from transformers import TrainerCallback
+
+    class JsonlMetrics(TrainerCallback):
+        """Append every Trainer log (training loss, learning rate, validation metrics) to metrics.jsonl."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and state.is_world_process_zero:
+                row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), **logs}
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(row) + "\n")
+
+    return JsonlMetrics()
+
+
+def train(config: RunConfig, progress: bool = True) -> RunResult:
+    """Train one task as configured and write its run folder; returns the folder and the report.
+
+    ``finabsa train`` on the command line does exactly this.
+    """
+    from transformers import EarlyStoppingCallback, Trainer, set_seed
+
+    config.validate()
+    started = time.time()
+    task = build_task(config.task.name, config.task.options)
+    set_seed(config.training.seed)
+    data = load_data_for(task, config)
+    labels = task.build_labels(data.train)
+    notes = list(data.notes)
+    test = _apply_unseen_label_policy(task, labels, data.test, config.data.unseen_labels, notes)
+
+    trainable = getattr(task, "usable_for_training", lambda e: True)
+    train_examples = [e for e in data.train if trainable(e)]
+    valid_examples = [e for e in data.validation if trainable(e)]
+    if labels and task.head_size(labels) == len(labels) and task.model_kind == "sequence-classification":
+        valid_examples = [e for e in valid_examples if task.gold(e) in labels]
+    skipped = len(data.train) - len(train_examples)
+    if skipped:
+        notes.append(f"{skipped} training row(s) were left out: their target could not be located in the sentence.")
+    if not train_examples or not valid_examples:
+        raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
+
+    output = Path(config.output) if config.output else default_output(config)
+    config.output = str(output)
+    folder = RunFolder(output, overwrite=config.overwrite)
+    folder.write_text("config.yaml", config.to_yaml())
+    folder.write_json("labels.json", labels)
+    run_info: dict[str, Any] = {
+        "status": "running",
+        "task": config.task.name,
+        "task_description": task.describe(),
+        "task_options": task.resolved_options(),
+        "base_model": config.model.name,
+        "method": config.adapter.method,
+        "seed": config.training.seed,
+        "split_seed": config.data.split_seed,
+        "argv": __import__("sys").argv,
+        "started": now(),
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "rows": {"train": len(train_examples), "validation": len(valid_examples), "test": len(test)},
+    }
+    folder.write_json("run.json", run_info)
+    logger.info("run folder (being written): %s", folder.path)
+
+    base = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(base)
+    model = build_model(base, task, labels, config.adapter)
+    parameters = count_parameters(model)
+    predictor = Predictor(model, tokenizer, task, labels, config.model.max_length, config.training.eval_batch_size)
+
+    before = None
+    if config.evaluation.before:
+        before, _ = predictor.evaluate(test, config.evaluation, progress=progress, desc="test, before fine-tuning")
+
+    train_features = task.encode(train_examples, tokenizer, labels, config.model.max_length, with_labels=True)
+    valid_features = task.encode(valid_examples, tokenizer, labels, config.model.max_length, with_labels=True)
+    metrics_file = folder.path / "metrics.jsonl"
+    metrics_file.touch()
+    callbacks = [_metrics_logger(metrics_file)]
+    if config.training.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
+    trainer = Trainer(
+        model=model,
+        args=_training_arguments(config, task, folder.path / "checkpoints", progress),
+        data_collator=task.collator(tokenizer),
+        train_dataset=_ListDataset(train_features),
+        eval_dataset=_ListDataset(valid_features),
+        processing_class=tokenizer,
+        compute_metrics=None if task.selection_metric == "loss" else (lambda p: task.trainer_metrics(p, labels)),
+        compute_loss_func=task.loss_function(train_features, labels, config.training.class_weighting),
+        callbacks=callbacks,
+    )
+    train_started = time.time()
+    outcome = trainer.train()
+    train_seconds = time.time() - train_started
+    model = trainer.model
+    shutil.rmtree(folder.path / "checkpoints", ignore_errors=True)
+
+    predictor.model = model
+    after, predictions = predictor.evaluate(test, config.evaluation, progress=progress, desc="test, after fine-tuning")
+    saved = save_trained(model, tokenizer, folder.path / "model", config.adapter.method)
+
+    plots = []
+    for stage, metrics in (("before", before), ("after", after)):
+        if metrics and "confusion_matrix" in metrics:
+            name = f"confusion_{stage}.png"
+            plot_confusion(metrics["confusion_matrix"], folder.path / name,
+                           f"{task.describe()}, {stage} fine-tuning")
+            plots.append(name)
+    curve = plot_learning_curve(metrics_file, folder.path / "learning_curve.png", task.selection_metric)
+    if curve:
+        plots.append(curve.name)
+
+    best_metric = trainer.state.best_metric
+    report = {
+        "task": config.task.name,
+        "task_description": task.describe(),
+        "model": config.model.name,
+        "method": config.adapter.method,
+        "labels": labels,
+        "test_rows": len(test),
+        "confidence": config.evaluation.confidence,
+        "headline_metrics": list(task.headline_metrics),
+        "before": before,
+        "after": after,
+        "plots": plots,
+        "training": {
+            "epochs_run": round(trainer.state.epoch or 0, 2),
+            "steps": trainer.state.global_step,
+            "best_validation_" + task.selection_metric: None if best_metric is None else round(best_metric, 4),
+            "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint),
+            "train_seconds": round(train_seconds, 1),
+            "train_loss": round(outcome.training_loss, 4),
+            "learning_rate": config.resolved_learning_rate(),
+            "trainable_parameters": f"{parameters['trainable']:,} of {parameters['total']:,}",
+            "rows": f"train {len(train_examples)}, validation {len(valid_examples)}, test {len(test)}",
+        },
+        "data_notes": notes,
+    }
+    folder.write_json("report.json", report)
+    folder.write_text("report.md", markdown_report(report))
+    folder.write_jsonl(
+        "predictions.jsonl",
+        [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(test, predictions)],
+    )
+    run_info.update(status="complete", finished=now(), seconds=round(time.time() - started, 1), model_files=saved)
+    folder.write_json("run.json", run_info)
+    run_dir = folder.finish()
+    logger.info("run folder written: %s", run_dir)
+    return RunResult(run_dir=run_dir, report=report)
+
+
+def _step_of(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    try:
+        return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return None

@@ -1,0 +1,132 @@
+"""Shared fixtures: tiny models built in code (no downloads) and small data sets the tests write themselves."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIQA = REPO.parent / "shared" / "data" / "fiqa2018"
+
+COMPANIES = ["Tesco", "Barclays", "Glencore", "Apple", "Tesla", "Shell", "Unilever", "Vodafone", "BP", "HSBC",
+             "Nokia", "Sainsbury"]
+POSITIVE = [("{c} shares surge after strong results", "Stock/Price Action/Bullish", 0.62),
+            ("{c} raises dividend as profit jumps", "Corporate/Dividend Policy", 0.55),
+            ("${t} breaking out, long here", "Stock/Technical Analysis", 0.48)]
+NEGATIVE = [("{c} shares slump on profit warning", "Stock/Price Action/Bearish", -0.58),
+            ("{c} fined by regulator over failings", "Corporate/Legal", -0.44),
+            ("${t} looks weak, shorting", "Stock/Technical Analysis", -0.41)]
+NEUTRAL = [("{c} to report results on Tuesday", "Corporate/Financial", 0.02),
+           ("{c} appoints new chairman", "Corporate/Appointment", 0.05)]
+
+
+def _rows(n: int, seed: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        kind = [POSITIVE, NEGATIVE, NEUTRAL][i % 3]
+        template, aspect, score = kind[rng.randrange(len(kind))]
+        company = COMPANIES[rng.randrange(len(COMPANIES))]
+        ticker = company[:4].upper()
+        sentence = template.format(c=company, t=ticker)
+        target = ticker if "$" in template else company
+        rows.append({
+            "sentence": f"{sentence} ({i})",
+            "snippets": "['x']",
+            "target": target,
+            "sentiment_score": f"{score + rng.uniform(-0.02, 0.02):.3f}",
+            "aspects": str([aspect]),
+            "format": "post" if "$" in template else "headline",
+            "label": str({0: 0, 1: 2, 2: 1}[i % 3]),
+        })
+    return rows
+
+
+def write_split(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """A FiQA-layout folder: 60 train rows, 12 validation rows (copied from train, like the real one), 15 test."""
+    folder = tmp_path_factory.mktemp("tiny_fiqa")
+    train = _rows(60, seed=1)
+    write_split(folder / "train.csv", train)
+    write_split(folder / "validation.csv", train[:12])
+    write_split(folder / "test.csv", _rows(15, seed=2))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    from finabsa.models import resolve_model
+
+    return Path(resolve_model("minilm").location)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(minilm_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(minilm_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory, tokenizer) -> Path:
+    """A 2-layer, 32-wide BERT with the MiniLM tokenizer, randomly initialised and saved as a model folder."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory, tokenizer) -> Path:
+    """A tiny T5 with the MiniLM tokenizer (decoder starts from the pad token, [SEP] ends a target)."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_t5")
+    config = T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=64, d_kv=16, num_layers=2, num_decoder_layers=2,
+                      num_heads=2, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id)
+    T5ForConditionalGeneration(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def quick_config(data_path: Path, model: Path | str, output: Path, task: str = "sentiment", **sections):
+    """A RunConfig for a seconds-long run on tiny data."""
+    from finabsa import RunConfig
+
+    options = sections.pop("task_options", {})
+    raw = {
+        "task": {"name": task, **options},
+        "data": {"path": str(data_path), **sections.pop("data", {})},
+        "model": {"name": str(model), "max_length": 32},
+        "training": {"epochs": 1, "batch_size": 8, "logging_steps": 2, **sections.pop("training", {})},
+        "evaluation": {"bootstrap_samples": 50, **sections.pop("evaluation", {})},
+        "adapter": {"rank": 4, "alpha": 8, **sections.pop("adapter", {})},
+        "output": str(output),
+    }
+    raw.update(sections)
+    return RunConfig.from_dict(raw)
