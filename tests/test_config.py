@@ -82,3 +82,14 @@ def test_yaml_round_trip(tmp_path):
 def test_missing_config_file_says_so(tmp_path):
     with pytest.raises(ConfigError, match=r"config file '.*nope.yaml' does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_template_overrides_stay_text():
+    config = RunConfig().with_overrides({"task.pair_template": "{target}", "task.text_template": "{sentence}"})
+    assert config.task.options == {"pair_template": "{target}", "text_template": "{sentence}"}
+    config.validate()
+
+
+def test_non_text_template_is_a_config_problem():
+    with pytest.raises(ConfigError, match=r"pair_template must be a string"):
+        RunConfig.from_dict({"task": {"name": "sentiment", "pair_template": {"target": None}}}).validate()

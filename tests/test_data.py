@@ -62,10 +62,13 @@ def test_missing_path_explains_how_to_point_at_data(tmp_path):
 
 
 def test_missing_columns_name_expected_and_found(tmp_path):
-    write_split(tmp_path / "train.csv", [{"text": "a", "target": "b"}])
-    with pytest.raises(DataError, match=r"train.csv: missing column\(s\) sentence, sentiment_score, aspects; "
-                                        r"expected .*; found text, target"):
+    write_split(tmp_path / "train.csv", [{"sentense": "a", "target": "b"}])
+    with pytest.raises(DataError, match=r"train.csv: missing column\(s\) 'sentence' \(the text; set --text-column\) "
+                                        r"\(did you mean 'sentense'\?\); found: sentense, target"):
         load_fiqa(tmp_path)
+    with pytest.raises(DataError, match=r"train.csv: missing column\(s\) 'sentence' .*'sentiment_score' \(score in "
+                                        r"\[-1, 1\]\), 'aspects' .*; found: sentense, target"):
+        load_fiqa(tmp_path, fmt="fiqa-splits")
 
 
 def test_unreadable_cells_name_file_row_and_column(tmp_path):

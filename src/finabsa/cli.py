@@ -28,6 +28,8 @@ EXAMPLES = """examples:
   finabsa train --task sentiment --max-train-rows 64 --max-eval-rows 32 --epochs 1   # a quick trial
   finabsa evaluate runs/sentiment-minilm-lora-20261126-101500
   echo '$TSLA breaks out' | finabsa predict runs/sentiment-minilm-lora-20261126-101500
+  finabsa train --task sentiment --also-train ../shared/data/sentfin       # add SEntFiN rows to training
+  finabsa data inspect ../shared/data/fiqa2018                             # look at the data first
 """
 
 
@@ -43,6 +45,14 @@ def _field_help(cls: type, name: str) -> str:
 _FLAGS: list[tuple[str, str, type, str, Any]] = [
     ("--data", "data.path", DataConfig, "path", str),
     ("--data-format", "data.format", DataConfig, "format", str),
+    ("--agreement", "data.agreement", DataConfig, "agreement", str),
+    ("--encoding", "data.encoding", DataConfig, "encoding", str),
+    ("--text-column", "data.text_column", DataConfig, "text_column", str),
+    ("--label-column", "data.label_column", DataConfig, "label_column", str),
+    ("--target-column", "data.target_column", DataConfig, "target_column", str),
+    ("--score-column", "data.score_column", DataConfig, "score_column", str),
+    ("--aspect-column", "data.aspect_column", DataConfig, "aspect_column", str),
+    ("--split-column", "data.split_column", DataConfig, "split_column", str),
     ("--model", "model.name", ModelConfig, "name", str),
     ("--max-length", "model.max_length", ModelConfig, "max_length", int),
     ("--method", "adapter.method", AdapterConfig, "method", str),
@@ -82,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--task", help="task name, or several separated by commas: sentiment, aspect, target")
     for flag, _, cls, name, kind in _FLAGS:
         train.add_argument(flag, type=kind, default=None, help=_field_help(cls, name))
+    train.add_argument("--also-train", action="append", default=[], metavar="PATH",
+                       help="another data set whose rows join the training set (repeatable), e.g. "
+                       "../shared/data/sentfin; validation and test come from --data")
     train.add_argument("--output", help="run folder to write (with several tasks: a parent folder, one per task)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -111,6 +124,31 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", help="sentences to analyse")
     predict.add_argument("--file", help="file with one sentence or JSON object per line")
     predict.add_argument("--batch-size", type=int, help="prediction batch size")
+
+    data = commands.add_parser("data", help="look at a data set: splits, labels, leakage, bad rows",
+                               description="Data set tools.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    inspect = data_commands.add_parser(
+        "inspect", help="report on a data set before training on it",
+        description="Report rows and labels per split, score and length distributions, aspect hierarchy, targets "
+        "missing from their sentence, duplicates within and across splits (leakage), labels that disagree "
+        "across duplicates, and every cell repaired or unusable. Prints a summary and writes report.md, "
+        "report.html, report.json and PNG plots.",
+        epilog="examples:\n  finabsa data inspect ../shared/data/fiqa2018\n"
+        "  finabsa data inspect ../shared/data/financial_phrasebank --agreement 50\n"
+        "  finabsa data inspect mydata.csv --text-column headline --label-column sentiment --strict",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("path", help="data folder or file")
+    for flag, key, cls, name, kind in _FLAGS:
+        if key.startswith("data.") and key not in ("data.path", "data.max_train_rows", "data.max_eval_rows"):
+            inspect.add_argument(flag, type=kind, default=None, help=_field_help(cls, name))
+    inspect.add_argument("--tokenizer", default="minilm", help="tokenizer for text lengths: alias, folder or hub "
+                         "id; 'none' skips lengths (default: minilm)")
+    inspect.add_argument("--max-length", type=int, default=128, help="count texts longer than this (default: 128)")
+    inspect.add_argument("--output", help="report folder (default: reports/data-<name>)")
+    inspect.add_argument("--strict", action="store_true",
+                         help="exit with status 1 when splits leak into each other or rows are unusable")
 
     commands.add_parser("tasks", help="list the tasks and their options",
                         description="List the registered tasks and the options each accepts (set with --set "
@@ -143,6 +181,8 @@ def config_from_args(args: argparse.Namespace, task: str | None = None) -> RunCo
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
             overrides[key] = value.split(",") if key == "adapter.target_modules" else value
+    if getattr(args, "also_train", None):
+        overrides["data.also_train"] = list(args.also_train)
     if args.output:
         overrides["output"] = args.output
     if args.overwrite:
@@ -239,8 +279,33 @@ def _command_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_data(args: argparse.Namespace) -> int:
+    if args.data_command != "inspect":
+        build_parser().parse_args(["data", "--help"])
+        return 2
+    from .data.inspect import inspect_data, summary_text, write_inspection
+
+    values = {"path": args.path}
+    for flag, key, _, _, _ in _FLAGS:
+        attribute = flag.lstrip("-").replace("-", "_")
+        if key.startswith("data.") and getattr(args, attribute, None) is not None and key != "data.path":
+            values[key.split(".", 1)[1]] = getattr(args, attribute)
+    source = DataConfig(**values)
+    tokenizer = None if args.tokenizer.lower() == "none" else args.tokenizer
+    report = inspect_data(source, tokenizer=tokenizer, max_length=args.max_length)
+    print(summary_text(report))
+    name = Path(args.path).resolve().name or "data"
+    folder = Path(args.output) if args.output else Path("reports") / f"data-{name}"
+    files = write_inspection(report, folder)
+    print(f"report: {files[0]} (also {', '.join(f.name for f in files[1:])})")
+    if args.strict and (report["leakage"] or report["unusable_rows"]):
+        print("finabsa: --strict: leakage or unusable rows found", file=sys.stderr)
+        return 1
+    return 0
+
+
 _COMMANDS = {"train": _command_train, "evaluate": _command_evaluate, "predict": _command_predict,
-             "tasks": _command_tasks}
+             "tasks": _command_tasks, "data": _command_data}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

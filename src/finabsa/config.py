@@ -50,7 +50,25 @@ class DataConfig:
         "files, or a hub id. Default: $FINABSA_DATA, else ../shared/data/fiqa2018 next to the repository.",
         default=None,
     )
-    format: str = _help("Data format: auto, fiqa-splits, fiqa-official or hub.", default="auto")
+    format: str = _help(
+        "Data format: auto (detected), fiqa-splits, fiqa-official, hub, sentfin, phrasebank or table.", default="auto"
+    )
+    encoding: str = _help("Text encoding of CSV/TSV/JSON lines files.", default="utf-8")
+    agreement: str = _help("Financial PhraseBank annotator agreement level: 50, 66, 75 or all.", default="all")
+    text_column: str | None = _help("Column holding the text (table format; default: sentence or text).",
+                                    default=None)
+    label_column: str | None = _help("Column holding a class label (positive/neutral/negative for sentiment).",
+                                     default=None)
+    target_column: str | None = _help("Column holding the target entity.", default=None)
+    score_column: str | None = _help("Column holding a sentiment score in [-1, 1].", default=None)
+    aspect_column: str | None = _help("Column holding aspect paths (a list or one path).", default=None)
+    split_column: str | None = _help("Column naming each row's split (train/validation/test).", default=None)
+    also_train: list[Any] = _help(
+        "More data sets whose rows are added to the training set (multi-data-set training): paths, or mappings "
+        "with the same keys as this section (path, format, agreement, *_column...). Validation and test come "
+        "from the main data set only.",
+        default_factory=list,
+    )
     validation: str = _help(
         "Validation split for model selection: 'carve' a seeded, stratified, sentence-disjoint part out of train "
         "(default), or use the 'shipped' one (warning: the FiQA split's validation is contained in train).",
@@ -196,8 +214,14 @@ class RunConfig:
 
         problems: list[str] = []
         d, a, t, m, e = self.data, self.adapter, self.training, self.model, self.evaluation
-        if d.format not in ("auto", "fiqa-splits", "fiqa-official", "hub"):
-            problems.append(f"data.format must be auto, fiqa-splits, fiqa-official or hub; found '{d.format}'")
+        formats = ("auto", "fiqa-splits", "fiqa-official", "hub", "sentfin", "phrasebank", "table")
+        if d.format not in formats:
+            problems.append(f"data.format must be one of {', '.join(formats)}; found '{d.format}'")
+        for i, extra in enumerate(d.also_train):
+            try:
+                extra_source(d, extra)
+            except ConfigError as exc:
+                problems.extend(f"data.also_train[{i}]: {p}" for p in exc.problems)
         if d.validation not in VALIDATION_SOURCES:
             problems.append(f"data.validation must be one of {VALIDATION_SOURCES}; found '{d.validation}'")
         if d.unseen_labels not in UNSEEN_LABEL_POLICIES:
@@ -254,6 +278,22 @@ class RunConfig:
         return {"lora": 5e-4, "full": 5e-5, "frozen": 2e-3}[self.adapter.method]
 
 
+_SOURCE_KEYS = ("path", "format", "encoding", "agreement", "text_column", "label_column", "target_column",
+                "score_column", "aspect_column", "split_column", "repair_text")
+
+
+def extra_source(main: DataConfig, entry: Any) -> DataConfig:
+    """A ``DataConfig`` for one ``data.also_train`` entry (a path, or a mapping of source keys)."""
+    if isinstance(entry, str):
+        entry = {"path": entry}
+    if not isinstance(entry, dict) or not entry.get("path"):
+        raise ConfigError([f"expected a path or a mapping with 'path'; found {entry!r}"])
+    unknown = [k for k in entry if k not in _SOURCE_KEYS]
+    if unknown:
+        raise ConfigError([f"unknown key(s) {', '.join(unknown)}; known: {', '.join(_SOURCE_KEYS)}"])
+    return DataConfig(**{"repair_text": main.repair_text, **entry})
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Load a YAML preset (or the defaults when ``path`` is None) and apply dotted overrides."""
     data: dict[str, Any] = {}
@@ -275,10 +315,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 # ------------------------------------------------------------------------------------------------------------------
 def _parse_scalar(text: str) -> Any:
+    """YAML-parse a flag value (``3`` -> 3, ``[a, b]`` -> list); text that reads as a mapping stays text, so that
+    templates such as ``{target}`` survive."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    return text if isinstance(value, dict) else value
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any, problems: list[str]) -> None:

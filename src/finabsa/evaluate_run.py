@@ -22,14 +22,21 @@ def evaluate(
 
     Returns a report mapping with the same metrics as the run's own report (``after`` only).
     """
-    from .data import load_fiqa
+    import dataclasses
+
+    from .data import load_data
     from .predict import load
 
     predictor = load(run_dir)
     config = predictor.info["config"]
     task = predictor.task
     source = data if data is not None else config.data.path
-    splits = load_fiqa(source, data_format if data is not None else config.data.format, config.data.repair_text)
+    source_config = config.data if data is None else dataclasses.replace(
+        config.data, path=data, format=data_format, text_column=None, label_column=None, target_column=None,
+        score_column=None, aspect_column=None, split_column=None,
+    )
+    splits = load_data(source_config)
+    task.check_examples([e for rows in splits.values() for e in rows])
     if split not in splits:
         raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}.")
     examples = [e for e in splits[split] if task.usable(e)]

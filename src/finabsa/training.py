@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from .config import RunConfig
-from .data import load_fiqa, prepare_splits
+from .config import RunConfig, extra_source
+from .data import load_data, prepare_splits
 from .data.records import Example
 from .errors import DataError
 from .models import build_model, count_parameters, load_tokenizer, resolve_model, save_trained
@@ -59,7 +59,13 @@ def default_output(config: RunConfig) -> Path:
 
 def load_data_for(task: Task, config: RunConfig):
     """Load the configured data set and prepare the train/validation/test sets the task can use."""
-    splits = load_fiqa(config.data.path, config.data.format, repair=config.data.repair_text)
+    splits = load_data(config.data)
+    extra = []
+    for entry in config.data.also_train:
+        for rows in load_data(extra_source(config.data, entry)).values():
+            extra.extend(rows)
+    for rows in [*splits.values(), extra]:
+        task.check_examples(rows)
     return prepare_splits(
         splits,
         usable=task.usable,
@@ -71,6 +77,7 @@ def load_data_for(task: Task, config: RunConfig):
         max_train_rows=config.data.max_train_rows,
         max_eval_rows=config.data.max_eval_rows,
         task_name=task.describe(),
+        extra_train=extra,
     )
 
 
@@ -100,6 +107,14 @@ def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progres
     from transformers import TrainingArguments
 
     t = config.training
+    import inspect
+
+    accepted = inspect.signature(TrainingArguments.__init__).parameters
+    # transformers renamed group_by_length to train_sampling_strategy; accept both generations.
+    if "train_sampling_strategy" in accepted:
+        sampling = {"train_sampling_strategy": "group_by_length" if t.group_by_length else "random"}
+    else:
+        sampling = {"group_by_length": t.group_by_length}
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=t.epochs,
@@ -120,7 +135,7 @@ def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progres
         report_to="none",
         seed=t.seed,
         data_seed=t.seed,
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        **sampling,
         disable_tqdm=not progress,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),

@@ -12,7 +12,7 @@ from typing import Any
 import ftfy
 import ftfy.badness
 
-from ..errors import DataError
+from .log import LoadLog
 
 __all__ = ["Example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect", "where"]
 
@@ -64,7 +64,7 @@ def where(file: str, row: int | str, column: str | None = None) -> str:
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 
 
-def parse_aspects(cell: Any, location: str) -> tuple[str, ...]:
+def parse_aspects(cell: Any, location: str, log: LoadLog | None = None) -> tuple[str, ...]:
     """Parse an aspects cell such as ``"['Stock/Price Action/Bullish']"`` into a tuple of paths.
 
     Malformed but unambiguous strings (``['Market/Volatility]``, a quote missing) are repaired with a warning that
@@ -81,16 +81,22 @@ def parse_aspects(cell: Any, location: str) -> tuple[str, ...]:
         except (ValueError, SyntaxError):
             parsed = _lenient_list(text)
             if parsed is None:
-                raise DataError(
-                    f"{location}: cannot parse the aspects value {text!r}; expected a list of '/'-separated paths "
-                    "such as ['Stock/Price Action/Bullish']. Fix or remove that cell."
-                ) from None
-            logger.warning("%s: repaired malformed aspects %r -> %r", location, text, parsed)
+                (log or LoadLog()).problem(
+                    "aspects_unparseable", location,
+                    f"cannot parse the aspects value {text!r}; expected a list of '/'-separated paths such as "
+                    "['Stock/Price Action/Bullish']. Fix or remove that cell.",
+                )
+            detail = f"malformed aspects {text!r} -> {parsed!r}"
+            if log is not None:
+                log.repaired("aspects", location, detail)
+            else:
+                logger.warning("%s: repaired %s", location, detail)
         items = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
     paths = []
     for item in items:
         if not isinstance(item, str):
-            raise DataError(f"{location}: aspects must be strings such as 'Market/Volatility'; found {item!r}.")
+            (log or LoadLog()).problem("aspects_unparseable", location,
+                                       f"aspects must be strings such as 'Market/Volatility'; found {item!r}.")
         path = "/".join(part.strip() for part in item.strip().strip("/").split("/") if part.strip())
         if path:
             paths.append(path)
@@ -116,33 +122,39 @@ def truncate_aspect(path: str, level: int | None) -> str:
     return "/".join(path.split("/")[:level])
 
 
-def parse_score(cell: Any, location: str) -> float | None:
-    """Parse a sentiment score in [-1, 1]; empty cells give None, anything else unreadable raises ``DataError``."""
+def parse_score(cell: Any, location: str, log: LoadLog | None = None) -> float | None:
+    """Parse a sentiment score in [-1, 1]; empty cells give None, anything unreadable is a load problem."""
+    log = log or LoadLog()
     if cell is None or (isinstance(cell, str) and not cell.strip()):
         return None
     try:
         value = float(cell)
     except (TypeError, ValueError):
-        raise DataError(f"{location}: sentiment score {cell!r} is not a number; expected a value in [-1, 1].") from None
+        log.problem("bad_score", location, f"sentiment score {cell!r} is not a number; expected a value in [-1, 1].")
     if math.isnan(value):
         return None
     if not -1.0 <= value <= 1.0:
-        raise DataError(f"{location}: sentiment score {value} is outside [-1, 1]; fix the cell or rescale the column.")
+        log.problem("bad_score", location,
+                    f"sentiment score {value} is outside [-1, 1]; fix the cell or rescale the column.")
     return value
 
 
-def repair_text(text: Any, location: str, repair: bool = True) -> tuple[str, bool]:
-    """Return ``(text, repaired)``: mojibake fixed with ftfy; text ftfy cannot repair raises ``DataError``."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        raise DataError(f"{location}: the text is empty; every row needs a sentence.")
+def repair_text(text: Any, location: str, repair: bool = True, log: LoadLog | None = None) -> tuple[str, bool]:
+    """Return ``(text, repaired)``: mojibake fixed with ftfy; empty or unrepairable text is a load problem."""
+    log = log or LoadLog()
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip():
+        log.problem("empty_text", location, "the text is empty; every row needs a sentence.")
     if not isinstance(text, str):
         text = str(text)
     if not repair:
         return text, False
     fixed = ftfy.fix_text(text, normalization="NFC")
     if "\ufffd" in fixed or ftfy.badness.is_bad(fixed):
-        raise DataError(
-            f"{location}: the text {text[:80]!r} is garbled (mojibake) and could not be repaired; "
-            "re-export the file as UTF-8 or fix that cell."
+        log.problem(
+            "garbled_text", location,
+            f"the text {text[:80]!r} is garbled (mojibake) and could not be repaired; re-export the file as "
+            "UTF-8 or fix that cell.",
         )
+    if fixed != text:
+        log.repaired("mojibake", location, f"{text[:60]!r} -> {fixed[:60]!r}", warn=False)
     return fixed, fixed != text

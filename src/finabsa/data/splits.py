@@ -87,8 +87,13 @@ def prepare_splits(
     max_train_rows: int | None = None,
     max_eval_rows: int | None = None,
     task_name: str = "",
+    extra_train: list[Example] | None = None,
 ) -> RunData:
-    """Filter rows the task can use, choose validation and test sets, and apply row limits."""
+    """Filter rows the task can use, choose validation and test sets, and apply row limits.
+
+    ``extra_train`` rows (other data sets) join the training set after validation and test are chosen, minus any
+    whose sentence occurs in validation or test.
+    """
     notes: list[str] = []
     filtered = {name: [e for e in rows if usable(e)] for name, rows in splits.items()}
     for name, rows in filtered.items():
@@ -123,6 +128,18 @@ def prepare_splits(
     leaked = sentence_overlap(train, test)
     if leaked:
         notes.append(f"warning: {leaked} test sentence(s) also occur in train.")
+    if extra_train:
+        held_out = {normalise_sentence(e.sentence) for e in valid + test}
+        usable_extra = [e for e in extra_train if usable(e)]
+        kept = [e for e in usable_extra if normalise_sentence(e.sentence) not in held_out]
+        by_set: dict[str, int] = defaultdict(int)
+        for e in kept:
+            by_set[e.dataset] += 1
+        notes.append(
+            "extra training data: " + ", ".join(f"{n} row(s) of {name}" for name, n in sorted(by_set.items()))
+            + f" ({len(usable_extra) - len(kept)} dropped because their sentence is in validation or test)."
+        )
+        train = train + kept
     train = _limit(train, max_train_rows, seed)
     valid = _limit(valid, max_eval_rows, seed)
     test = _limit(test, max_eval_rows, seed)

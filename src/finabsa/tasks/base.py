@@ -41,13 +41,14 @@ def task_names() -> list[str]:
 
 
 #: Fields an input template may use, e.g. ``"{sentence}"`` or ``"{target}; {aspects}"``.
-TEMPLATE_FIELDS = ("sentence", "target", "aspects", "aspect_l1", "aspect_l2")
+TEMPLATE_FIELDS = ("sentence", "target", "aspects", "aspect_l1", "aspect_l2", "dataset")
 
 
 def render_template(template: str, example: Example) -> str:
     """Fill an input template from an example; a field the example lacks raises ``DataError``."""
     values = {
         "sentence": example.sentence,
+        "dataset": example.dataset,
         "target": example.target,
         "aspects": "; ".join(example.aspects) if example.aspects else None,
         "aspect_l1": "; ".join(dict.fromkeys(a.split("/")[0] for a in example.aspects)) if example.aspects else None,
@@ -124,6 +125,9 @@ class Task(ABC):
     @abstractmethod
     def gold(self, example: Example) -> Any:
         """The gold answer of an example (label string, score or target text)."""
+
+    def check_examples(self, examples: list[Example]) -> None:  # noqa: B027 - optional hook
+        """Raise ``DataError`` for values this task cannot use (e.g. an unknown label); default: accept all."""
 
     def stratify_key(self, example: Example) -> str:
         """Key used to stratify carved splits; defaults to the gold answer."""

@@ -21,6 +21,9 @@ def template_problems(task: str, text_template: str, pair_template: str) -> list
 
     problems = []
     for name, template in (("text_template", text_template), ("pair_template", pair_template)):
+        if not isinstance(template, str):
+            problems.append(f"task '{task}' {name} must be a string such as '{{sentence}}'; found {template!r}")
+            continue
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
         except ValueError as exc:
@@ -32,7 +35,7 @@ def template_problems(task: str, text_template: str, pair_template: str) -> list
                 f"task '{task}' {name} uses unknown field(s) {', '.join(unknown)}; "
                 f"available: {', '.join(TEMPLATE_FIELDS)}"
             )
-    if not text_template.strip():
+    if isinstance(text_template, str) and not text_template.strip():
         problems.append(f"task '{task}' text_template must not be empty (e.g. '{{sentence}}')")
     return problems
 

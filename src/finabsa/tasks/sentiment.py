@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..data.records import Example
+from ..errors import DataError
 from ..evaluation import classification_metrics, regression_metrics
 from .base import register_task
 from .classification import SequenceClassificationTask, template_problems
@@ -71,6 +72,14 @@ class SentimentTask(SequenceClassificationTask):
         if example.score is not None:
             return self.class_of_score(example.score)
         return example.label if example.label in SENTIMENT_LABELS else None
+
+    def check_examples(self, examples: list[Example]) -> None:
+        for example in examples:
+            if example.score is None and example.label is not None and example.label not in SENTIMENT_LABELS:
+                raise DataError(
+                    f"{example.origin}: unknown sentiment label {example.label!r}; expected positive, neutral or "
+                    "negative. Map the labels in the file, or give a score column instead."
+                )
 
     def usable(self, example: Example) -> bool:
         if self.regression:
