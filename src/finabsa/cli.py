@@ -150,6 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--strict", action="store_true",
                          help="exit with status 1 when splits leak into each other or rows are unusable")
 
+    study = commands.add_parser(
+        "study", help="run a matrix of experiments and report them beside a reference study",
+        description="Run every (cell, seed) of a study file, skipping runs that already finished, and write "
+        "report.md, report.html and results.json: each cell as mean ± sd over seeds with its 95 % interval, "
+        "beside floors (untrained head, majority class, TF-IDF + logistic regression) and the reference numbers.",
+        epilog="examples:\n  finabsa study                          # configs/study-fiqa.yaml\n"
+        "  finabsa study configs/study-fiqa.yaml --quick   # same table shape in a few minutes",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    study.add_argument("config", nargs="?", help="study file (default: configs/study-fiqa.yaml)")
+    study.add_argument("--quick", action="store_true", help="apply the study file's 'quick' section")
+    study.add_argument("--output", help="report folder (default: reports/<study name>)")
+    study.add_argument("--verbose", action="store_true", help="progress bars for every run")
+
     commands.add_parser("tasks", help="list the tasks and their options",
                         description="List the registered tasks and the options each accepts (set with --set "
                         "task.OPTION=VALUE or in the YAML task section).")
@@ -279,6 +293,26 @@ def _command_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_study(args: argparse.Namespace) -> int:
+    from .study import load_study, run_study
+
+    path = Path(args.config) if args.config else Path(__file__).resolve().parents[2] / "configs" / "study-fiqa.yaml"
+    spec = load_study(path, quick=args.quick, output=args.output)
+    logger.info("study '%s': %d cell(s) x %d seed(s) -> %s", spec.name, len(spec.cells), len(spec.seeds),
+                spec.output)
+    result = run_study(spec, progress=args.verbose)
+    print(_headline(Path(result["output"]) / "report.md"))
+    print(f"report: {Path(result['output']) / 'report.md'} ({result['wall_seconds'] / 60:.1f} min)")
+    return 0
+
+
+def _headline(report: Path) -> str:
+    text = report.read_text(encoding="utf-8")
+    start = text.index("## Headline table")
+    end = text.index("\n## ", start + 3)
+    return text[start:end].strip()
+
+
 def _command_data(args: argparse.Namespace) -> int:
     if args.data_command != "inspect":
         build_parser().parse_args(["data", "--help"])
@@ -305,7 +339,7 @@ def _command_data(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"train": _command_train, "evaluate": _command_evaluate, "predict": _command_predict,
-             "tasks": _command_tasks, "data": _command_data}
+             "tasks": _command_tasks, "data": _command_data, "study": _command_study}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,234 @@
+"""``finabsa study``: run a declared matrix of experiments and report them beside a reference study.
+
+A study file (YAML) declares ``cells`` (one task variant each: task, settings, the reference numbers to compare
+with) and ``seeds``; every (cell, seed) pair is one ordinary training run. Finished runs are skipped, so an
+interrupted study resumes. The report gives every cell as mean ± sd over seeds with a 95 % t-interval, beside
+honest floors (untrained head, majority class, TF-IDF + logistic regression) and the reference numbers.
+
+    name: fiqa-study
+    seeds: [1, 2, 3]
+    base: {model.name: minilm}              # dotted settings shared by every run
+    cells:
+      - name: sentiment (sentence)
+        settings: {task.name: sentiment}
+        reference: {before: 0.26, after: 0.5934}
+    quick: {seeds: [1], base: {training.epochs: 2}}   # what --quick changes
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import RunConfig, load_config
+from .errors import ConfigError
+
+__all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Cell:
+    """One row of the study table: a task variant trained with every seed."""
+
+    name: str
+    settings: dict[str, Any]
+    reference: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+
+@dataclass
+class StudySpec:
+    name: str
+    seeds: list[int]
+    base: dict[str, Any]
+    cells: list[Cell]
+    output: str
+    reference_name: str = "reference study"
+    path: str | None = None
+
+
+def load_study(path: str | Path, quick: bool = False, output: str | None = None) -> StudySpec:
+    """Read and check a study file; ``quick`` applies its ``quick`` section. All problems come in one error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"study file '{path}' does not exist; see configs/study-fiqa.yaml for an example"])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"study file '{path}' is not valid YAML: {exc}"]) from None
+    problems: list[str] = []
+    known = {"name", "seeds", "base", "cells", "output", "quick", "reference_name"}
+    problems += [f"unknown study key '{k}'; known: {', '.join(sorted(known))}" for k in raw if k not in known]
+    base = dict(raw.get("base") or {})
+    seeds = raw.get("seeds") or [42]
+    if quick:
+        section = raw.get("quick") or {}
+        seeds = section.get("seeds", seeds[:1])
+        base.update(section.get("base") or {})
+    if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
+        problems.append(f"seeds must be a non-empty list of integers; found {seeds!r}")
+    cells = []
+    for i, entry in enumerate(raw.get("cells") or []):
+        if not isinstance(entry, dict) or "name" not in entry:
+            problems.append(f"cells[{i}] must be a mapping with a 'name'; found {entry!r}")
+            continue
+        cell = Cell(name=str(entry["name"]), settings=dict(entry.get("settings") or {}),
+                    reference=dict(entry.get("reference") or {}))
+        try:
+            _cell_config(base, cell, 0, Path("x")).validate()
+        except ConfigError as exc:
+            problems += [f"cell '{cell.name}': {p}" for p in exc.problems]
+        cells.append(cell)
+    if not cells:
+        problems.append("the study declares no cells")
+    slugs = [c.slug for c in cells]
+    problems += [f"two cells share the name '{s}'" for s in sorted({s for s in slugs if slugs.count(s) > 1})]
+    if problems:
+        raise ConfigError(problems)
+    name = str(raw.get("name") or path.stem)
+    default_output = f"reports/{name}{'-quick' if quick else ''}"
+    return StudySpec(name=name, seeds=list(seeds), base=base, cells=cells,
+                     output=output or raw.get("output") or default_output,
+                     reference_name=str(raw.get("reference_name") or "reference study"), path=str(path))
+
+
+def _cell_config(base: dict[str, Any], cell: Cell, seed: int, run_dir: Path) -> RunConfig:
+    overrides = {**base, **cell.settings, "training.seed": seed, "output": str(run_dir)}
+    return load_config(None, overrides)
+
+
+def _complete(run_dir: Path) -> bool:
+    info = run_dir / "run.json"
+    return info.is_file() and json.loads(info.read_text()).get("status") == "complete"
+
+
+def run_study(spec: StudySpec, progress: bool = False) -> dict[str, Any]:
+    """Train every (cell, seed) not yet finished, then aggregate and write the report folder."""
+    from .training import train
+
+    output = Path(spec.output)
+    started = time.time()
+    total = len(spec.cells) * len(spec.seeds)
+    done = 0
+    for cell in spec.cells:
+        for seed in spec.seeds:
+            done += 1
+            run_dir = output / "runs" / cell.slug / f"seed-{seed}"
+            if _complete(run_dir):
+                logger.info("[%d/%d] %s, seed %d: finished earlier, skipped", done, total, cell.name, seed)
+                continue
+            logger.info("[%d/%d] %s, seed %d: training", done, total, cell.name, seed)
+            config = _cell_config(spec.base, cell, seed, run_dir)
+            config.overwrite = True  # a leftover unfinished folder of this run is replaced
+            train(config, progress=progress)
+    results = aggregate(spec)
+    floors = {cell.slug: baselines(_cell_config(spec.base, cell, spec.seeds[0], output)) for cell in spec.cells}
+    wall = time.time() - started
+    from .study_report import write_study_report
+
+    write_study_report(spec, results, floors, output, wall_seconds=wall)
+    return {"output": str(output), "results": results, "wall_seconds": wall}
+
+
+def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """Student-t interval of the mean over seeds (None for a single value)."""
+    if len(values) < 2:
+        return None
+    from scipy import stats
+
+    mean = statistics.fmean(values)
+    half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean - half, mean + half
+
+
+def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
+    """One entry per (cell, stage, metric): mean, sd and 95 % CI over the seeds' reports."""
+    entries = []
+    for cell in spec.cells:
+        reports, runs = [], []
+        for seed in spec.seeds:
+            run_dir = Path(spec.output) / "runs" / cell.slug / f"seed-{seed}"
+            if _complete(run_dir):
+                reports.append(json.loads((run_dir / "report.json").read_text()))
+                runs.append(str(run_dir))
+        if not reports:
+            continue
+        first = reports[0]
+        for stage in ("before", "after"):
+            for metric in first["headline_metrics"]:
+                values = [r[stage][metric] for r in reports if r.get(stage) and r[stage].get(metric) is not None]
+                if not values:
+                    continue
+                interval = t_interval(values)
+                if interval is None:  # one seed: fall back to that run's bootstrap interval
+                    ci = reports[0][stage].get(f"{metric}_ci")
+                    interval = tuple(ci) if ci else (values[0], values[0])
+                entries.append({
+                    "cell": cell.name, "slug": cell.slug, "task": first["task"],
+                    "variant": first["task_description"], "model": first["model"], "method": first["method"],
+                    "stage": stage, "metric": metric, "mean": statistics.fmean(values),
+                    "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                    "ci_low": interval[0], "ci_high": interval[1], "n_seeds": len(values), "runs": runs,
+                    "interval": "t over seeds" if len(values) > 1 else "bootstrap over test rows",
+                })
+    return entries
+
+
+def baselines(config: RunConfig) -> dict[str, Any]:
+    """Floors on the same train/test split: majority class and TF-IDF + logistic regression (classification),
+    or the first cashtag / capitalised word (targets)."""
+    from .evaluation import classification_metrics, target_metrics
+    from .tasks import build_task
+    from .training import load_data_for
+
+    task = build_task(config.task.name, config.task.options)
+    data = load_data_for(task, config)
+    if task.model_kind == "sequence-classification" and not getattr(task, "regression", False):
+        from collections import Counter
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        labels = task.build_labels(data.train)
+        gold_train = [task.gold(e) for e in data.train]
+        gold = [task.gold(e) for e in data.test]
+        majority = Counter(gold_train).most_common(1)[0][0]
+        def texts(rows):
+            first, second = task.inputs(rows)
+            return [" ".join(parts) for parts in zip(first, second or [""] * len(first))]
+
+        vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
+        features = vectoriser.fit_transform(texts(data.train))
+        model = LogisticRegression(max_iter=2000, C=10.0).fit(features, gold_train)
+        predicted = list(model.predict(vectoriser.transform(texts(data.test))))
+        return {
+            "majority": classification_metrics(gold, [majority] * len(gold), labels, bootstrap_samples=0),
+            "tfidf_logreg": classification_metrics(gold, predicted, labels, bootstrap_samples=0),
+        }
+    if task.name == "target":
+        def guess(sentence: str) -> str:
+            cashtag = re.search(r"\$([A-Za-z][A-Za-z.]{0,5})", sentence)
+            if cashtag:
+                return cashtag.group(1)
+            word = re.search(r"\b[A-Z][\w&.-]*", sentence)
+            return word.group(0) if word else ""
+
+        return {"first_cashtag_or_capitalised": target_metrics([e.target for e in data.test],
+                                                               [guess(e.sentence) for e in data.test],
+                                                               bootstrap_samples=0)}
+    return {}
+

@@ -1,0 +1,159 @@
+"""The study report: report.md (+ HTML), results.json, and the plots it embeds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .reporting import format_metric
+
+__all__ = ["write_study_report"]
+
+
+def _find(results: list[dict], slug: str, stage: str, metric: str) -> dict | None:
+    return next((r for r in results if r["slug"] == slug and r["stage"] == stage and r["metric"] == metric), None)
+
+
+def _cell_text(entry: dict | None) -> str:
+    if entry is None:
+        return "–"
+    scale = 100 if entry["metric"] in ("accuracy", "exact_match") else 1
+    digits = 2 if scale == 100 or entry["metric"] in ("token_f1", "rouge1") else 3
+    unit = " %" if scale == 100 else ""
+    return (f"{entry['mean'] * scale:.{digits}f}{unit} ± {entry['sd'] * scale:.{digits}f} "
+            f"[{entry['ci_low'] * scale:.{digits - 1}f}, {entry['ci_high'] * scale:.{digits - 1}f}]")
+
+
+def _main_metric(results: list[dict], slug: str) -> str:
+    metrics = [r["metric"] for r in results if r["slug"] == slug]
+    return "exact_match" if "exact_match" in metrics else "accuracy"
+
+
+def _reference(value: float | None, metric: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.2f} %" if metric in ("accuracy", "exact_match") else f"{value}"
+
+
+def _floor_text(floors: dict[str, Any], metric: str) -> str:
+    parts = []
+    for name, metrics in floors.items():
+        if metric in metrics:
+            parts.append(f"{name.replace('_', ' ')} {format_metric(metric, metrics[metric])}")
+    return "; ".join(parts) or "–"
+
+
+def _data_section(spec: Any) -> list[str]:
+    from .config import load_config
+    from .data.inspect import inspect_data
+
+    config = load_config(None, {**spec.base, **spec.cells[0].settings})
+    try:
+        report = inspect_data(config.data, tokenizer=None)
+    except Exception as exc:  # the data section must never stop a finished study from being reported
+        return [f"(data section unavailable: {exc})"]
+    lines = ["| split | rows | positive | neutral | negative |", "|---|---|---|---|---|"]
+    for s in report["splits"]:
+        labels = report["labels"][s]
+        lines.append(f"| {s} | {report['rows'][s]} | {labels.get('positive', 0)} | {labels.get('neutral', 0)} | "
+                     f"{labels.get('negative', 0)} |")
+    lines.append("")
+    for o in report["overlap"]:
+        a, b = o["splits"]
+        lines.append(f"- {o['normalised_sentences']} of {o['distinct_in_second']} distinct {b} sentences also occur "
+                     f"in {a}.")
+    how = ("carved from train: seeded, stratified, sentence-disjoint" if config.data.validation == "carve"
+           else "the shipped split")
+    lines.append(f"- Model selection used validation: `{config.data.validation}` ({how}, "
+                 f"{config.data.validation_fraction:.0%}); the test split is read once per final run, for the "
+                 "before/after evaluation.")
+    return lines
+
+
+def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], output: Path,
+                       wall_seconds: float) -> list[Path]:
+    """Write report.md, report.html, results.json and the plots for a finished (or partly finished) study."""
+    output.mkdir(parents=True, exist_ok=True)
+    plots = output / "plots"
+    plots.mkdir(exist_ok=True)
+    seeds = ", ".join(map(str, spec.seeds))
+    lines = [
+        f"# Study: {spec.name}", "",
+        f"Seeds {seeds}; every cell is mean ± sd over seeds with a 95 % t-interval over seeds in brackets "
+        "(a single seed shows its bootstrap interval over test rows). Wall time of this invocation: "
+        f"{wall_seconds / 60:.1f} min (runs finished earlier were skipped).", "",
+        f"## Headline table (beside the {spec.reference_name})", "",
+        f"| cell | metric | {spec.reference_name}: before | {spec.reference_name}: after | floors | "
+        "ours: before (untrained head) | ours: after | ours after: macro-F1 (targets: ROUGE-1) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in spec.cells:
+        metric = _main_metric(results, cell.slug)
+        macro = _find(results, cell.slug, "after", "macro_f1" if metric == "accuracy" else "rouge1")
+        lines.append(
+            f"| {cell.name} | {metric} | {_reference(cell.reference.get('before'), metric)} | "
+            f"{_reference(cell.reference.get('after'), metric)} | {_floor_text(floors.get(cell.slug, {}), metric)} | "
+            f"{_cell_text(_find(results, cell.slug, 'before', metric))} | "
+            f"{_cell_text(_find(results, cell.slug, 'after', metric))} | {_cell_text(macro)} |"
+        )
+    lines += ["", "The reference study reported micro-averaged precision/recall/F1 (equal to accuracy) and selected "
+              "models on a validation split contained in its training split.", ""]
+    for cell in spec.cells:
+        entries = [r for r in results if r["slug"] == cell.slug]
+        if not entries:
+            lines += [f"## {cell.name}", "", "No finished run yet.", ""]
+            continue
+        lines += [f"## {cell.name}", "", f"Variant: {entries[0]['variant']}; model {entries[0]['model']} "
+                  f"({entries[0]['method']}); settings: `{json.dumps(cell.settings)}`.", "",
+                  "| metric | before | after |", "|---|---|---|"]
+        for metric in dict.fromkeys(r["metric"] for r in entries):
+            lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
+                         f"{_cell_text(_find(results, cell.slug, 'after', metric))} |")
+        per_class = _per_class(entries[0]["runs"])
+        if per_class:
+            lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
+                      + ", ".join(f"{label} {f1:.3f}" for label, f1 in per_class.items()) + "."]
+        first_run = Path(entries[0]["runs"][0])
+        for name in ("confusion_after.png", "learning_curve.png"):
+            if (first_run / name).is_file():
+                target = plots / f"{cell.slug}-{name}"
+                shutil.copy(first_run / name, target)
+                lines += ["", f"![{cell.name}: {name[:-4]} (seed {spec.seeds[0]})](plots/{target.name})"]
+        floor = floors.get(cell.slug)
+        if floor:
+            lines += ["", "Floors on the same split: " + "; ".join(
+                f"{name.replace('_', ' ')}: " + ", ".join(f"{m} {format_metric(m, v)}" for m, v in metrics.items()
+                                                          if m in ("accuracy", "macro_f1", "exact_match", "rouge1"))
+                for name, metrics in floor.items()) + "."]
+        lines.append("")
+    lines += ["## Data", ""] + _data_section(spec)
+    text = "\n".join(lines) + "\n"
+    (output / "report.md").write_text(text, encoding="utf-8")
+    import markdown
+
+    (output / "report.html").write_text(
+        "<!doctype html><meta charset='utf-8'><title>finabsa study</title><style>body{font-family:sans-serif;"
+        "max-width:75em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{max-width:48%}</style>\n" + markdown.markdown(text, extensions=["tables"]), encoding="utf-8")
+    (output / "results.json").write_text(json.dumps({
+        "study": spec.name, "seeds": spec.seeds, "wall_seconds": round(wall_seconds, 1), "cells": results,
+        "floors": {slug: {name: {k: v for k, v in m.items() if k in ("accuracy", "macro_f1", "exact_match",
+                                                                        "token_f1", "rouge1")}
+                          for name, m in f.items()} for slug, f in floors.items()},
+    }, indent=2), encoding="utf-8")
+    return [output / "report.md", output / "report.html", output / "results.json"]
+
+
+def _per_class(runs: list[str]) -> dict[str, float]:
+    import statistics
+
+    collected: dict[str, list[float]] = {}
+    for run in runs:
+        report = json.loads((Path(run) / "report.json").read_text())
+        for label, scores in (report["after"].get("per_class") or {}).items():
+            collected.setdefault(label, []).append(scores["f1"])
+    if len(collected) > 12:
+        return {}
+    return {label: statistics.fmean(values) for label, values in collected.items()}

@@ -1,0 +1,127 @@
+"""The study matrix runner on a tiny model: runs, skips finished runs, resumes, aggregates over seeds."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+
+from finabsa import ConfigError
+from finabsa.cli import main
+from finabsa.study import load_study, run_study, t_interval
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _study_file(tmp_path, tiny_data, tiny_bert, **extra):
+    spec = {
+        "name": "tiny",
+        "seeds": [1, 2],
+        "base": {"model.name": str(tiny_bert), "data.path": str(tiny_data), "training.epochs": 1,
+                 "training.batch_size": 8, "model.max_length": 32, "adapter.rank": 4,
+                 "evaluation.bootstrap_samples": 20},
+        "cells": [
+            {"name": "sentiment (sentence)", "settings": {"task.name": "sentiment"},
+             "reference": {"before": 0.26, "after": 0.5934}},
+            {"name": "target (span)", "settings": {"task.name": "target"}, "reference": {"after": 0.8}},
+        ],
+        "quick": {"seeds": [1], "base": {"data.max_train_rows": 20}},
+        **extra,
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory, tiny_data, tiny_bert):
+    tmp_path = tmp_path_factory.mktemp("study")
+    spec = load_study(_study_file(tmp_path, tiny_data, tiny_bert), output=str(tmp_path / "out"))
+    result = run_study(spec)
+    return spec, result, tmp_path / "out"
+
+
+def test_study_writes_report_results_and_every_run(finished_study):
+    spec, result, out = finished_study
+    for cell in ("sentiment-sentence", "target-span"):
+        for seed in (1, 2):
+            assert (out / "runs" / cell / f"seed-{seed}" / "report.json").is_file()
+    for name in ("report.md", "report.html", "results.json"):
+        assert (out / name).is_file()
+    report = (out / "report.md").read_text()
+    assert "| sentiment (sentence) | accuracy | 26.00 % | 59.34 % |" in report
+    assert "majority" in report and "tfidf logreg" in report and "first cashtag or capitalised" in report
+    assert "## Data" in report and "Model selection used validation: `carve`" in report
+    assert (out / "plots" / "sentiment-sentence-confusion_after.png").is_file()
+
+
+def test_aggregation_is_mean_sd_and_t_interval_over_seeds(finished_study):
+    spec, result, out = finished_study
+    results = json.loads((out / "results.json").read_text())["cells"]
+    entry = next(r for r in results if r["slug"] == "sentiment-sentence" and r["stage"] == "after"
+                 and r["metric"] == "accuracy")
+    values = [json.loads((Path(run) / "report.json").read_text())["after"]["accuracy"] for run in entry["runs"]]
+    assert entry["n_seeds"] == 2 and len(entry["runs"]) == 2
+    assert entry["mean"] == pytest.approx(statistics.fmean(values))
+    assert entry["sd"] == pytest.approx(statistics.stdev(values))
+    low, high = t_interval(values)
+    assert (entry["ci_low"], entry["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert {"task", "variant", "model", "method", "metric", "mean", "sd", "ci_low", "ci_high", "n_seeds",
+            "runs"} <= set(entry)
+
+
+def test_t_interval_matches_the_textbook():
+    low, high = t_interval([0.5, 0.6, 0.7])
+    assert (low + high) / 2 == pytest.approx(0.6)
+    assert high - 0.6 == pytest.approx(4.302653 * 0.1 / 3 ** 0.5, rel=1e-5)
+    assert t_interval([0.5]) is None
+
+
+def test_finished_runs_are_skipped_and_unfinished_ones_rerun(finished_study, caplog):
+    spec, _, out = finished_study
+    kept = out / "runs" / "sentiment-sentence" / "seed-1" / "run.json"
+    redo = out / "runs" / "target-span" / "seed-2"
+    stamp = kept.stat().st_mtime
+    info = json.loads((redo / "run.json").read_text())
+    (redo / "run.json").write_text(json.dumps({**info, "status": "running"}))  # as if killed mid-run
+    with caplog.at_level("INFO", logger="finabsa.study"):
+        run_study(spec)
+    assert kept.stat().st_mtime == stamp
+    assert json.loads((redo / "run.json").read_text())["status"] == "complete"
+    assert caplog.text.count("finished earlier, skipped") == 3
+
+
+def test_quick_applies_the_quick_section(tmp_path, tiny_data, tiny_bert):
+    spec = load_study(_study_file(tmp_path, tiny_data, tiny_bert), quick=True)
+    assert spec.seeds == [1] and spec.base["data.max_train_rows"] == 20 and spec.output == "reports/tiny-quick"
+
+
+def test_study_file_problems_come_together(tmp_path, tiny_data, tiny_bert):
+    path = _study_file(tmp_path, tiny_data, tiny_bert, seeds="one", colour="blue")
+    raw = yaml.safe_load(path.read_text())
+    raw["cells"].append({"name": "bad", "settings": {"task.name": "aspect", "task.level": 9}})
+    raw["cells"].append({"name": "Sentiment (sentence)", "settings": {"task.name": "sentiment"}})
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"4 problem") as info:
+        load_study(path)
+    text = str(info.value)
+    assert "unknown study key 'colour'" in text and "seeds must be a non-empty list" in text
+    assert "cell 'bad': task 'aspect' level must be one of" in text and "two cells share the name" in text
+
+
+def test_shipped_study_presets_are_valid():
+    spec = load_study(REPO / "configs" / "study-fiqa.yaml")
+    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 6
+    assert load_study(REPO / "configs" / "study-fiqa.yaml", quick=True).seeds == [1]
+
+
+def test_study_cli_quick(tmp_path, tiny_data, tiny_bert, capsys):
+    path = _study_file(tmp_path, tiny_data, tiny_bert)
+    assert main(["study", str(path), "--quick", "--output", str(tmp_path / "q")]) == 0
+    out = capsys.readouterr().out
+    assert "## Headline table" in out and "target (span)" in out
+    assert (tmp_path / "q" / "runs" / "target-span" / "seed-1").is_dir()
+    assert not (tmp_path / "q" / "runs" / "target-span" / "seed-2").exists()
