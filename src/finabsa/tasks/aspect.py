@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..data.records import Example, truncate_aspect
-from .base import register_task
+from .base import choice_problems, register_task
 from .classification import SequenceClassificationTask, template_problems
 
 __all__ = ["AspectTask", "AspectOptions"]
@@ -35,8 +35,7 @@ class AspectTask(SequenceClassificationTask):
     @classmethod
     def check_options(cls, options: AspectOptions) -> list[str]:
         problems = template_problems(cls.name, options.text_template, options.pair_template)
-        if options.level not in LEVELS:
-            problems.append(f"task 'aspect' level must be one of {', '.join(LEVELS)}; found '{options.level}'")
+        problems += choice_problems(cls.name, "level", options.level, LEVELS)
         for template in (options.text_template, options.pair_template):
             if "aspect" in template:
                 problems.append("task 'aspect' templates must not include the aspects they are asked to predict")

@@ -18,7 +18,7 @@ import torch
 from ..data.records import Example
 from ..errors import DataError, UnknownNameError
 
-__all__ = ["Task", "register_task", "get_task", "task_names", "render_template", "TEMPLATE_FIELDS"]
+__all__ = ["Task", "choice_problems", "register_task", "get_task", "task_names", "render_template", "TEMPLATE_FIELDS"]
 
 _REGISTRY: dict[str, type[Task]] = {}
 
@@ -42,6 +42,13 @@ def task_names() -> list[str]:
 
 #: Fields an input template may use, e.g. ``"{sentence}"`` or ``"{target}; {aspects}"``.
 TEMPLATE_FIELDS = ("sentence", "target", "aspects", "aspect_l1", "aspect_l2", "dataset")
+
+
+def choice_problems(task: str, option: str, value: object, choices: tuple[str, ...]) -> list[str]:
+    """``["task 'aspect' level must be one of 1, 2, full; found '3'"]``, or ``[]`` when the value is allowed."""
+    if value in choices:
+        return []
+    return [f"task '{task}' {option} must be one of {', '.join(choices)}; found '{value}'"]
 
 
 def render_template(template: str, example: Example) -> str:

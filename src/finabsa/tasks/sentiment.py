@@ -8,7 +8,7 @@ from typing import Any
 from ..data.records import Example
 from ..errors import DataError
 from ..evaluation import classification_metrics, regression_metrics
-from .base import register_task
+from .base import choice_problems, register_task
 from .classification import SequenceClassificationTask, template_problems
 
 __all__ = ["SentimentTask", "SentimentOptions", "SENTIMENT_LABELS"]
@@ -40,8 +40,7 @@ class SentimentTask(SequenceClassificationTask):
     @classmethod
     def check_options(cls, options: SentimentOptions) -> list[str]:
         problems = template_problems(cls.name, options.text_template, options.pair_template)
-        if options.mode not in MODES:
-            problems.append(f"task 'sentiment' mode must be one of {', '.join(MODES)}; found '{options.mode}'")
+        problems += choice_problems(cls.name, "mode", options.mode, MODES)
         if not -1 <= options.negative_threshold <= options.positive_threshold <= 1:
             problems.append(
                 "task 'sentiment' thresholds must satisfy -1 <= negative_threshold <= positive_threshold <= 1; "

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.records import Example
 from ..evaluation import target_metrics
-from .base import Task, register_task, render_template, softmax
+from .base import Task, choice_problems, register_task, render_template, softmax
 from .classification import template_problems
 
 __all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS"]
@@ -105,9 +105,7 @@ class TargetTask(Task):
 
     @classmethod
     def check_options(cls, options: TargetOptions) -> list[str]:
-        problems = []
-        if options.method not in METHODS:
-            problems.append(f"task 'target' method must be one of {', '.join(METHODS)}; found '{options.method}'")
+        problems = choice_problems(cls.name, "method", options.method, METHODS)
         problems.extend(p for p in template_problems(cls.name, options.prompt_template, "") if "unknown" in p)
         for name in ("max_target_tokens", "max_span_tokens"):
             if getattr(options, name) < 1:
