@@ -72,13 +72,15 @@ def test_existing_run_folder_is_not_overwritten(trained_runs, tiny_data, tiny_be
     (["predict", "/nonexistent/run", "x"], r"run folder '/nonexistent/run' does not exist"),
     (["train", "--set", "epochs"], r"--set expects KEY=VALUE"),
 ])
-def test_errors_are_one_clear_line_without_traceback(argv, message, capsys, tiny_data, monkeypatch):
+def test_errors_are_one_clear_line_without_traceback(argv, message, capsys, tiny_data, monkeypatch, tmp_path):
     import re
 
     monkeypatch.setenv("FINABSA_DATA", str(tiny_data))
+    monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert re.search(message, err) and "Traceback" not in err
+    assert not (tmp_path / "runs").exists(), "a failed start must not leave a run folder behind"
 
 
 def test_incomplete_run_folder_names_missing_files(trained_runs, tmp_path, capsys):

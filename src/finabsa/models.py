@@ -196,14 +196,18 @@ def _load_base(model: ResolvedModel, task: Any, labels: list[str], location: str
     from transformers import logging as hf_logging
 
     # The "newly initialised classifier" warning is expected for a new head; keep the console for real problems.
-    previous = hf_logging.get_verbosity()
+    # A per-tensor "Loading weights" bar for a 90 MB model is noise next to the training progress bars.
+    previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         return _auto_class(task.model_kind).from_pretrained(location or model.location, **_head_kwargs(task, labels))
     except Exception as exc:
         raise _load_error(model, exc) from None
     finally:
         hf_logging.set_verbosity(previous)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def head_parameter_names(model: Any) -> list[str]:

@@ -162,7 +162,7 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
 
     ``finabsa train`` on the command line does exactly this.
     """
-    from transformers import EarlyStoppingCallback, Trainer, set_seed
+    from transformers import set_seed
 
     config.validate()
     started = time.time()
@@ -184,9 +184,48 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     if not train_examples or not valid_examples:
         raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
 
+    base = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(base)
+    model = build_model(base, task, labels, config.adapter)
+    parameters = count_parameters(model)
+
+    # The folder is created only now, so that a bad model name or data set leaves nothing behind.
     output = Path(config.output) if config.output else default_output(config)
     config.output = str(output)
     folder = RunFolder(output, overwrite=config.overwrite)
+    prepared = _Prepared(config, task, labels, test, train_examples, valid_examples, notes, tokenizer, model,
+                         parameters, started)
+    try:
+        return _train_into(folder, prepared, progress)
+    except BaseException:
+        logger.error("the run stopped before finishing; its partial state is in %s", folder.path)
+        raise
+
+
+@dataclass
+class _Prepared:
+    """Everything ``train`` set up before the run folder exists."""
+
+    config: RunConfig
+    task: Task
+    labels: list[str]
+    test: list[Example]
+    train_examples: list[Example]
+    valid_examples: list[Example]
+    notes: list[str]
+    tokenizer: Any
+    model: Any
+    parameters: dict[str, int]
+    started: float
+
+
+def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunResult:
+    from transformers import EarlyStoppingCallback, Trainer
+
+    config, task, labels, test = prepared.config, prepared.task, prepared.labels, prepared.test
+    train_examples, valid_examples, notes = prepared.train_examples, prepared.valid_examples, prepared.notes
+    tokenizer, model, parameters, started = prepared.tokenizer, prepared.model, prepared.parameters, prepared.started
+
     folder.write_text("config.yaml", config.to_yaml())
     folder.write_json("labels.json", labels)
     run_info: dict[str, Any] = {
@@ -207,10 +246,6 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     folder.write_json("run.json", run_info)
     logger.info("run folder (being written): %s", folder.path)
 
-    base = resolve_model(config.model.name)
-    tokenizer = load_tokenizer(base)
-    model = build_model(base, task, labels, config.adapter)
-    parameters = count_parameters(model)
     predictor = Predictor(model, tokenizer, task, labels, config.model.max_length, config.training.eval_batch_size)
 
     before = None
