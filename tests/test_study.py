@@ -94,6 +94,15 @@ def test_finished_runs_are_skipped_and_unfinished_ones_rerun(finished_study, cap
     assert caplog.text.count("finished earlier, skipped") == 3
 
 
+def test_report_only_trains_nothing(finished_study, tmp_path):
+    spec, _, out = finished_study
+    stamps = {p: p.stat().st_mtime for p in (out / "runs").rglob("run.json")}
+    (out / "report.md").unlink()
+    run_study(spec, report_only=True)
+    assert (out / "report.md").is_file()
+    assert {p: p.stat().st_mtime for p in (out / "runs").rglob("run.json")} == stamps
+
+
 def test_quick_applies_the_quick_section(tmp_path, tiny_data, tiny_bert):
     spec = load_study(_study_file(tmp_path, tiny_data, tiny_bert), quick=True)
     assert spec.seeds == [1] and spec.base["data.max_train_rows"] == 20 and spec.output == "reports/tiny-quick"

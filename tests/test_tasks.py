@@ -86,3 +86,26 @@ def test_frozen_is_refused_for_generation():
     task = build_task("target", {"method": "generate"})
     with pytest.raises(ConfigError, match=r"'frozen' needs a classification head"):
         build_model(ResolvedModel("x", "x", False), task, [], AdapterConfig(method="frozen"))
+
+
+def test_classification_floors_are_majority_and_tfidf():
+    train = [Example(sentence=f"shares surge {i}", score=0.5) for i in range(6)]
+    train += [Example(sentence=f"shares slump {i}", score=-0.5) for i in range(3)]
+    test = [Example(sentence="shares slump again", score=-0.4)]
+    task = build_task("sentiment")
+    floors = task.baselines(train, test, task.build_labels(train))
+    assert floors["majority"] == [{"label": "positive"}]
+    assert floors["tfidf_logreg"] == [{"label": "negative"}]
+    assert build_task("sentiment", {"mode": "regression"}).baselines(train, test, task.build_labels(train)) == {}
+
+
+def test_target_floor_takes_cashtag_then_capitalised_word():
+    task = build_task("target")
+    test = [Example(sentence="long $TSLA here", target="TSLA"), Example(sentence="shares of Tesco up", target="x")]
+    assert task.baselines([], test, []) == {"first_cashtag_or_capitalised": [{"target": "TSLA"}, {"target": "Tesco"}]}
+
+
+def test_only_classification_has_a_closed_label_set():
+    assert build_task("aspect").closed_label_set(["a", "b"])
+    assert not build_task("sentiment", {"mode": "regression"}).closed_label_set(["positive", "neutral", "negative"])
+    assert not build_task("target").closed_label_set(["O", "B", "I"])

@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("config", nargs="?", help="study file (default: configs/study-fiqa.yaml)")
     study.add_argument("--quick", action="store_true", help="apply the study file's 'quick' section")
     study.add_argument("--output", help="report folder (default: reports/<study name>)")
+    study.add_argument("--report-only", action="store_true",
+                       help="write the report from the runs finished so far, without training")
     study.add_argument("--verbose", action="store_true", help="progress bars for every run")
 
     commands.add_parser("tasks", help="list the tasks and their options",
@@ -300,7 +302,7 @@ def _command_study(args: argparse.Namespace) -> int:
     spec = load_study(path, quick=args.quick, output=args.output)
     logger.info("study '%s': %d cell(s) x %d seed(s) -> %s", spec.name, len(spec.cells), len(spec.seeds),
                 spec.output)
-    result = run_study(spec, progress=args.verbose)
+    result = run_study(spec, progress=args.verbose, report_only=args.report_only)
     print(_headline(Path(result["output"]) / "report.md"))
     print(f"report: {Path(result['output']) / 'report.md'} ({result['wall_seconds'] / 60:.1f} min)")
     return 0

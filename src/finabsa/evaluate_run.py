@@ -47,7 +47,7 @@ def evaluate(
             f"split '{split}' has no rows usable by task '{task.describe()}' ({len(splits[split])} before filtering)."
         )
     labels = predictor.labels
-    if task.model_kind == "sequence-classification" and task.head_size(labels) == len(labels):
+    if task.closed_label_set(labels):
         unseen = [e for e in examples if task.gold(e) not in labels]
         if unseen and config.data.unseen_labels == "error":
             raise DataError(

@@ -34,9 +34,12 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     before, after = report.get("before") or {}, report["after"]
     for name in report["headline_metrics"]:
         b, a = before.get(name), after.get(name)
-        change = "–" if b is None or a is None else (
-            f"{(a - b) * 100:+.2f} pts" if name in _PERCENT else f"{a - b:+.4f}"
-        )
+        if b is None or a is None:
+            change = "–"
+        elif name in _PERCENT:
+            change = f"{(a - b) * 100:+.2f} pts"
+        else:
+            change = f"{a - b:+.4f}" if name in _FRACTION or name in ("mse", "rmse", "mae") else f"{a - b:+.2f}"
         rows.append((name, format_metric(name, b, before.get(f"{name}_ci")),
                      format_metric(name, a, after.get(f"{name}_ci")), change))
     return rows

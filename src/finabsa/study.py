@@ -116,16 +116,20 @@ def _complete(run_dir: Path) -> bool:
     return info.is_file() and json.loads(info.read_text()).get("status") == "complete"
 
 
-def run_study(spec: StudySpec, progress: bool = False) -> dict[str, Any]:
-    """Train every (cell, seed) not yet finished, then aggregate and write the report folder."""
+def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False) -> dict[str, Any]:
+    """Train every (cell, seed) not yet finished, then aggregate and write the report folder.
+
+    Seeds are the outer loop, so a study stopped early still has every cell filled for the first seeds;
+    ``report_only`` writes the report from the runs finished so far without training.
+    """
     from .training import train
 
     output = Path(spec.output)
     started = time.time()
     total = len(spec.cells) * len(spec.seeds)
     done = 0
-    for cell in spec.cells:
-        for seed in spec.seeds:
+    for seed in [] if report_only else spec.seeds:
+        for cell in spec.cells:
             done += 1
             run_dir = output / "runs" / cell.slug / f"seed-{seed}"
             if _complete(run_dir):
@@ -189,46 +193,15 @@ def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
 
 
 def baselines(config: RunConfig) -> dict[str, Any]:
-    """Floors on the same train/test split: majority class and TF-IDF + logistic regression (classification),
-    or the first cashtag / capitalised word (targets)."""
-    from .evaluation import classification_metrics, target_metrics
+    """Metrics of the task's floors (e.g. majority class, TF-IDF + logistic regression) on the run's own split."""
+    from .config import EvaluationConfig
     from .tasks import build_task
     from .training import load_data_for
 
     task = build_task(config.task.name, config.task.options)
     data = load_data_for(task, config)
-    if task.model_kind == "sequence-classification" and not getattr(task, "regression", False):
-        from collections import Counter
-
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-
-        labels = task.build_labels(data.train)
-        gold_train = [task.gold(e) for e in data.train]
-        gold = [task.gold(e) for e in data.test]
-        majority = Counter(gold_train).most_common(1)[0][0]
-        def texts(rows):
-            first, second = task.inputs(rows)
-            return [" ".join(parts) for parts in zip(first, second or [""] * len(first))]
-
-        vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
-        features = vectoriser.fit_transform(texts(data.train))
-        model = LogisticRegression(max_iter=2000, C=10.0).fit(features, gold_train)
-        predicted = list(model.predict(vectoriser.transform(texts(data.test))))
-        return {
-            "majority": classification_metrics(gold, [majority] * len(gold), labels, bootstrap_samples=0),
-            "tfidf_logreg": classification_metrics(gold, predicted, labels, bootstrap_samples=0),
-        }
-    if task.name == "target":
-        def guess(sentence: str) -> str:
-            cashtag = re.search(r"\$([A-Za-z][A-Za-z.]{0,5})", sentence)
-            if cashtag:
-                return cashtag.group(1)
-            word = re.search(r"\b[A-Z][\w&.-]*", sentence)
-            return word.group(0) if word else ""
-
-        return {"first_cashtag_or_capitalised": target_metrics([e.target for e in data.test],
-                                                               [guess(e.sentence) for e in data.test],
-                                                               bootstrap_samples=0)}
-    return {}
+    labels = task.build_labels(data.train)
+    no_intervals = EvaluationConfig(bootstrap_samples=0)
+    return {name: task.score(data.test, predictions, labels, no_intervals)
+            for name, predictions in task.baselines(data.train, data.test, labels).items()}
 

@@ -83,7 +83,7 @@ def load_data_for(task: Task, config: RunConfig):
 
 def _apply_unseen_label_policy(task: Task, labels: list[str], test: list[Example], policy: str,
                                notes: list[str]) -> list[Example]:
-    if task.model_kind != "sequence-classification" or task.head_size(labels) != len(labels):
+    if not task.closed_label_set(labels):
         return test
     unseen = [e for e in test if task.gold(e) not in labels]
     if not unseen:
@@ -173,14 +173,13 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     notes = list(data.notes)
     test = _apply_unseen_label_policy(task, labels, data.test, config.data.unseen_labels, notes)
 
-    trainable = getattr(task, "usable_for_training", lambda e: True)
-    train_examples = [e for e in data.train if trainable(e)]
-    valid_examples = [e for e in data.validation if trainable(e)]
-    if labels and task.head_size(labels) == len(labels) and task.model_kind == "sequence-classification":
+    train_examples = [e for e in data.train if task.usable_for_training(e)]
+    valid_examples = [e for e in data.validation if task.usable_for_training(e)]
+    if task.closed_label_set(labels):
         valid_examples = [e for e in valid_examples if task.gold(e) in labels]
     skipped = len(data.train) - len(train_examples)
     if skipped:
-        notes.append(f"{skipped} training row(s) were left out: their target could not be located in the sentence.")
+        notes.append(f"{skipped} training row(s) were left out: {task.training_exclusion_reason}.")
     if not train_examples or not valid_examples:
         raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
 
@@ -270,6 +269,11 @@ def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunRe
         compute_loss_func=task.loss_function(train_features, labels, config.training.class_weighting),
         callbacks=callbacks,
     )
+    if not progress:
+        from transformers.trainer_callback import PrinterCallback
+
+        # Without progress bars the Trainer prints every log dict; metrics.jsonl already keeps them.
+        trainer.remove_callback(PrinterCallback)
     train_started = time.time()
     outcome = trainer.train()
     train_seconds = time.time() - train_started

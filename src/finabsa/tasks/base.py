@@ -133,6 +133,21 @@ class Task(ABC):
     def gold(self, example: Example) -> Any:
         """The gold answer of an example (label string, score or target text)."""
 
+    def usable_for_training(self, example: Example) -> bool:
+        """Whether a usable example can also be trained on (e.g. its target is found in the sentence)."""
+        return True
+
+    #: Why rows fail ``usable_for_training``, for the report.
+    training_exclusion_reason: ClassVar[str] = ""
+
+    def closed_label_set(self, labels: list[str]) -> bool:
+        """Whether predictions are one of ``labels`` (so gold labels outside them can never be right)."""
+        return False
+
+    def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
+        """Predictions of simple floors (name -> one prediction dict per test example), scored like the model's."""
+        return {}
+
     def check_examples(self, examples: list[Example]) -> None:  # noqa: B027 - optional hook
         """Raise ``DataError`` for values this task cannot use (e.g. an unknown label); default: accept all."""
 

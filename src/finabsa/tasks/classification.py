@@ -61,6 +61,32 @@ class SequenceClassificationTask(Task):
     def head_size(self, labels: list[str]) -> int:
         return len(labels)
 
+    def closed_label_set(self, labels: list[str]) -> bool:
+        return self.head_size(labels) == len(labels)
+
+    def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
+        """Majority class of train, and TF-IDF (word 1-2 grams) + logistic regression on the same input text."""
+        if not self.closed_label_set(labels):
+            return {}
+        from collections import Counter
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        def texts(rows: list[Example]) -> list[str]:
+            first, second = self.inputs(rows)
+            return [" ".join(parts) for parts in zip(first, second or [""] * len(first))]
+
+        gold = [self.label_of(e) for e in train]
+        majority = Counter(gold).most_common(1)[0][0]
+        vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        model = LogisticRegression(max_iter=2000, C=10.0).fit(vectoriser.fit_transform(texts(train)), gold)
+        predicted = model.predict(vectoriser.transform(texts(test)))
+        return {
+            "majority": [{"label": majority} for _ in test],
+            "tfidf_logreg": [{"label": str(label)} for label in predicted],
+        }
+
     problem_type: ClassVar[str] = "single_label_classification"
 
     def inputs(self, examples: list[Example]) -> tuple[list[str], list[str] | None]:

@@ -126,6 +126,18 @@ class TargetTask(Task):
     def stratify_key(self, example: Example) -> str:
         return example.source_format or ""
 
+    def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
+        """The first cashtag (``$TSLA`` -> ``TSLA``), else the first capitalised word."""
+
+        def guess(sentence: str) -> str:
+            cashtag = re.search(r"\$([A-Za-z][A-Za-z.]{0,5})", sentence)
+            if cashtag:
+                return cashtag.group(1)
+            word = re.search(r"\b[A-Z][\w&.-]*", sentence)
+            return word.group(0) if word else ""
+
+        return {"first_cashtag_or_capitalised": [{"target": guess(e.sentence)} for e in test]}
+
     def score(self, examples, predictions, labels, evaluation):
         return target_metrics(
             [e.target for e in examples],
@@ -147,6 +159,8 @@ class SpanTargetTask(TargetTask):
         return len(labels)
 
     problem_type: ClassVar[str | None] = None
+
+    training_exclusion_reason: ClassVar[str] = "their target could not be located in the sentence"
 
     def usable_for_training(self, example: Example) -> bool:
         return bool(find_target_spans(example.sentence, example.target or "", self.options.fuzzy_threshold))
