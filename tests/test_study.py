@@ -53,6 +53,7 @@ def test_study_writes_report_results_and_every_run(finished_study):
         assert (out / name).is_file()
     report = (out / "report.md").read_text()
     assert "| sentiment (sentence) | accuracy | 26.00 % | 59.34 % |" in report
+    assert "## Headline table" in report and "± " in report
     assert "majority" in report and "tfidf logreg" in report and "first cashtag or capitalised" in report
     assert "## Data" in report and "Model selection used validation: `carve`" in report
     assert (out / "plots" / "sentiment-sentence-confusion_after.png").is_file()

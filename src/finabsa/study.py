@@ -178,7 +178,7 @@ def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
                 if not values:
                     continue
                 interval = t_interval(values)
-                if interval is None:  # one seed: fall back to that run's bootstrap interval
+                if interval is None:  # one seed: that run's bootstrap interval over test rows, if it has one
                     ci = reports[0][stage].get(f"{metric}_ci")
                     interval = tuple(ci) if ci else (values[0], values[0])
                 entries.append({

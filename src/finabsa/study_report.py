@@ -22,8 +22,12 @@ def _cell_text(entry: dict | None) -> str:
     scale = 100 if entry["metric"] in ("accuracy", "exact_match") else 1
     digits = 2 if scale == 100 or entry["metric"] in ("token_f1", "rouge1") else 3
     unit = " %" if scale == 100 else ""
-    return (f"{entry['mean'] * scale:.{digits}f}{unit} ± {entry['sd'] * scale:.{digits}f} "
-            f"[{entry['ci_low'] * scale:.{digits - 1}f}, {entry['ci_high'] * scale:.{digits - 1}f}]")
+    text = f"{entry['mean'] * scale:.{digits}f}{unit}"
+    if entry["n_seeds"] > 1:
+        text += f" ± {entry['sd'] * scale:.{digits}f}"
+    if entry["ci_high"] > entry["ci_low"]:
+        text += f" [{entry['ci_low'] * scale:.{digits - 1}f}, {entry['ci_high'] * scale:.{digits - 1}f}]"
+    return text
 
 
 def _main_metric(results: list[dict], slug: str) -> str:
@@ -84,9 +88,10 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
         f"Seeds {seeds}; every cell is mean ± sd over seeds with a 95 % t-interval over seeds in brackets "
         "(a single seed shows its bootstrap interval over test rows). Wall time of this invocation: "
         f"{wall_seconds / 60:.1f} min (runs finished earlier were skipped).", "",
-        f"## Headline table (beside the {spec.reference_name})", "",
-        f"| cell | metric | {spec.reference_name}: before | {spec.reference_name}: after | floors | "
-        "ours: before (untrained head) | ours: after | ours after: macro-F1 (targets: ROUGE-1) |",
+        "## Headline table", "",
+        f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the untrained head.", "",
+        "| cell | metric | reference: before | reference: after | floors | ours: before | ours: after "
+        "| ours after: macro-F1 (targets: ROUGE-1) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for cell in spec.cells:
