@@ -181,6 +181,11 @@ def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
                 if interval is None:  # one seed: that run's bootstrap interval over test rows, if it has one
                     ci = reports[0][stage].get(f"{metric}_ci")
                     interval = tuple(ci) if ci else (values[0], values[0])
+                # Two or three seeds give wide t-intervals; a score cannot leave its range, so clip to it.
+                upper = 100.0 if metric in ("token_f1", "rouge1") else 1.0
+                lower = -math.inf if metric in ("r2", "pearson") else 0.0
+                upper = math.inf if metric in ("mse", "rmse", "mae") else upper
+                interval = (max(lower, interval[0]), min(upper, interval[1]))
                 entries.append({
                     "cell": cell.name, "slug": cell.slug, "task": first["task"],
                     "variant": first["task_description"], "model": first["model"], "method": first["method"],
