@@ -294,19 +294,23 @@ def extra_source(main: DataConfig, entry: Any) -> DataConfig:
     return DataConfig(**{"repair_text": main.repair_text, **entry})
 
 
+def read_yaml_mapping(path: str | Path, kind: str, missing_hint: str) -> dict[str, Any]:
+    """Parse a YAML file whose top level is a mapping; a missing file, bad YAML or another shape is a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"{kind} file '{path}' does not exist; {missing_hint}"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{kind} file '{path}' is not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{kind} file '{path}' must hold a mapping at the top; found {type(data).__name__}"])
+    return data
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
     """Load a YAML preset (or the defaults when ``path`` is None) and apply dotted overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError([f"config file '{path}' does not exist; give the path of a YAML file (see configs/)"])
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError([f"config file '{path}' is not valid YAML: {exc}"]) from None
-        if not isinstance(data, dict):
-            raise ConfigError([f"config file '{path}' must hold a mapping at the top; found {type(data).__name__}"])
+    data = {} if path is None else read_yaml_mapping(path, "config", "give the path of a YAML file (see configs/)")
     config = RunConfig.from_dict(data)
     if overrides:
         config = config.with_overrides(overrides)

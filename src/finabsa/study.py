@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .config import RunConfig, load_config
+from .config import RunConfig, load_config, read_yaml_mapping
 from .errors import ConfigError
 
 __all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines"]
@@ -64,12 +62,7 @@ class StudySpec:
 def load_study(path: str | Path, quick: bool = False, output: str | None = None) -> StudySpec:
     """Read and check a study file; ``quick`` applies its ``quick`` section. All problems come in one error."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError([f"study file '{path}' does not exist; see configs/study-fiqa.yaml for an example"])
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"study file '{path}' is not valid YAML: {exc}"]) from None
+    raw = read_yaml_mapping(path, "study", "see configs/study-fiqa.yaml for an example")
     problems: list[str] = []
     known = {"name", "seeds", "base", "cells", "output", "quick", "reference_name"}
     problems += [f"unknown study key '{k}'; known: {', '.join(sorted(known))}" for k in raw if k not in known]
