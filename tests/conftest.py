@@ -130,3 +130,22 @@ def quick_config(data_path: Path, model: Path | str, output: Path, task: str = "
     }
     raw.update(sections)
     return RunConfig.from_dict(raw)
+
+
+@pytest.fixture(scope="session")
+def pipeline_runs(tiny_data, tiny_bert, tmp_path_factory) -> dict[str, Path]:
+    """Three tiny trained runs for pipeline tests: target (span), aspect (full path) and a sentiment run whose
+    input is the sentence plus target and aspects, so it needs both of the others' predictions."""
+    import finabsa
+
+    parent = tmp_path_factory.mktemp("pipeline_runs")
+    variants = {
+        "target": ("target", {}),
+        "aspect": ("aspect", {"level": "full"}),
+        "sentiment": ("sentiment", {"pair_template": "{target}; {aspects}"}),
+    }
+    runs = {}
+    for name, (task, options) in variants.items():
+        config = quick_config(tiny_data, tiny_bert, parent / name, task=task, task_options=options)
+        runs[name] = finabsa.train(config, progress=False).run_dir
+    return runs

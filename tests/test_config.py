@@ -8,7 +8,7 @@ import yaml
 from finabsa import ConfigError, RunConfig, load_config
 
 CONFIGS = sorted(p for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")
-                 if not p.name.startswith("study-"))
+                 if not p.name.startswith(("study-", "pipeline-")))
 
 
 def test_defaults_are_valid():

@@ -6,6 +6,8 @@ The public API mirrors the CLI::
     result = finabsa.train(finabsa.load_config("configs/sentiment.yaml"))
     predictor = finabsa.load(result.run_dir)
     predictor.predict(["$TSLA breaks out to new highs"])
+    pipeline = finabsa.Pipeline({"target": "runs/target", "sentiment": "runs/sentiment"})
+    pipeline.analyze(["Tesco shares surge after strong results"])
 """
 
 from __future__ import annotations
@@ -22,20 +24,23 @@ __all__ = [
     "DataError",
     "FinabsaError",
     "ModelLoadError",
+    "Pipeline",
     "RunConfig",
     "RunFolderError",
     "UnknownNameError",
     "evaluate",
     "load",
     "load_config",
+    "resume",
     "train",
     "__version__",
 ]
 
 if TYPE_CHECKING:
     from .evaluate_run import evaluate
+    from .pipeline import Pipeline
     from .predict import load
-    from .training import train
+    from .training import resume, train
 
 
 def __getattr__(name: str) -> Any:
@@ -44,10 +49,18 @@ def __getattr__(name: str) -> Any:
         from .training import train
 
         return train
+    if name == "resume":
+        from .training import resume
+
+        return resume
     if name == "load":
         from .predict import load
 
         return load
+    if name == "Pipeline":
+        from .pipeline import Pipeline
+
+        return Pipeline
     if name == "evaluate":
         from .evaluate_run import evaluate
 

@@ -15,6 +15,9 @@ from typing import Any
 
 from .config import AdapterConfig, DataConfig, ModelConfig, RunConfig, TrainingConfig, load_config
 from .errors import FinabsaError
+from .streams import INPUT_FORMATS, OUTPUT_FORMATS
+
+RUNTIMES = ("torch", "onnx", "onnx-int8")  # finabsa.export.RUNTIMES, kept here so --help needs no torch
 
 __all__ = ["main", "build_parser"]
 
@@ -100,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="any other setting by its dotted name, e.g. --set training.class_weighting=true "
                        "--set task.mode=regression (repeatable)")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue an interrupted run (killed, crashed, Ctrl-C) from its latest checkpoint, with "
+                       "the configuration saved in it; other settings are not allowed with it")
     train.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -115,15 +121,56 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--output", help="also write the report as JSON to this file")
 
     predict = commands.add_parser(
-        "predict", help="predict with a run folder's model (JSON lines out)",
-        description="Predict for sentences given as arguments, in a file, or on standard input when neither is "
-        "given. Input lines are plain sentences or JSON objects with 'sentence' and optional 'target' and "
-        "'aspects'. Output: one JSON object per input line.",
+        "predict", help="predict with a run folder's model, or a pipeline of several (JSON lines or CSV out)",
+        description="Predict with one run folder (RUN_DIR), or with a pipeline of run folders (--pipeline FILE: "
+        "target, aspect and sentiment of each sentence in one record). Inputs: sentences as arguments, a file "
+        "(plain text, one sentence per line; JSON lines with a 'text' or 'sentence' field; CSV/TSV with "
+        "--text-column), or standard input. Files are streamed chunk by chunk, so memory stays constant; a row "
+        "that cannot be analysed gets a record with an 'error' field.",
+        epilog="examples:\n  finabsa predict runs/sentiment \"Tesco shares surge after strong results\"\n"
+        "  finabsa predict --pipeline pipeline.yaml headlines.csv --text-column title --output-format csv\n"
+        "  cat tweets.txt | finabsa predict --pipeline pipeline.yaml > records.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("run_dir", help="run folder written by 'finabsa train'")
+    predict.add_argument("run_dir", nargs="?", metavar="RUN_DIR | INPUT",
+                         help="run folder written by 'finabsa train'; with --pipeline, the input file ('-' or "
+                         "nothing: standard input)")
     predict.add_argument("texts", nargs="*", help="sentences to analyse")
-    predict.add_argument("--file", help="file with one sentence or JSON object per line")
-    predict.add_argument("--batch-size", type=int, help="prediction batch size")
+    predict.add_argument("--pipeline", metavar="FILE",
+                         help="YAML file mapping task names to run folders, e.g. 'sentiment: runs/sentiment'")
+    predict.add_argument("--file", help="input file (same as INPUT)")
+    predict.add_argument("--input-format", default="auto", choices=INPUT_FORMATS,
+                         help="input format (default: from the file name; text for standard input)")
+    predict.add_argument("--text-column", help="CSV/TSV column holding the text (default: the first of text, "
+                         "sentence, headline, title)")
+    predict.add_argument("--output", help="write records to this file instead of standard output")
+    predict.add_argument("--output-format", default="jsonl", choices=OUTPUT_FORMATS,
+                         help="jsonl (one JSON object per input) or csv (flattened columns); default: jsonl")
+    predict.add_argument("--batch-size", type=int, help="sentences per forward pass (default: the run's "
+                         "evaluation batch size; 32 for a pipeline)")
+    predict.add_argument("--runtime", default="torch", choices=RUNTIMES,
+                         help="runtime for export folders (finabsa export): torch, onnx or onnx-int8 (default: "
+                         "torch)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    export = commands.add_parser(
+        "export", help="write a merged (and ONNX) model of a run folder for fast inference",
+        description="Fold a run's LoRA adapter into its base weights and write a folder that loads with plain "
+        "transformers (the head kept), plus, with --onnx, an ONNX model for ONNX Runtime and, with --int8, its "
+        "dynamic int8 quantisation. 'finabsa predict', 'finabsa serve' and pipelines take the folder like a run "
+        "folder; --runtime picks the runtime.",
+        epilog="examples:\n  finabsa export runs/sentiment --output exports/sentiment --onnx --int8\n"
+        "  finabsa predict exports/sentiment --runtime onnx-int8 \"Tesco shares surge\"",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("run_dir", help="run folder written by 'finabsa train'")
+    export.add_argument("--output", required=True, help="export folder to write")
+    export.add_argument("--merge", action="store_true", default=True,
+                        help="fold LoRA into the base weights (always done; the flag is accepted for clarity)")
+    export.add_argument("--onnx", action="store_true", help="also write model.onnx (fp32)")
+    export.add_argument("--int8", action="store_true", help="also write model.int8.onnx (dynamic int8; implies "
+                        "--onnx)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
 
     data = commands.add_parser("data", help="look at a data set: splits, labels, leakage, bad rows",
                                description="Data set tools.")
@@ -165,6 +212,28 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--report-only", action="store_true",
                        help="write the report from the runs finished so far, without training")
     study.add_argument("--verbose", action="store_true", help="progress bars for every run")
+
+    serve = commands.add_parser(
+        "serve", help="serve a pipeline over HTTP (FastAPI): POST /v1/analyze",
+        description="Load a pipeline of run folders once and serve it: POST /v1/analyze with {\"texts\": [...]} "
+        "answers one record per text (targets, aspect, sentiment); GET /v1/models lists what is loaded; GET "
+        "/healthz; OpenAPI docs at /docs. Binds 127.0.0.1 unless told otherwise.",
+        epilog="examples:\n  finabsa serve pipeline.yaml\n"
+        "  FINABSA_API_KEY=secret finabsa serve pipeline.yaml --host 0.0.0.0 --port 8080\n"
+        "  curl -s localhost:8000/v1/analyze -H 'Content-Type: application/json' "
+        "-d '{\"texts\": [\"Tesco shares surge\"]}'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("pipeline", help="YAML file mapping task names to run folders")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--api-key", help="require this key in X-API-Key (or Authorization: Bearer) on every route "
+                       "but /healthz (default: $FINABSA_API_KEY; none when unset)")
+    serve.add_argument("--max-texts", type=int, default=64, help="most texts per request (default: 64)")
+    serve.add_argument("--max-chars", type=int, default=2000, help="most characters per text (default: 2000)")
+    serve.add_argument("--batch-size", type=int, default=32, help="sentences per forward pass (default: 32)")
+    serve.add_argument("--runtime", default="torch", choices=RUNTIMES,
+                       help="runtime for export folders in the pipeline (default: torch)")
 
     commands.add_parser("tasks", help="list the tasks and their options",
                         description="List the registered tasks and the options each accepts (set with --set "
@@ -208,9 +277,18 @@ def config_from_args(args: argparse.Namespace, task: str | None = None) -> RunCo
 
 
 def _command_train(args: argparse.Namespace) -> int:
-    from .reporting import summary_table
     from .training import train
 
+    if args.resume:
+        from .training import resume
+
+        given = [flag for flag, *_ in _FLAGS if getattr(args, flag.lstrip("-").replace("-", "_")) is not None]
+        given += ["CONFIG"] * bool(args.config) + ["--task"] * bool(args.task) + ["--set"] * bool(args.overrides)
+        if given:
+            raise FinabsaError(f"--resume continues a run with the configuration saved in it; drop {', '.join(given)} "
+                               "(or start a new run without --resume).")
+        _print_results([resume(args.resume, progress=not args.quiet)])
+        return 0
     tasks = [t.strip() for t in args.task.split(",") if t.strip()] if args.task else [None]
     configs = []
     for task in tasks:
@@ -223,15 +301,24 @@ def _command_train(args: argparse.Namespace) -> int:
         for config in configs:
             print(config.to_yaml())
         return 0
-    reports = []
+    results = []
     for config in configs:
         logger.info("training task '%s' with %s (%s)", config.task.name, config.model.name, config.adapter.method)
-        result = train(config, progress=not args.quiet)
-        reports.append(result.report)
+        results.append(train(config, progress=not args.quiet))
+    _print_results(results)
+    return 0
+
+
+def _print_results(results: list[Any]) -> None:
+    """Run folders and the before/after table; silent in the helper processes of a multi-process run."""
+    from .reporting import summary_table
+
+    if not all(result.report for result in results):
+        return
+    for result in results:
         print(f"run folder: {result.run_dir}")
     print()
-    print(summary_table(reports))
-    return 0
+    print(summary_table([result.report for result in results]))
 
 
 def _command_evaluate(args: argparse.Namespace) -> int:
@@ -247,40 +334,71 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_inputs(args: argparse.Namespace) -> list[Any]:
-    if args.texts:
-        lines = list(args.texts)
-    elif args.file:
-        try:
-            lines = Path(args.file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FinabsaError(f"cannot read input file '{args.file}': {exc}") from None
-    else:
-        lines = sys.stdin.read().splitlines()
-    inputs: list[Any] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if line.lstrip().startswith("{"):
-            try:
-                inputs.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise FinabsaError(f"input line {number} starts with '{{' but is not valid JSON: {exc}") from None
-        else:
-            inputs.append(line)
-    if not inputs:
-        raise FinabsaError("no input: give sentences as arguments, --file FILE, or lines on standard input.")
-    return inputs
-
-
 def _command_predict(args: argparse.Namespace) -> int:
-    from .predict import load
+    from .streams import read_inputs, stream_predictions
 
-    predictor = load(args.run_dir, batch_size=args.batch_size)
-    inputs = _read_inputs(args)
-    for item, prediction in zip(inputs, predictor.predict(inputs)):
-        text = item if isinstance(item, str) else item.get("sentence", item.get("text"))
-        print(json.dumps({"text": text, **prediction}, ensure_ascii=False))
+    positional = [args.run_dir] if args.run_dir else []
+    positional += args.texts
+    if args.pipeline:
+        from .pipeline import Pipeline
+
+        model = Pipeline.from_file(args.pipeline, batch_size=args.batch_size or 32, runtime=args.runtime)
+        predict_chunk = model.analyze
+    else:
+        from .predict import load
+
+        if not positional:
+            raise FinabsaError("predict needs a run folder (RUN_DIR) or --pipeline FILE; see 'finabsa predict "
+                               "--help'.")
+        model = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
+
+        def predict_chunk(items: list[Any]) -> list[dict[str, Any]]:
+            return [{"text": _text_of(item), **prediction} for item, prediction in zip(items, model.predict(items))]
+
+    source = args.file
+    if args.pipeline and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
+        source = positional.pop()
+    if positional and source:
+        raise FinabsaError("give sentences as arguments or an input file, not both.")
+    inputs = iter(positional) if positional else read_inputs(
+        source, args.input_format, args.text_column, progress=not args.quiet and source not in (None, "-")
+    )
+    output = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        counts = stream_predictions(inputs, predict_chunk, output, args.output_format,
+                                    chunk_size=max(256, 4 * (args.batch_size or 32)))
+    finally:
+        if args.output:
+            output.close()
+    if counts["rows"] == 0:
+        raise FinabsaError("no input: give sentences as arguments, an input file, or lines on standard input.")
+    if counts["errors"]:
+        logger.warning("%d of %d input rows could not be analysed; their records carry an 'error' field",
+                       counts["errors"], counts["rows"])
+    if args.output:
+        logger.info("wrote %d records to %s", counts["rows"], args.output)
+    return 0
+
+
+def _text_of(item: Any) -> str:
+    return item if isinstance(item, str) else item.get("sentence", item.get("text"))
+
+
+def _command_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    folder = export_run(args.run_dir, args.output, onnx=args.onnx or args.int8, int8=args.int8,
+                        overwrite=args.overwrite)
+    print(f"export folder: {folder} ({', '.join(sorted(p.name for p in folder.iterdir()))})")
+    return 0
+
+
+def _command_serve(args: argparse.Namespace) -> int:
+    from .service import ServiceLimits, serve
+
+    limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars, max_batch=max(args.batch_size, 1))
+    serve(args.pipeline, host=args.host, port=args.port, api_key=args.api_key, limits=limits,
+          batch_size=args.batch_size, runtime=args.runtime)
     return 0
 
 
@@ -341,7 +459,8 @@ def _command_data(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"train": _command_train, "evaluate": _command_evaluate, "predict": _command_predict,
-             "tasks": _command_tasks, "data": _command_data, "study": _command_study}
+             "tasks": _command_tasks, "data": _command_data, "study": _command_study,
+             "serve": _command_serve, "export": _command_export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

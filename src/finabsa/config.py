@@ -136,6 +136,12 @@ class TrainingConfig:
     logging_steps: int = _help("Log training metrics every this many steps.", default=10)
     seed: int = _help("Seed for model initialisation, dropout and data order.", default=42)
     group_by_length: bool = _help("Batch inputs of similar length together to waste less padding.", default=True)
+    checkpoint_steps: int = _help(
+        "Save a resumable checkpoint (weights, optimizer, scheduler, RNG states, data position) every this many "
+        "steps, besides each epoch end (0: epoch ends only). 'finabsa train --resume RUN_DIR' continues from it.",
+        default=50,
+    )
+    keep_checkpoints: int = _help("How many recent checkpoints to keep (the best one is kept too).", default=2)
 
 
 @dataclass
@@ -251,6 +257,10 @@ class RunConfig:
         for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "logging_steps"):
             if getattr(t, name) < 1:
                 problems.append(f"training.{name} must be >= 1; found {getattr(t, name)}")
+        if t.checkpoint_steps < 0:
+            problems.append(f"training.checkpoint_steps must be >= 0 (0: epoch ends only); found {t.checkpoint_steps}")
+        if t.keep_checkpoints < 1:
+            problems.append(f"training.keep_checkpoints must be >= 1; found {t.keep_checkpoints}")
         if not 0 <= t.warmup_ratio < 1:
             problems.append(f"training.warmup_ratio must be in [0, 1); found {t.warmup_ratio}")
         if t.early_stopping_patience is not None and t.early_stopping_patience < 1:

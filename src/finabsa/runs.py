@@ -26,9 +26,11 @@ from typing import Any
 
 from .errors import RunFolderError
 
-__all__ = ["REQUIRED_FILES", "RunFolder", "check_complete", "load_run", "package_versions", "git_commit"]
+__all__ = ["REQUIRED_FILES", "RunFolder", "check_complete", "load_run", "package_versions", "git_commit",
+           "refuse_pickles"]
 
 REQUIRED_FILES = ("config.yaml", "run.json", "labels.json", "report.json", "model")
+PARTIAL_SUFFIX = ".partial"
 _PACKAGES = ("finabsa", "torch", "transformers", "peft", "accelerate", "tokenizers", "numpy", "scikit-learn",
              "ftfy", "datasets")
 
@@ -60,41 +62,75 @@ def now() -> str:
 
 
 class RunFolder:
-    """A run folder being written: everything goes to a staging folder, renamed into place by ``finish``."""
+    """A run folder being written: everything goes to a staging folder, renamed into place by ``finish``.
 
-    def __init__(self, path: str | Path, overwrite: bool = False):
+    Under several processes (``accelerate launch``) every process gets the same paths, but only the main one
+    creates, writes and renames; the others read checkpoints from the shared staging folder.
+    """
+
+    def __init__(self, path: str | Path, overwrite: bool = False, main: bool = True, resume: bool = False):
         self.final = Path(path)
+        self.overwrite = overwrite
+        self.main = main
+        self.path = self.final.with_name(self.final.name + PARTIAL_SUFFIX)
+        if resume:
+            return
         occupied = self.final.is_file() or (self.final.is_dir() and any(self.final.iterdir()))
         if occupied and not overwrite:
             raise RunFolderError(
                 f"run folder '{self.final}' already exists; choose another --output, or pass --overwrite "
                 "to replace it."
             )
-        self.overwrite = overwrite
-        self.path = self.final.with_name(self.final.name + ".partial")
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True)
+        if main:
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self.path.mkdir(parents=True)
+
+    @classmethod
+    def for_resume(cls, path: str | Path, main: bool = True) -> RunFolder:
+        """The staging folder of an interrupted run (``path`` may name the run or its ``.partial`` folder)."""
+        path = Path(path)
+        if path.name.endswith(PARTIAL_SUFFIX):
+            path = path.with_name(path.name[: -len(PARTIAL_SUFFIX)])
+        folder = cls(path, main=main, resume=True)
+        if not folder.path.is_dir():
+            if path.is_dir() and (path / "run.json").is_file():
+                raise RunFolderError(f"run '{path}' already finished; there is nothing to resume.")
+            raise RunFolderError(f"no interrupted run at '{path}': '{folder.path}' does not exist. Give the "
+                                 "run folder (or its .partial folder) of a run that was stopped.")
+        if not (folder.path / "config.yaml").is_file():
+            raise RunFolderError(f"'{folder.path}' has no config.yaml; it stopped before training began, so train "
+                                 "it again instead of resuming.")
+        return folder
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest ``checkpoints/checkpoint-STEP`` folder that holds a complete trainer state."""
+        found = []
+        for candidate in (self.path / "checkpoints").glob("checkpoint-*"):
+            step = candidate.name.rsplit("-", 1)[-1]
+            if step.isdigit() and (candidate / "trainer_state.json").is_file():
+                found.append((int(step), candidate))
+        return max(found)[1] if found else None
 
     def write_json(self, name: str, data: Any) -> Path:
-        target = self.path / name
-        target.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        return target
+        return self.write_text(name, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
     def write_text(self, name: str, text: str) -> Path:
         target = self.path / name
-        target.write_text(text, encoding="utf-8")
+        if self.main:
+            # Write beside and rename, so that a crash mid-write never leaves a truncated file under the real name.
+            staging = target.with_name(target.name + ".tmp")
+            staging.write_text(text, encoding="utf-8")
+            staging.replace(target)
         return target
 
     def write_jsonl(self, name: str, rows: list[dict[str, Any]]) -> Path:
-        target = self.path / name
-        with target.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        return target
+        return self.write_text(name, "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows))
 
     def finish(self) -> Path:
         """Rename the completed staging folder to its final name (replacing an old run only when allowed)."""
+        if not self.main:
+            return self.final
         if self.final.exists():
             if not self.overwrite:
                 raise RunFolderError(f"run folder '{self.final}' appeared while this run was training; the "
@@ -102,6 +138,22 @@ class RunFolder:
             shutil.rmtree(self.final)
         self.path.rename(self.final)
         return self.final
+
+
+#: Pickle-based weight files: loading one can run arbitrary code, so finabsa never loads them from a run folder.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def refuse_pickles(folder: Path) -> None:
+    """Raise ``RunFolderError`` when a model folder holds pickle-bearing files (finabsa writes only safetensors)."""
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
+    if found:
+        names = ", ".join(str(p.relative_to(folder)) for p in found[:5])
+        raise RunFolderError(
+            f"'{folder}' holds pickle-based file(s) ({names}); loading them could run arbitrary code, so finabsa "
+            "refuses. finabsa writes weights as safetensors only: remove these files if the folder is yours, or get "
+            "the run from its author again."
+        )
 
 
 def check_complete(run_dir: Path) -> dict[str, Any]:
@@ -119,6 +171,7 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
             "was interrupted; train again or point at a complete run folder."
         )
     info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    refuse_pickles(run_dir)
     if info.get("status") != "complete":
         raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'.")
     return info

@@ -109,13 +109,24 @@ def _complete(run_dir: Path) -> bool:
     return info.is_file() and json.loads(info.read_text()).get("status") == "complete"
 
 
+def _resumable(run_dir: Path, config: RunConfig) -> bool:
+    """Whether an interrupted run of exactly this configuration left a checkpoint to continue from."""
+    from .runs import RunFolder
+
+    folder = RunFolder(run_dir, resume=True)
+    saved = folder.path / "config.yaml"
+    if not saved.is_file() or folder.latest_checkpoint() is None:
+        return False
+    return load_config(saved).to_yaml() == config.to_yaml()
+
+
 def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False) -> dict[str, Any]:
     """Train every (cell, seed) not yet finished, then aggregate and write the report folder.
 
     Seeds are the outer loop, so a study stopped early still has every cell filled for the first seeds;
     ``report_only`` writes the report from the runs finished so far without training.
     """
-    from .training import train
+    from .training import resume, train
 
     output = Path(spec.output)
     started = time.time()
@@ -128,9 +139,13 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
             if _complete(run_dir):
                 logger.info("[%d/%d] %s, seed %d: finished earlier, skipped", done, total, cell.name, seed)
                 continue
-            logger.info("[%d/%d] %s, seed %d: training", done, total, cell.name, seed)
             config = _cell_config(spec.base, cell, seed, run_dir)
-            config.overwrite = True  # a leftover unfinished folder of this run is replaced
+            config.overwrite = True  # a leftover unfinished folder of this run is replaced (unless resumable)
+            if _resumable(run_dir, config):
+                logger.info("[%d/%d] %s, seed %d: resuming an interrupted run", done, total, cell.name, seed)
+                resume(run_dir, progress=progress)
+                continue
+            logger.info("[%d/%d] %s, seed %d: training", done, total, cell.name, seed)
             train(config, progress=progress)
     results = aggregate(spec)
     floors = {cell.slug: baselines(_cell_config(spec.base, cell, spec.seeds[0], output)) for cell in spec.cells}

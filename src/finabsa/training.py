@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from .reporting import markdown_report, plot_confusion, plot_learning_curve
 from .runs import RunFolder, git_commit, now, package_versions
 from .tasks import Task, build_task
 
-__all__ = ["RunResult", "train", "load_data_for", "default_output"]
+__all__ = ["RunResult", "train", "resume", "load_data_for", "default_output"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progres
     import inspect
 
     accepted = inspect.signature(TrainingArguments.__init__).parameters
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        # Several processes on a machine without GPUs: accelerate must be told to use CPU (gloo) processes, or
+        # each process would train alone on all the data.
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     # transformers renamed group_by_length to train_sampling_strategy; accept both generations.
     if "train_sampling_strategy" in accepted:
         sampling = {"train_sampling_strategy": "group_by_length" if t.group_by_length else "random"}
@@ -126,8 +131,9 @@ def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progres
         warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
         eval_strategy="epoch",
         save_strategy="epoch",
-        save_total_limit=1,
-        save_only_model=True,
+        # Full trainer state (optimizer, scheduler, RNG, data position) so that a killed run can resume exactly.
+        save_total_limit=t.keep_checkpoints,
+        save_only_model=False,
         load_best_model_at_end=True,
         metric_for_best_model=task.selection_metric,
         greater_is_better=task.selection_greater_is_better,
@@ -157,14 +163,90 @@ def _metrics_logger(path: Path) -> Any:
     return JsonlMetrics()
 
 
+def _checkpoint_every(steps: int) -> Any:
+    from transformers import TrainerCallback
+
+    class CheckpointEvery(TrainerCallback):
+        """Ask the Trainer for a resumable checkpoint every ``steps`` optimiser steps (epoch ends save anyway)."""
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if steps and state.global_step % steps == 0:
+                control.should_save = True
+            return control
+
+    return CheckpointEvery()
+
+
+def _barrier() -> None:
+    """Wait for every process of a multi-process run (``accelerate launch``, ``torchrun``); no-op in one process."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def _staging_arguments(config: RunConfig, task: Task, folder_path: Path, progress: bool) -> Any:
+    """Training arguments for a run staged in ``folder_path``. Reading ``process_index`` sets up the process
+    group when several processes were launched, so it is known which one writes the run folder."""
+    args = _training_arguments(config, task, folder_path / "checkpoints", progress)
+    args.process_index  # noqa: B018 - initialises torch.distributed under a multi-process launcher
+    return args
+
+
 def train(config: RunConfig, progress: bool = True) -> RunResult:
     """Train one task as configured and write its run folder; returns the folder and the report.
 
-    ``finabsa train`` on the command line does exactly this.
+    ``finabsa train`` on the command line does exactly this. Under ``accelerate launch`` every process trains its
+    share and only the main process writes the run folder.
     """
+    config.validate()
+    prepared = _prepare(config)
+    # The folder is created only now, so that a bad model name or data set leaves nothing behind.
+    output = Path(config.output) if config.output else default_output(config)
+    config.output = str(output)
+    staging = output.with_name(output.name + ".partial")
+    arguments = _staging_arguments(config, prepared.task, staging, progress)
+    folder = RunFolder(output, overwrite=config.overwrite, main=arguments.process_index == 0)
+    _barrier()
+    try:
+        return _train_into(folder, prepared, arguments)
+    except BaseException:
+        logger.error("the run stopped before finishing; its partial state is in %s (resume it with 'finabsa "
+                     "train --resume %s')", folder.path, folder.final)
+        raise
+
+
+def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
+    """Continue an interrupted run from its latest checkpoint (``finabsa train --resume RUN_DIR``).
+
+    The configuration is the one saved in the run's staging folder; model, optimizer, scheduler, RNG states and
+    the position in the epoch come from the checkpoint, so the run ends as an uninterrupted one would.
+    """
+    from .config import load_config
+    from .errors import RunFolderError
+
+    folder = RunFolder.for_resume(run_dir)
+    checkpoint = folder.latest_checkpoint()
+    if checkpoint is None:
+        raise RunFolderError(
+            f"'{folder.path}' has no checkpoint yet (the run stopped before its first save); train it again, "
+            "with --overwrite."
+        )
+    config = load_config(folder.path / "config.yaml")
+    config.output = str(folder.final)
+    prepared = _prepare(config.validate())
+    arguments = _staging_arguments(config, prepared.task, folder.path, progress)
+    folder.main = arguments.process_index == 0
+    logger.info("resuming %s from %s", folder.final, checkpoint.name)
+    try:
+        return _train_into(folder, prepared, arguments, checkpoint=checkpoint)
+    except BaseException:
+        logger.error("the run stopped before finishing; its partial state is in %s", folder.path)
+        raise
+
+
+def _prepare(config: RunConfig) -> _Prepared:
+    """Data, labels, tokenizer and model of a run: everything before the run folder exists."""
     from transformers import set_seed
 
-    config.validate()
     started = time.time()
     task = build_task(config.task.name, config.task.options)
     set_seed(config.training.seed)
@@ -187,18 +269,8 @@ def train(config: RunConfig, progress: bool = True) -> RunResult:
     tokenizer = load_tokenizer(base)
     model = build_model(base, task, labels, config.adapter)
     parameters = count_parameters(model)
-
-    # The folder is created only now, so that a bad model name or data set leaves nothing behind.
-    output = Path(config.output) if config.output else default_output(config)
-    config.output = str(output)
-    folder = RunFolder(output, overwrite=config.overwrite)
-    prepared = _Prepared(config, task, labels, test, train_examples, valid_examples, notes, tokenizer, model,
-                         parameters, started)
-    try:
-        return _train_into(folder, prepared, progress)
-    except BaseException:
-        logger.error("the run stopped before finishing; its partial state is in %s", folder.path)
-        raise
+    return _Prepared(config, task, labels, test, train_examples, valid_examples, notes, tokenizer, model,
+                     parameters, started)
 
 
 @dataclass
@@ -218,12 +290,13 @@ class _Prepared:
     started: float
 
 
-def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunResult:
+def _train_into(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None = None) -> RunResult:
     from transformers import EarlyStoppingCallback, Trainer
 
     config, task, labels, test = prepared.config, prepared.task, prepared.labels, prepared.test
     train_examples, valid_examples, notes = prepared.train_examples, prepared.valid_examples, prepared.notes
     tokenizer, model, parameters, started = prepared.tokenizer, prepared.model, prepared.parameters, prepared.started
+    progress = not arguments.disable_tqdm
 
     folder.write_text("config.yaml", config.to_yaml())
     folder.write_json("labels.json", labels)
@@ -241,7 +314,13 @@ def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunRe
         "git_commit": git_commit(),
         "versions": package_versions(),
         "rows": {"train": len(train_examples), "validation": len(valid_examples), "test": len(test)},
+        "processes": arguments.world_size,
     }
+    if checkpoint is not None:
+        saved_info = folder.path / "run.json"
+        previous = json.loads(saved_info.read_text(encoding="utf-8")) if saved_info.is_file() else {}
+        run_info["started"] = previous.get("started", run_info["started"])
+        run_info["resumed"] = [*previous.get("resumed", []), {"at": now(), "from_checkpoint": checkpoint.name}]
     folder.write_json("run.json", run_info)
     logger.info("run folder (being written): %s", folder.path)
 
@@ -254,13 +333,14 @@ def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunRe
     train_features = task.encode(train_examples, tokenizer, labels, config.model.max_length, with_labels=True)
     valid_features = task.encode(valid_examples, tokenizer, labels, config.model.max_length, with_labels=True)
     metrics_file = folder.path / "metrics.jsonl"
-    metrics_file.touch()
-    callbacks = [_metrics_logger(metrics_file)]
+    if folder.main:
+        _keep_metrics_until(metrics_file, _step_of(str(checkpoint)) if checkpoint else 0)
+    callbacks = [_metrics_logger(metrics_file), _checkpoint_every(config.training.checkpoint_steps)]
     if config.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     trainer = Trainer(
         model=model,
-        args=_training_arguments(config, task, folder.path / "checkpoints", progress),
+        args=arguments,
         data_collator=task.collator(tokenizer),
         train_dataset=_ListDataset(train_features),
         eval_dataset=_ListDataset(valid_features),
@@ -275,13 +355,18 @@ def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunRe
         # Without progress bars the Trainer prints every log dict; metrics.jsonl already keeps them.
         trainer.remove_callback(PrinterCallback)
     train_started = time.time()
-    outcome = trainer.train()
+    outcome = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_seconds = time.time() - train_started
     model = trainer.model
-    shutil.rmtree(folder.path / "checkpoints", ignore_errors=True)
+    _barrier()  # every process has loaded the best checkpoint before it is deleted
+    if folder.main:
+        shutil.rmtree(folder.path / "checkpoints", ignore_errors=True)
 
     predictor.model = model
     after, predictions = predictor.evaluate(test, config.evaluation, progress=progress, desc="test, after fine-tuning")
+    if not folder.main:  # other processes of a multi-process run: the main process writes the folder
+        _barrier()
+        return RunResult(run_dir=folder.final, report={})
     saved = save_trained(model, tokenizer, folder.path / "model", config.adapter.method)
 
     plots = []
@@ -330,8 +415,18 @@ def _train_into(folder: RunFolder, prepared: _Prepared, progress: bool) -> RunRe
     run_info.update(status="complete", finished=now(), seconds=round(time.time() - started, 1), model_files=saved)
     folder.write_json("run.json", run_info)
     run_dir = folder.finish()
+    _barrier()
     logger.info("run folder written: %s", run_dir)
     return RunResult(run_dir=run_dir, report=report)
+
+
+def _keep_metrics_until(metrics_file: Path, step: int) -> None:
+    """Drop logged rows after ``step`` (a resumed run logs them again), or start an empty log for a new run."""
+    rows = []
+    if step and metrics_file.is_file():
+        rows = [line for line in metrics_file.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+    metrics_file.write_text("".join(line + "\n" for line in rows), encoding="utf-8")
 
 
 def _step_of(checkpoint: str | None) -> int | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..data.records import Example, truncate_aspect
 from .base import choice_problems, register_task
@@ -51,6 +52,18 @@ class AspectTask(SequenceClassificationTask):
     def label_of(self, example: Example) -> str | None:
         # FiQA rows carry one aspect path; with several, the first is the one a single-label head predicts.
         return truncate_aspect(example.aspects[0], self.depth) if example.aspects else None
+
+    def provides(self) -> tuple[str, ...]:
+        # A level-2 label fills the level-1 and level-2 fields exactly; only a full path can stand for `aspects`.
+        return {"1": ("aspect_l1",), "2": ("aspect_l1", "aspect_l2")}.get(
+            self.options.level, ("aspects", "aspect_l1", "aspect_l2")
+        )
+
+    def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
+        return example if example.aspects else replace(example, aspects=(prediction["label"],))
+
+    def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
+        return {"label": prediction["label"], "level": self.options.level, "probability": prediction["probability"]}
 
     def stratify_key(self, example: Example) -> str:
         # Full paths have many one-off classes; stratifying by the top level keeps strata large enough to split.

@@ -18,7 +18,10 @@ import torch
 from ..data.records import Example
 from ..errors import DataError, UnknownNameError
 
-__all__ = ["Task", "choice_problems", "register_task", "get_task", "task_names", "render_template", "TEMPLATE_FIELDS"]
+__all__ = [
+    "Task", "choice_problems", "register_task", "template_fields", "get_task", "task_names", "render_template",
+    "TEMPLATE_FIELDS",
+]
 
 _REGISTRY: dict[str, type[Task]] = {}
 
@@ -49,6 +52,17 @@ def choice_problems(task: str, option: str, value: object, choices: tuple[str, .
     if value in choices:
         return []
     return [f"task '{task}' {option} must be one of {', '.join(choices)}; found '{value}'"]
+
+
+def template_fields(*templates: str) -> list[str]:
+    """The ``{field}`` names used by templates, in order of first use."""
+    import string
+
+    fields: dict[str, None] = {}
+    for template in templates:
+        if template:
+            fields.update((f, None) for _, f, _, _ in string.Formatter().parse(template) if f)
+    return list(fields)
 
 
 def render_template(template: str, example: Example) -> str:
@@ -205,6 +219,32 @@ class Task(ABC):
 
     #: Headline metrics for the before/after table, in order.
     headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
+
+    # -- pipeline (several tasks on the same sentences) -----------------------------------------------------
+    #: Key of this task's answer in a pipeline record.
+    @property
+    def record_key(self) -> str:
+        return self.name
+
+    def input_templates(self) -> tuple[str, ...]:
+        """The input templates this task renders (their fields are what it needs besides the sentence)."""
+        return ()
+
+    def needs(self) -> set[str]:
+        """Template fields the input uses that a plain sentence lacks (e.g. ``target``)."""
+        return {f for f in template_fields(*self.input_templates()) if f not in ("sentence", "dataset")}
+
+    def provides(self) -> tuple[str, ...]:
+        """Template fields this task's prediction can fill for the tasks after it in a pipeline."""
+        return ()
+
+    def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
+        """The example with the fields of ``provides`` filled from ``prediction`` (kept when already given)."""
+        return example
+
+    def record(self, prediction: dict[str, Any]) -> Any:
+        """This task's part of a pipeline record."""
+        return prediction
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -89,6 +89,9 @@ class SequenceClassificationTask(Task):
 
     problem_type: ClassVar[str] = "single_label_classification"
 
+    def input_templates(self) -> tuple[str, ...]:
+        return (self.options.text_template, self.options.pair_template)
+
     def inputs(self, examples: list[Example]) -> tuple[list[str], list[str] | None]:
         """Texts (and second segments, when a pair template is set) for a batch of examples."""
         texts = [render_template(self.options.text_template, e) for e in examples]

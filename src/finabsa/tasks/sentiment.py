@@ -118,6 +118,13 @@ class SentimentTask(SequenceClassificationTask):
         scores = outputs.float().cpu().numpy().reshape(-1).clip(-1.0, 1.0)
         return [{"label": self.class_of_score(float(s)), "score": float(s)} for s in scores]
 
+    def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
+        """``{label, probability, score?}``: a probability for classes, the predicted score for regression."""
+        record = {"label": prediction["label"], "probability": prediction.get("probability")}
+        if "score" in prediction:
+            record["score"] = prediction["score"]
+        return record
+
     def score(self, examples, predictions, labels, evaluation):
         metrics = super().score(examples, predictions, labels, evaluation)
         if self.regression:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,6 +54,13 @@ def _compact(text: str) -> tuple[str, list[int]]:
     return "".join(chars), positions
 
 
+def _word_bounded(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` neither starts nor ends inside a word."""
+    starts_clean = start == 0 or not (text[start - 1].isalnum() and text[start].isalnum())
+    ends_clean = end == len(text) or not (text[end - 1].isalnum() and text[end].isalnum())
+    return starts_clean and ends_clean
+
+
 def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> list[tuple[int, int]]:
     """Character spans where ``target`` occurs in ``sentence``.
 
@@ -65,8 +72,10 @@ def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) 
     if not target:
         return []
     spans = [(m.start(), m.end()) for m in re.finditer(re.escape(target), sentence, flags=re.IGNORECASE)]
-    if spans:
-        return spans
+    # 'A' also occurs inside 'AA' and 'BP' inside 'BPX': whole-word occurrences win when there are any.
+    whole = [(start, end) for start, end in spans if _word_bounded(sentence, start, end)]
+    if whole or spans:
+        return whole or spans
     compact_sentence, positions = _compact(sentence)
     compact_target, _ = _compact(target)
     if compact_target:
@@ -125,6 +134,23 @@ class TargetTask(Task):
 
     def stratify_key(self, example: Example) -> str:
         return example.source_format or ""
+
+    @property
+    def record_key(self) -> str:
+        return "targets"
+
+    def provides(self) -> tuple[str, ...]:
+        return ("target",)
+
+    def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
+        return example if example.target else replace(example, target=prediction["target"] or None)
+
+    def record(self, prediction: dict[str, Any]) -> list[dict[str, Any]]:
+        """``[{text, start, end, score}]``: the detected target, or an empty list when none was found."""
+        if not prediction.get("target"):
+            return []
+        return [{"text": prediction["target"], "start": prediction.get("start"), "end": prediction.get("end"),
+                 "score": prediction.get("score")}]
 
     def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
         """The first cashtag (``$TSLA`` -> ``TSLA``), else the first capitalised word."""
@@ -268,6 +294,9 @@ class GenerativeTargetTask(TargetTask):
         return 0
 
     problem_type: ClassVar[str | None] = None
+
+    def input_templates(self) -> tuple[str, ...]:
+        return (self.options.prompt_template,)
 
     def encode(self, examples, tokenizer, labels, max_length, with_labels):
         prompts = [render_template(self.options.prompt_template, e) for e in examples]

@@ -1,0 +1,193 @@
+"""One ABSA pipeline over several trained tasks: target, aspect and sentiment of each sentence in one record.
+
+A pipeline file is a YAML mapping of task names to run folders (paths relative to the file)::
+
+    target: runs/target
+    aspect: runs/aspect
+    sentiment: runs/sentiment
+
+Any subset of tasks is allowed. Tasks whose predictions feed other tasks' input templates run first: a sentiment
+model trained on ``"{sentence}" + "{target}"`` gets the target predicted by the target run, exactly as in training
+it got the gold target. The batch predictor, ``finabsa predict --pipeline`` and ``finabsa serve`` all call
+``Pipeline.analyze``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .data.records import Example
+from .errors import FinabsaError, RunFolderError
+from .export import EXPORT_FILE
+from .predict import Predictor, as_example
+
+__all__ = ["Pipeline", "read_pipeline_file"]
+
+logger = logging.getLogger(__name__)
+
+
+def read_pipeline_file(path: str | Path) -> dict[str, Path]:
+    """Task name -> run folder from a pipeline YAML file; relative folders are resolved against the file's folder."""
+    from .config import read_yaml_mapping
+
+    path = Path(path)
+    mapping = read_yaml_mapping(
+        path, "pipeline", "write a YAML file mapping task names to run folders, e.g. 'sentiment: runs/sentiment'"
+    )
+    runs: dict[str, Path] = {}
+    problems = []
+    for task, folder in mapping.items():
+        if not isinstance(folder, str) or not folder.strip():
+            problems.append(f"'{task}' must name a run folder (a path string); found {folder!r}")
+            continue
+        location = Path(folder).expanduser()
+        runs[str(task)] = location if location.is_absolute() else (path.parent / location)
+    if problems:
+        raise FinabsaError(f"pipeline file '{path}': " + "; ".join(problems) + ".")
+    return runs
+
+
+def adapter_hash(model_dir: Path) -> str:
+    """Short SHA-256 over the weight files of a run's ``model/`` folder (what ``/v1/models`` reports)."""
+    digest = hashlib.sha256()
+    for file in sorted(model_dir.rglob("*.safetensors")):
+        digest.update(file.relative_to(model_dir).as_posix().encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+class Pipeline:
+    """Several task models loaded once, answering one record per sentence.
+
+    ``runs`` maps task names to run folders, export folders (``finabsa export``) or loaded ``Predictor`` objects.
+    ``batch_size`` is the number of sentences per forward pass; inputs are sorted by length inside ``analyze`` and
+    returned in order. ``merge`` folds each LoRA adapter into its base weights at load (faster, same labels);
+    ``runtime`` (``torch``, ``onnx``, ``onnx-int8``) picks the runtime of export folders.
+    """
+
+    def __init__(self, runs: Mapping[str, str | Path | Predictor], batch_size: int = 32, runtime: str = "torch",
+                 merge: bool = True):
+        from .predict import load
+        from .tasks import task_names
+
+        if not runs:
+            raise FinabsaError("a pipeline needs at least one task; give e.g. {'sentiment': 'runs/sentiment'}.")
+        unknown = [name for name in runs if name not in task_names()]
+        if unknown:
+            raise FinabsaError(
+                f"unknown task(s) in pipeline: {', '.join(map(str, unknown))}; expected task names among "
+                f"{', '.join(task_names())}, each mapped to a run folder."
+            )
+        if batch_size < 1:
+            raise FinabsaError(f"batch size must be >= 1; found {batch_size}.")
+        self.batch_size = batch_size
+        self.merge = merge
+        self.predictors: dict[str, Predictor] = {}
+        for name, run in runs.items():
+            if isinstance(run, Predictor):
+                predictor = run
+            else:
+                # The ONNX runtimes need export folders; run folders in the same pipeline stay on PyTorch.
+                exported = (Path(run) / EXPORT_FILE).is_file()
+                if runtime != "torch" and not exported:
+                    logger.warning("%s: '%s' is a run folder, not an export folder; it runs on PyTorch (write an "
+                                   "ONNX export with 'finabsa export RUN --onnx')", name, run)
+                predictor = load(run, batch_size, runtime=runtime if exported else "torch", merge=merge)
+            predictor.batch_size = batch_size
+            trained_for = predictor.task.name
+            if trained_for != name:
+                raise RunFolderError(
+                    f"pipeline entry '{name}' points at '{predictor.run_dir}', a run trained for task "
+                    f"'{trained_for}'; map '{trained_for}' to it, or point '{name}' at a {name} run."
+                )
+            self.predictors[name] = predictor
+        self.order = self._order()
+
+    @classmethod
+    def from_file(cls, path: str | Path, batch_size: int = 32, runtime: str = "torch", merge: bool = True) -> Pipeline:
+        """Load the run folders a pipeline YAML file names."""
+        return cls(read_pipeline_file(path), batch_size=batch_size, runtime=runtime, merge=merge)
+
+    def _order(self) -> list[str]:
+        """Providers before the tasks whose templates need their fields; a missing provider is an error."""
+        provided_by = {field: name for name, p in self.predictors.items() for field in p.task.provides()}
+        order: list[str] = []
+        for name, predictor in self.predictors.items():
+            missing = sorted(predictor.task.needs() - provided_by.keys())
+            if missing:
+                raise FinabsaError(
+                    f"the {name} run '{predictor.run_dir}' reads {', '.join(missing)} in its input template, "
+                    f"and no task in this pipeline predicts {'it' if len(missing) == 1 else 'them'}; add a run "
+                    "that does (target for 'target'; aspect at level full for 'aspects'), or use a "
+                    f"{name} run trained on the sentence alone."
+                )
+        remaining = list(self.predictors)
+        while remaining:
+            ready = [n for n in remaining if all(provided_by[f] in order for f in self.predictors[n].task.needs())]
+            order.extend(ready)
+            remaining = [n for n in remaining if n not in ready]
+        return order
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.order)
+
+    def describe(self) -> dict[str, Any]:
+        """What is loaded: per task, its run folder, variant, labels, base model, method and adapter hash."""
+        models = {}
+        for name in self.order:
+            predictor = self.predictors[name]
+            config = predictor.info.get("config")
+            run_dir = Path(predictor.run_dir) if predictor.run_dir else None
+            weights = run_dir / "model" if run_dir and (run_dir / "model").is_dir() else run_dir
+            models[name] = {
+                "run": str(run_dir) if run_dir else None,
+                "variant": predictor.task.describe(),
+                "options": predictor.task.resolved_options(),
+                "labels": predictor.labels,
+                "base_model": predictor.info.get("base_model"),
+                "method": predictor.info.get("method") or (config.adapter.method if config is not None else None),
+                "runtime": predictor.info.get("runtime", "torch"),
+                "merged": self.merge,
+                "adapter_sha256": adapter_hash(weights) if weights else None,
+            }
+        return {"tasks": list(self.order), "batch_size": self.batch_size, "models": models}
+
+    def analyze(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
+        """One record per input, in input order: ``{text, targets, aspect, sentiment}`` for the loaded tasks.
+
+        Inputs are sentences, or mappings with ``text`` (or ``sentence``) and optionally a given ``target`` or
+        ``aspects``, which are used instead of predicted ones where a template needs them.
+        """
+        examples = [as_example(item, i) for i, item in enumerate(inputs)]
+        records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
+        for name in self.order:
+            predictor = self.predictors[name]
+            task = predictor.task
+            needs = task.needs()
+            # A sentence for which an earlier task found nothing to fill this task's template gets no answer.
+            ready = [i for i, e in enumerate(examples) if all(_has(e, field) for field in needs)]
+            predictions = predictor.predict_examples([examples[i] for i in ready], progress=progress, desc=name)
+            answers: dict[int, dict[str, Any]] = dict(zip(ready, predictions))
+            for i, record in enumerate(records):
+                if i in answers:
+                    record[task.record_key] = task.record(answers[i])
+                    examples[i] = task.fill(examples[i], answers[i])
+                else:
+                    record[task.record_key] = None
+                    record.setdefault("notes", []).append(
+                        f"no {name}: its input needs {', '.join(sorted(needs))}, which was not found"
+                    )
+        return records
+
+
+def _has(example: Example, field: str) -> bool:
+    if field == "target":
+        return bool(example.target)
+    return bool(example.aspects)

@@ -1,0 +1,298 @@
+"""The HTTP service: a FastAPI app over one ``Pipeline``, loaded once at start-up.
+
+Routes: ``POST /v1/analyze`` (``{"texts": [...]}`` -> ``{"results": [record, ...]}``), ``GET /v1/models`` (what is
+loaded), ``GET /healthz`` and the OpenAPI docs at ``/docs``. Every client mistake gets a 4xx with a JSON body
+``{"error": {"status": N, "message": "..."}}``; never a 500. Requests arriving together are answered from one
+batched forward pass (micro-batching), so that concurrent clients share the model efficiently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request  # at module level: FastAPI resolves the endpoints' string annotations here
+
+from .errors import FinabsaError
+
+__all__ = ["ServiceLimits", "create_app", "serve", "API_KEY_ENV"]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable read for the API key when ``--api-key`` is not given.
+API_KEY_ENV = "FINABSA_API_KEY"
+#: Routes that answer without the API key (for load balancers and container health checks).
+OPEN_ROUTES = ("/healthz",)
+
+
+@dataclass
+class ServiceLimits:
+    """Request limits; past them the service answers 413 with a message naming the limit."""
+
+    #: Most texts in one request.
+    max_texts: int = 64
+    #: Most characters in one text.
+    max_chars: int = 2000
+    #: Most texts answered by one forward pass when requests are micro-batched together.
+    max_batch: int = 64
+
+    @property
+    def max_body_bytes(self) -> int:
+        # Room for the JSON quoting of every allowed text (escapes can take up to 6 bytes per character).
+        return 1024 + self.max_texts * (self.max_chars * 6 + 8)
+
+    def problems(self) -> list[str]:
+        return [f"{name} must be >= 1; found {getattr(self, name)}" for name in ("max_texts", "max_chars", "max_batch")
+                if getattr(self, name) < 1]
+
+
+class ClientError(Exception):
+    """A request the client must fix: answered with ``status`` and ``message``, never logged as a server fault."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"status": status, "message": message}}
+
+
+def parse_analyze_request(body: bytes, content_type: str | None, limits: ServiceLimits) -> list[str]:
+    """The texts of an ``/v1/analyze`` body, or ``ClientError`` saying what is wrong with it."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ClientError(415, f"expected Content-Type application/json; found '{content_type or 'none'}'. Send "
+                               'a JSON body such as {"texts": ["Tesco shares surge"]}.')
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ClientError(400, f"the body is not valid JSON ({exc}); send e.g. "
+                               '{"texts": ["Tesco shares surge"]}.') from None
+    if not isinstance(payload, dict):
+        raise ClientError(422, f'expected a JSON object {{"texts": [...]}}; found a JSON {_json_type(payload)}.')
+    unknown = [key for key in payload if key != "texts"]
+    if unknown:
+        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the only field is 'texts'.")
+    if "texts" not in payload:
+        raise ClientError(422, "missing field 'texts': give a list of strings to analyse.")
+    texts = payload["texts"]
+    if not isinstance(texts, list):
+        raise ClientError(422, f"'texts' must be a list of strings; found a JSON {_json_type(texts)}.")
+    if not texts:
+        raise ClientError(422, "'texts' is empty; give at least one string to analyse.")
+    if len(texts) > limits.max_texts:
+        raise ClientError(413, f"too many texts: {len(texts)}, the limit is {limits.max_texts} per request; split "
+                               "them over several requests.")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ClientError(422, f"texts[{i}] must be a string; found a JSON {_json_type(text)}.")
+        if not text.strip():
+            raise ClientError(422, f"texts[{i}] is empty; every text needs some words to analyse.")
+        if len(text) > limits.max_chars:
+            raise ClientError(413, f"texts[{i}] has {len(text)} characters, the limit is {limits.max_chars}; "
+                                   "shorten or split it.")
+    return texts
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+class MicroBatcher:
+    """Gathers the texts of requests that arrive together into one ``Pipeline.analyze`` call.
+
+    One worker runs the model at a time (the CPU is the bottleneck; parallel forward passes only contend); while it
+    runs, new requests queue up and are answered together by the next pass.
+    """
+
+    def __init__(self, analyze: Any, max_batch: int):
+        self.analyze = analyze
+        self.max_batch = max_batch
+        self.queue: asyncio.Queue[tuple[list[str], asyncio.Future]] = asyncio.Queue()
+        self.worker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            try:
+                await self.worker
+            except asyncio.CancelledError:
+                pass
+
+    async def submit(self, texts: list[str]) -> list[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+        await self.queue.put((texts, future))
+        return await future
+
+    async def _run(self) -> None:
+        from starlette.concurrency import run_in_threadpool
+
+        while True:
+            jobs = [await self.queue.get()]
+            size = len(jobs[0][0])
+            while size < self.max_batch and not self.queue.empty():
+                job = self.queue.get_nowait()
+                jobs.append(job)
+                size += len(job[0])
+            texts = [text for job_texts, _ in jobs for text in job_texts]
+            try:
+                records = await run_in_threadpool(self.analyze, texts)
+            except Exception as exc:  # answered as a 500 for these requests; the service keeps running
+                logger.exception("analysis failed for a batch of %d texts", len(texts))
+                for _, future in jobs:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for job_texts, future in jobs:
+                if not future.done():
+                    future.set_result(records[start : start + len(job_texts)])
+                start += len(job_texts)
+
+
+def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits | None = None) -> Any:
+    """The FastAPI app serving ``pipeline`` (a ``finabsa.Pipeline``), with an optional API key."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    limits = limits or ServiceLimits()
+    problems = limits.problems()
+    if problems:
+        raise FinabsaError("invalid service limits: " + "; ".join(problems) + ".")
+    batcher = MicroBatcher(pipeline.analyze, limits.max_batch)
+    models = pipeline.describe()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="finabsa",
+        description="Aspect-based financial sentiment analysis: target, aspect category and sentiment of each text.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def require_api_key(request: Request, call_next):
+        if api_key and request.url.path not in OPEN_ROUTES:
+            given = request.headers.get("x-api-key", "")
+            authorization = request.headers.get("authorization", "")
+            if not given and authorization.lower().startswith("bearer "):
+                given = authorization[7:].strip()
+            if not hmac.compare_digest(given.encode(), api_key.encode()):
+                message = "wrong API key" if given else "missing API key"
+                return JSONResponse(
+                    error_body(401, f"{message}: send it in the X-API-Key header (or Authorization: Bearer KEY)."),
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse(error_body(exc.status_code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        return JSONResponse(error_body(422, str(exc.errors())), status_code=422)
+
+    @app.get("/healthz", summary="Liveness: answers while the service runs (no API key needed)")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "tasks": models["tasks"]}
+
+    @app.get("/v1/models", summary="What is loaded: tasks, labels, base models, methods and adapter hashes")
+    async def list_models() -> dict[str, Any]:
+        return models
+
+    @app.post(
+        "/v1/analyze",
+        summary="Target, aspect and sentiment of each text",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["texts"],
+                    "properties": {"texts": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                             "maxItems": limits.max_texts}},
+                    "example": {"texts": ["Tesco shares surge after strong results", "$TSLA looks weak here"]},
+                }}},
+            }
+        },
+    )
+    async def analyze(request: Request):
+        try:
+            body = await _read_body(request, limits.max_body_bytes)
+            texts = parse_analyze_request(body, request.headers.get("content-type"), limits)
+        except ClientError as exc:
+            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
+        try:
+            records = await batcher.submit(texts)
+        except FinabsaError as exc:  # a text the models cannot take (should not happen after validation)
+            return JSONResponse(error_body(422, str(exc)), status_code=422)
+        except Exception:
+            return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
+                                status_code=500)
+        return {"results": records}
+
+    return app
+
+
+async def _read_body(request: Any, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"request body of {declared} bytes is over the limit of {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, f"request body is over the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def serve(
+    pipeline_file: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    limits: ServiceLimits | None = None,
+    batch_size: int = 32,
+    runtime: str = "torch",
+) -> None:
+    """Load the pipeline once, then serve it with uvicorn until interrupted."""
+    import uvicorn
+
+    from .pipeline import Pipeline
+
+    api_key = api_key or os.environ.get(API_KEY_ENV) or None
+    pipeline = Pipeline.from_file(pipeline_file, batch_size=batch_size, runtime=runtime)
+    app = create_app(pipeline, api_key=api_key, limits=limits)
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        logger.warning("serving on %s without an API key: anyone who can reach this address can use it", host)
+    logger.info("serving tasks %s on http://%s:%d (docs at /docs)", ", ".join(pipeline.tasks), host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info")

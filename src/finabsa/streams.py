@@ -1,0 +1,207 @@
+"""Streaming prediction over files of any size: read inputs lazily, predict chunk by chunk, write as we go.
+
+Memory stays constant in the input size: only one chunk of rows (a few batches) is held at a time. Rows that
+cannot be analysed (no text, bad JSON) become an output record with an ``error`` field, so output rows stay aligned
+with input rows and one bad line does not end a long job.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import FinabsaError
+
+__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "BadRow", "read_inputs", "stream_predictions", "flatten_record"]
+
+INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv")
+OUTPUT_FORMATS = ("jsonl", "csv")
+#: Text columns tried, in order, when a CSV input has no ``--text-column``.
+TEXT_COLUMNS = ("text", "sentence", "headline", "title")
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """An input row that cannot be analysed, with the reason (kept to write an error record in its place)."""
+
+    where: str
+    message: str
+    text: str = ""
+
+
+def _format_of(path: str | None, input_format: str) -> str:
+    if input_format not in INPUT_FORMATS:
+        raise FinabsaError(f"unknown input format '{input_format}'; expected one of {', '.join(INPUT_FORMATS)}.")
+    if input_format != "auto":
+        return input_format
+    suffix = Path(path).suffix.lower() if path else ""
+    return {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "text")
+
+
+def _lines(path: str | None, progress: bool) -> Iterator[str]:
+    """Lines of a file (or standard input for None / '-'), with a byte-based progress bar for files."""
+    if path in (None, "-"):
+        yield from sys.stdin
+        return
+    file = Path(path)
+    if not file.is_file():
+        raise FinabsaError(f"input file '{path}' does not exist; give a CSV, JSON lines or text file, or '-' for "
+                           "standard input.")
+    from tqdm.auto import tqdm
+
+    with file.open("r", encoding="utf-8", errors="strict", newline="") as handle, tqdm(
+        total=file.stat().st_size, unit="B", unit_scale=True, desc=file.name, disable=not progress, leave=False
+    ) as bar:
+        try:
+            for line in handle:
+                bar.update(len(line.encode("utf-8")))
+                yield line
+        except UnicodeDecodeError as exc:
+            raise FinabsaError(f"input file '{path}' is not UTF-8 text ({exc}); convert it, e.g. with iconv.") from None
+
+
+def read_inputs(
+    path: str | None, input_format: str = "auto", text_column: str | None = None, progress: bool = False
+) -> Iterator[str | dict | BadRow]:
+    """Inputs one by one: sentences, JSON objects (``text``/``sentence`` plus optional fields), or ``BadRow``.
+
+    ``text`` files (and standard input) hold one sentence per line; a line starting with ``{`` is read as JSON.
+    ``jsonl`` holds one JSON object per line. ``csv``/``tsv`` take the text from ``text_column`` (default: the first
+    of text, sentence, headline, title). Blank text lines are skipped.
+    """
+    kind = _format_of(path, input_format)
+    name = "stdin" if path in (None, "-") else Path(path).name
+    lines = _lines(path, progress)
+    if kind in ("csv", "tsv"):
+        yield from _read_table(lines, name, "\t" if kind == "tsv" else ",", text_column)
+        return
+    for number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if kind == "jsonl" or line.lstrip().startswith("{"):
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield BadRow(f"{name}, line {number}", f"not valid JSON: {exc}")
+                continue
+            yield item if isinstance(item, dict) else BadRow(
+                f"{name}, line {number}", f"expected a JSON object with a 'text' field; found {type(item).__name__}"
+            )
+        else:
+            yield line
+
+
+def _read_table(lines: Iterable[str], name: str, delimiter: str, text_column: str | None) -> Iterator[str | BadRow]:
+    reader = csv.reader(lines, delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise FinabsaError(f"input '{name}' is empty; expected a header row and one row per text.")
+    header = [column.strip() for column in header]
+    candidates = [text_column] if text_column else list(TEXT_COLUMNS)
+    column = next((c for c in candidates if c in header), None)
+    if column is None:
+        wanted = f"no column '{text_column}'" if text_column else f"none of the columns {', '.join(TEXT_COLUMNS)}"
+        raise FinabsaError(
+            f"input '{name}' has {wanted}; its columns are {', '.join(header)}. Name the text column with "
+            "--text-column."
+        )
+    index = header.index(column)
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if index >= len(row) or not row[index].strip():
+            yield BadRow(f"{name}, row {number}", f"column '{column}' is empty")
+        else:
+            yield row[index]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def flatten_record(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """One flat row for CSV: nested mappings join keys with '_'; a list of mappings contributes its first item
+    under the singular key (``targets`` -> ``target_text``, ``target_start``...)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_record(value, f"{name}_"))
+        elif isinstance(value, list) and (not value or isinstance(value[0], dict)):
+            singular = name[:-1] if name.endswith("s") else name
+            flat.update(flatten_record(value[0], f"{singular}_") if value else {f"{singular}_text": ""})
+        elif isinstance(value, list):
+            flat[name] = "; ".join(map(str, value))
+        else:
+            flat[name] = value
+    return flat
+
+
+class _Writer:
+    """JSON lines, or CSV whose columns come from the first chunk (plus ``error``)."""
+
+    def __init__(self, handle: IO[str], output_format: str):
+        if output_format not in OUTPUT_FORMATS:
+            raise FinabsaError(
+                f"unknown output format '{output_format}'; expected one of {', '.join(OUTPUT_FORMATS)}."
+            )
+        self.handle = handle
+        self.format = output_format
+        self.csv: csv.DictWriter | None = None
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if self.format == "jsonl":
+            for record in records:
+                self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            rows = [flatten_record(r) for r in records]
+            if self.csv is None:
+                columns = list(dict.fromkeys(k for row in rows for k in row if k != "error")) + ["error"]
+                self.csv = csv.DictWriter(self.handle, fieldnames=columns, extrasaction="ignore", restval="")
+                self.csv.writeheader()
+            self.csv.writerows(rows)
+        self.handle.flush()
+
+
+def stream_predictions(
+    inputs: Iterable[str | dict | BadRow],
+    predict: Callable[[list[Any]], list[dict[str, Any]]],
+    output: IO[str],
+    output_format: str = "jsonl",
+    chunk_size: int = 512,
+) -> dict[str, int]:
+    """Predict ``inputs`` chunk by chunk with ``predict`` and write one record per input; returns counts."""
+    from .predict import as_example  # torch is imported on first use, so `finabsa --help` stays fast
+
+    writer = _Writer(output, output_format)
+    counts = {"rows": 0, "errors": 0}
+    chunk: list[Any] = []
+
+    def flush() -> None:
+        good = [item for item in chunk if not isinstance(item, BadRow)]
+        predicted = iter(predict(good) if good else [])
+        records = [
+            {"text": item.text, "error": f"{item.where}: {item.message}" if item.where else item.message}
+            if isinstance(item, BadRow) else next(predicted)
+            for item in chunk
+        ]
+        writer.write(records)
+        counts["rows"] += len(records)
+        counts["errors"] += sum(isinstance(item, BadRow) for item in chunk)
+        chunk.clear()
+
+    for number, item in enumerate(inputs, start=1):
+        if not isinstance(item, BadRow):
+            try:
+                as_example(item, number - 1)
+            except FinabsaError as exc:
+                item = BadRow("", str(exc), item if isinstance(item, str) else "")
+        chunk.append(item)
+        if len(chunk) >= chunk_size:
+            flush()
+    if chunk:
+        flush()
+    return counts
