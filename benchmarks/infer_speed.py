@@ -59,6 +59,8 @@ def ensure_exports(runs: dict[str, Path], folder: Path) -> dict[str, Path]:
             print(f"exporting {task} from {run} ...", flush=True)
             export_run(run, target, onnx=True, int8=True, overwrite=True)
         exports[task] = target
+    # A pipeline file of the exports, for `serve_load.py --pipeline ... --runtime onnx-int8` and `finabsa serve`.
+    (folder / "pipeline.yaml").write_text("".join(f"{task}: {task}\n" for task in exports), encoding="utf-8")
     return exports
 
 

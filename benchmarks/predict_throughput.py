@@ -29,6 +29,9 @@ from _common import (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", default=str(DEFAULT_PIPELINE), help="pipeline YAML file")
+    parser.add_argument("--runtime", default="torch", choices=("torch", "onnx", "onnx-int8"),
+                        help="runtime of export folders in the pipeline (infer_speed.py writes "
+                        "reports/bench/exports/pipeline.yaml)")
     parser.add_argument("--data", default=None, help="data set whose test sentences are used (default: FiQA)")
     parser.add_argument("--batch-sizes", default="1,8,32,128", help="comma-separated batch sizes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
@@ -46,11 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sentences = list(dict.fromkeys(e.sentence for e in load_fiqa(args.data)["test"]))
     began = time.perf_counter()
-    pipeline = Pipeline.from_file(args.pipeline)
+    pipeline = Pipeline.from_file(args.pipeline, runtime=args.runtime)
     load_seconds = time.perf_counter() - began
     info = hardware()
-    print(f"{hardware_line(info)}\npipeline: {args.pipeline} (tasks {', '.join(pipeline.tasks)}; loaded in "
-          f"{load_seconds:.1f} s); {len(sentences)} test sentences; finabsa {finabsa.__version__}")
+    print(f"{hardware_line(info)}\npipeline: {args.pipeline}, runtime {args.runtime} "
+          f"(tasks {', '.join(pipeline.tasks)}; loaded in {load_seconds:.1f} s); {len(sentences)} test sentences; "
+          f"finabsa {finabsa.__version__}")
     rows = []
     print("| batch | sentences/s | p50 ms | p95 ms | p99 ms |\n|---:|---:|---:|---:|---:|")
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     best = max(rows, key=lambda r: r["sentences_per_s"])
     print(f"best: {best['sentences_per_s']} sentences/s at batch {best['batch_size']} (target: >= 200)")
     path = write_json(Path(args.output), {"hardware": info, "threads": threads, "pipeline": args.pipeline,
+                                           "runtime": args.runtime,
                                            "tasks": pipeline.tasks, "load_seconds": round(load_seconds, 2),
                                            "results": rows, "best": best})
     print(f"written: {path}")

@@ -61,12 +61,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(pipeline: str, port: int, threads: int | None) -> subprocess.Popen:
+def start_server(pipeline: str, port: int, threads: int | None, runtime: str) -> subprocess.Popen:
     env = dict(os.environ)
     if threads:
         env.update({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)})
     command = [sys.executable, "-m", "finabsa", "serve", pipeline, "--port", str(port),
-               "--max-texts", str(MAX_TEXTS), "--max-chars", str(MAX_CHARS)]
+               "--max-texts", str(MAX_TEXTS), "--max-chars", str(MAX_CHARS), "--runtime", runtime]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -86,6 +86,9 @@ def wait_until_up(client, server: subprocess.Popen, timeout: float = 180) -> flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", default=str(DEFAULT_PIPELINE), help="pipeline YAML file")
+    parser.add_argument("--runtime", default="torch", choices=("torch", "onnx", "onnx-int8"),
+                        help="runtime of export folders in the pipeline (infer_speed.py writes "
+                        "reports/bench/exports/pipeline.yaml)")
     parser.add_argument("--requests", type=int, default=2000, help="requests in the concurrent phase")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--single", type=int, default=200, help="sequential single-sentence requests for latency")
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_server(args.pipeline, port, args.threads)
+    server = start_server(args.pipeline, port, args.threads, args.runtime)
     results: list[dict] = []
     lock = threading.Lock()
     try:
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         "by_kind": {kind: sum(r["kind"] == kind for r in results) for kind in kinds},
     }
     print(hardware_line(info) + " (client and server share the machine)")
-    print(f"pipeline: {args.pipeline}; service up in {startup:.1f} s")
+    print(f"pipeline: {args.pipeline} (runtime {args.runtime}); service up in {startup:.1f} s")
     print("| requests | clients | req/s | texts/s | p50 ms | p95 ms | p99 ms | single p50 ms | single p95 ms | "
           "wrong status | crashes |\n|" + "---:|" * 11)
     print(f"| {summary['requests']} | {args.clients} | {summary['requests_per_s']} | {summary['texts_analysed_per_s']} "
@@ -187,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['wrong_status_codes']} | {summary['crashes']} |")
     for r in (wrong + crashes)[:5]:
         print("  example problem:", r)
-    path = write_json(Path(args.output), {"hardware": info, "pipeline": args.pipeline, "summary": summary})
+    path = write_json(Path(args.output), {"hardware": info, "pipeline": args.pipeline, "runtime": args.runtime,
+                                           "summary": summary})
     print(f"written: {path}")
     return 0 if not wrong and not crashes else 1
 

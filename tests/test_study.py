@@ -135,3 +135,48 @@ def test_study_cli_quick(tmp_path, tiny_data, tiny_bert, capsys):
     assert "## Headline table" in out and "target (span)" in out
     assert (tmp_path / "q" / "runs" / "target-span" / "seed-1").is_dir()
     assert not (tmp_path / "q" / "runs" / "target-span" / "seed-2").exists()
+
+
+def test_seed_ensemble_is_reported_beside_the_mean(finished_study):
+    _, _, out = finished_study
+    results = json.loads((out / "results.json").read_text())["cells"]
+    for slug, metric in (("sentiment-sentence", "accuracy"), ("target-span", "exact_match")):
+        entry = next(r for r in results if r["slug"] == slug and r["stage"] == "ensemble" and r["metric"] == metric)
+        assert entry["n_seeds"] == 2 and 0 <= entry["ci_low"] <= entry["mean"] <= entry["ci_high"] <= 1
+    assert "| ours: ensemble of seeds |" in (out / "report.md").read_text()
+
+
+def test_task_ensembles_soft_vote_average_and_majority():
+    from finabsa.tasks import build_task
+
+    sentiment = build_task("sentiment")
+    first = [{"probabilities": {"positive": 0.6, "neutral": 0.1, "negative": 0.3}}]
+    second = [{"probabilities": {"positive": 0.2, "neutral": 0.1, "negative": 0.7}}]
+    combined = sentiment.ensemble([first, second])[0]
+    assert combined["label"] == "negative" and combined["probability"] == pytest.approx(0.5)
+    regression = build_task("sentiment", {"mode": "regression"})
+    assert regression.ensemble([[{"score": 0.3}], [{"score": -0.1}]])[0] == {"label": "neutral",
+                                                                              "score": pytest.approx(0.1)}
+    target = build_task("target")
+    votes = [[{"target": "BP", "score": 0.2}], [{"target": "bp", "score": 0.3}], [{"target": "Shell", "score": 0.9}]]
+    assert target.ensemble(votes)[0]["target"] == "BP"
+
+
+def test_study_resumes_an_interrupted_run_of_the_same_configuration(tmp_path, tiny_data, tiny_bert, monkeypatch):
+    import finabsa
+    from finabsa.study import _cell_config, _resumable
+    from test_faults import _interrupt_after_checkpoint, _Stop
+
+    spec = load_study(_study_file(tmp_path, tiny_data, tiny_bert, seeds=[1]), output=str(tmp_path / "out"))
+    cell = spec.cells[0]
+    run_dir = tmp_path / "out" / "runs" / cell.slug / "seed-1"
+    config = _cell_config({**spec.base, "training.checkpoint_steps": 2}, cell, 1, run_dir)
+    config.overwrite = True
+    _interrupt_after_checkpoint(monkeypatch, step=2)
+    with pytest.raises(_Stop):
+        finabsa.train(config, progress=False)
+    monkeypatch.undo()
+    assert _resumable(run_dir, config)
+    changed = _cell_config({**spec.base, "training.checkpoint_steps": 2, "training.epochs": 2}, cell, 1, run_dir)
+    changed.overwrite = True
+    assert not _resumable(run_dir, changed)

@@ -30,7 +30,7 @@ from typing import Any
 from .config import RunConfig, load_config, read_yaml_mapping
 from .errors import ConfigError
 
-__all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines"]
+__all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines", "seed_ensemble"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,11 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
             train(config, progress=progress)
     results = aggregate(spec)
     floors = {cell.slug: baselines(_cell_config(spec.base, cell, spec.seeds[0], output)) for cell in spec.cells}
+    for cell in spec.cells:
+        runs = next((r["runs"] for r in results if r["slug"] == cell.slug), [])
+        ensemble = seed_ensemble(_cell_config(spec.base, cell, spec.seeds[0], output), runs)
+        if ensemble:
+            results += _ensemble_entries(cell, results, ensemble, runs)
     wall = time.time() - started
     from .study_report import write_study_report
 
@@ -165,6 +170,20 @@ def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, fl
     mean = statistics.fmean(values)
     half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return mean - half, mean + half
+
+
+def _ensemble_entries(cell: Cell, results: list[dict], metrics: dict[str, Any], runs: list[str]) -> list[dict]:
+    """Result entries (stage 'ensemble') for the headline metrics of a cell's seed ensemble."""
+    template = next(r for r in results if r["slug"] == cell.slug and r["stage"] == "after")
+    entries = []
+    for metric in dict.fromkeys(r["metric"] for r in results if r["slug"] == cell.slug):
+        if metrics.get(metric) is None:
+            continue
+        low, high = metrics.get(f"{metric}_ci") or (metrics[metric], metrics[metric])
+        entries.append({**template, "stage": "ensemble", "metric": metric, "mean": metrics[metric], "sd": 0.0,
+                        "ci_low": low, "ci_high": high, "n_seeds": len(runs), "runs": runs,
+                        "interval": "bootstrap over test rows"})
+    return entries
 
 
 def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
@@ -203,6 +222,33 @@ def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
                     "interval": "t over seeds" if len(values) > 1 else "bootstrap over test rows",
                 })
     return entries
+
+
+def seed_ensemble(config: RunConfig, runs: list[str]) -> dict[str, Any] | None:
+    """Test metrics of the finished seeds' predictions combined (``Task.ensemble``); None for fewer than 2 seeds.
+
+    Combines the saved test predictions, so it costs no training and reads the test split only as the runs did.
+    """
+    from .config import EvaluationConfig
+    from .tasks import build_task
+    from .training import load_data_for
+
+    if len(runs) < 2:
+        return None
+    task = build_task(config.task.name, config.task.options)
+    predictions = [[json.loads(line) for line in (Path(run) / "predictions.jsonl").read_text().splitlines()]
+                   for run in runs]
+    combined = task.ensemble(predictions)
+    if combined is None:
+        return None
+    test = load_data_for(task, config).test
+    labels = json.loads((Path(runs[0]) / "labels.json").read_text())
+    if task.closed_label_set(labels):
+        test = [e for e in test if task.gold(e) in labels] if len(test) != len(combined) else test
+    if [e.sentence for e in test] != [row["sentence"] for row in predictions[0]]:
+        logger.warning("the saved predictions of %s do not line up with the test split; no ensemble", runs[0])
+        return None
+    return task.score(test, combined, labels, EvaluationConfig(bootstrap_samples=1000))
 
 
 def baselines(config: RunConfig) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def _cell_text(entry: dict | None) -> str:
     digits = 2 if scale == 100 or entry["metric"] in ("token_f1", "rouge1") else 3
     unit = " %" if scale == 100 else ""
     text = f"{entry['mean'] * scale:.{digits}f}{unit}"
-    if entry["n_seeds"] > 1:
+    if entry["n_seeds"] > 1 and entry["stage"] != "ensemble":
         text += f" ± {entry['sd'] * scale:.{digits}f}"
     if entry["ci_high"] > entry["ci_low"]:
         text += f" [{entry['ci_low'] * scale:.{digits - 1}f}, {entry['ci_high'] * scale:.{digits - 1}f}]"
@@ -86,13 +86,15 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
     lines = [
         f"# Study: {spec.name}", "",
         f"Seeds {seeds}; every cell is mean ± sd over seeds with a 95 % t-interval over seeds in brackets "
-        "(a single seed shows its bootstrap interval over test rows). Wall time of this invocation: "
-        f"{wall_seconds / 60:.1f} min (runs finished earlier were skipped).", "",
+        "(a single seed shows its bootstrap interval over test rows). 'Ensemble' averages the seeds' "
+        "predictions (class probabilities, scores, or a vote on targets), with a bootstrap interval over test "
+        f"rows. Wall time of this invocation: {wall_seconds / 60:.1f} min (runs finished earlier were skipped); "
+        f"the runs themselves took {_run_minutes(results):.1f} min in all.", "",
         "## Headline table", "",
         f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the untrained head.", "",
         "| cell | metric | reference: before | reference: after | floors | ours: before | ours: after "
-        "| ours after: macro-F1 (targets: ROUGE-1) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| ours after: macro-F1 (targets: ROUGE-1) | ours: ensemble of seeds |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for cell in spec.cells:
         metric = _main_metric(results, cell.slug)
@@ -101,7 +103,8 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
             f"| {cell.name} | {metric} | {_reference(cell.reference.get('before'), metric)} | "
             f"{_reference(cell.reference.get('after'), metric)} | {_floor_text(floors.get(cell.slug, {}), metric)} | "
             f"{_cell_text(_find(results, cell.slug, 'before', metric))} | "
-            f"{_cell_text(_find(results, cell.slug, 'after', metric))} | {_cell_text(macro)} |"
+            f"{_cell_text(_find(results, cell.slug, 'after', metric))} | {_cell_text(macro)} | "
+            f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |"
         )
     lines += ["", "The reference study reported micro-averaged precision/recall/F1 (equal to accuracy) and selected "
               "models on a validation split contained in its training split.", ""]
@@ -112,10 +115,11 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
             continue
         lines += [f"## {cell.name}", "", f"Variant: {entries[0]['variant']}; model {entries[0]['model']} "
                   f"({entries[0]['method']}); settings: `{json.dumps(cell.settings)}`.", "",
-                  "| metric | before | after |", "|---|---|---|"]
+                  "| metric | before | after | ensemble of seeds |", "|---|---|---|---|"]
         for metric in dict.fromkeys(r["metric"] for r in entries):
             lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
-                         f"{_cell_text(_find(results, cell.slug, 'after', metric))} |")
+                         f"{_cell_text(_find(results, cell.slug, 'after', metric))} | "
+                         f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |")
         per_class = _per_class(entries[0]["runs"])
         if per_class:
             lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
@@ -149,6 +153,17 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
                           for name, m in f.items()} for slug, f in floors.items()},
     }, indent=2), encoding="utf-8")
     return [output / "report.md", output / "report.html", output / "results.json"]
+
+
+def _run_minutes(results: list[dict]) -> float:
+    """Total duration of the distinct run folders behind the results (from their run.json)."""
+    runs = {run for entry in results for run in entry["runs"]}
+    seconds = 0.0
+    for run in runs:
+        info = Path(run) / "run.json"
+        if info.is_file():
+            seconds += json.loads(info.read_text()).get("seconds") or 0.0
+    return seconds / 60
 
 
 def _per_class(runs: list[str]) -> dict[str, float]:

@@ -220,6 +220,10 @@ class Task(ABC):
     #: Headline metrics for the before/after table, in order.
     headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
 
+    def ensemble(self, predictions: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+        """Combine several models' predictions for the same examples (e.g. seeds); None when not supported."""
+        return None
+
     # -- pipeline (several tasks on the same sentences) -----------------------------------------------------
     #: Key of this task's answer in a pipeline record.
     @property

@@ -134,6 +134,16 @@ class SequenceClassificationTask(Task):
             )
         return predictions
 
+    def ensemble(self, predictions):
+        """Average the class probabilities of the models (soft voting)."""
+        combined = []
+        for rows in zip(*predictions):
+            labels = list(rows[0]["probabilities"])
+            mean = {label: sum(row["probabilities"][label] for row in rows) / len(rows) for label in labels}
+            best = max(mean, key=mean.get)
+            combined.append({"label": best, "probability": mean[best], "probabilities": mean})
+        return combined
+
     def score(self, examples, predictions, labels, evaluation):
         return classification_metrics(
             [self.label_of(e) for e in examples],

@@ -118,6 +118,12 @@ class SentimentTask(SequenceClassificationTask):
         scores = outputs.float().cpu().numpy().reshape(-1).clip(-1.0, 1.0)
         return [{"label": self.class_of_score(float(s)), "score": float(s)} for s in scores]
 
+    def ensemble(self, predictions):
+        if not self.regression:
+            return super().ensemble(predictions)
+        scores = [sum(row["score"] for row in rows) / len(rows) for rows in zip(*predictions)]
+        return [{"label": self.class_of_score(score), "score": score} for score in scores]
+
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """``{label, probability, score?}``: a probability for classes, the predicted score for regression."""
         record = {"label": prediction["label"], "probability": prediction.get("probability")}

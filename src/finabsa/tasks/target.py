@@ -164,6 +164,17 @@ class TargetTask(Task):
 
         return {"first_cashtag_or_capitalised": [{"target": guess(e.sentence)} for e in test]}
 
+    def ensemble(self, predictions):
+        """Majority vote over the models' target strings (case-insensitive); ties go to the higher summed score."""
+        combined = []
+        for rows in zip(*predictions):
+            votes: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                votes.setdefault((row.get("target") or "").lower(), []).append(row)
+            best = max(votes.values(), key=lambda group: (len(group), sum(r.get("score") or 0.0 for r in group)))
+            combined.append(dict(best[0]))
+        return combined
+
     def score(self, examples, predictions, labels, evaluation):
         return target_metrics(
             [e.target for e in examples],
