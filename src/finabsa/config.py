@@ -142,6 +142,9 @@ class TrainingConfig:
         default=50,
     )
     keep_checkpoints: int = _help("How many recent checkpoints to keep (the best one is kept too).", default=2)
+    gradient_checkpointing: bool = _help(
+        "Recompute activations in the backward pass: less memory, about 30 % slower (large models).", default=False
+    )
 
 
 @dataclass

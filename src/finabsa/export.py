@@ -48,7 +48,7 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
     run_dir = Path(run_dir)
     predictor = load(run_dir)
     task = predictor.task
-    if (onnx or int8) and task.model_kind == "seq2seq":
+    if (onnx or int8) and task.model_kind in ("seq2seq", "causal-lm"):
         raise FinabsaError(
             f"ONNX export covers encoder tasks (classification and span targets); '{task.describe()}' generates "
             "text. Export it without --onnx (merged PyTorch model) instead."

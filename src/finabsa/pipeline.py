@@ -177,9 +177,14 @@ class Pipeline:
             answers: dict[int, dict[str, Any]] = dict(zip(ready, predictions))
             for i, record in enumerate(records):
                 if i in answers:
-                    record[task.record_key] = task.record(answers[i])
+                    part = task.record(answers[i])
+                    if task.record_key is None:  # a task answering several fields (an instruction-tuned LLM)
+                        record.setdefault("notes", []).extend(part.pop("notes", []))
+                        record.update(part)
+                    else:
+                        record[task.record_key] = part
                     examples[i] = task.fill(examples[i], answers[i])
-                else:
+                elif task.record_key is not None:
                     record[task.record_key] = None
                     record.setdefault("notes", []).append(
                         f"no {name}: its input needs {', '.join(sorted(needs))}, which was not found"

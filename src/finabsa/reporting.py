@@ -7,15 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["format_metric", "markdown_report", "plot_confusion", "plot_learning_curve", "summary_table"]
+__all__ = ["format_metric", "metric_kind", "markdown_report", "plot_confusion", "plot_learning_curve", "summary_table"]
 
 _PERCENT = {"accuracy", "exact_match"}
 _FRACTION = {"macro_f1", "weighted_f1", "macro_precision", "macro_recall", "weighted_precision", "weighted_recall",
              "r2", "pearson"}
 
 
+def metric_kind(name: str) -> str:
+    """The metric a name stands for: ``sentiment_accuracy`` (one field of a multi-field task) -> ``accuracy``."""
+    field, _, rest = name.partition("_")
+    return rest if field in ("target", "aspect", "sentiment") and rest else name
+
+
 def format_metric(name: str, value: Any, ci: Sequence[float] | None = None) -> str:
     """``accuracy 0.5467 [0.47, 0.62]`` -> ``54.67 % [46.67, 62.00]``; F1-type scores stay as fractions."""
+    name = metric_kind(name)
     if value is None:
         return "–"
     if name in _PERCENT:
@@ -34,12 +41,13 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     before, after = report.get("before") or {}, report["after"]
     for name in report["headline_metrics"]:
         b, a = before.get(name), after.get(name)
+        kind = metric_kind(name)
         if b is None or a is None:
             change = "–"
-        elif name in _PERCENT:
+        elif kind in _PERCENT:
             change = f"{(a - b) * 100:+.2f} pts"
         else:
-            change = f"{a - b:+.4f}" if name in _FRACTION or name in ("mse", "rmse", "mae") else f"{a - b:+.2f}"
+            change = f"{a - b:+.4f}" if kind in _FRACTION or kind in ("mse", "rmse", "mae") else f"{a - b:+.2f}"
         rows.append((name, format_metric(name, b, before.get(f"{name}_ci")),
                      format_metric(name, a, after.get(f"{name}_ci")), change))
     return rows

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .reporting import format_metric
+from .reporting import format_metric, metric_kind
 
 __all__ = ["write_study_report"]
 
@@ -19,8 +19,9 @@ def _find(results: list[dict], slug: str, stage: str, metric: str) -> dict | Non
 def _cell_text(entry: dict | None) -> str:
     if entry is None:
         return "–"
-    scale = 100 if entry["metric"] in ("accuracy", "exact_match") else 1
-    digits = 2 if scale == 100 or entry["metric"] in ("token_f1", "rouge1") else 3
+    kind = metric_kind(entry["metric"])
+    scale = 100 if kind in ("accuracy", "exact_match") else 1
+    digits = 2 if scale == 100 or kind in ("token_f1", "rouge1") else 3
     unit = " %" if scale == 100 else ""
     text = f"{entry['mean'] * scale:.{digits}f}{unit}"
     if entry["n_seeds"] > 1 and entry["stage"] != "ensemble":
@@ -32,13 +33,16 @@ def _cell_text(entry: dict | None) -> str:
 
 def _main_metric(results: list[dict], slug: str) -> str:
     metrics = [r["metric"] for r in results if r["slug"] == slug]
-    return "exact_match" if "exact_match" in metrics else "accuracy"
+    for name in ("exact_match", "accuracy"):
+        if name in metrics:
+            return name
+    return metrics[0] if metrics else "accuracy"
 
 
 def _reference(value: float | None, metric: str) -> str:
     if value is None:
         return "–"
-    return f"{value * 100:.2f} %" if metric in ("accuracy", "exact_match") else f"{value}"
+    return f"{value * 100:.2f} %" if metric_kind(metric) in ("accuracy", "exact_match") else f"{value}"
 
 
 def _floor_text(floors: dict[str, Any], metric: str) -> str:

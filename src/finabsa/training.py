@@ -52,6 +52,53 @@ class _ListDataset(torch.utils.data.Dataset):
         return self.features[index]
 
 
+class _EpochSeededSampler(torch.utils.data.Sampler):
+    """Training order that depends only on the seed and the epoch number (length-grouped or plainly shuffled).
+
+    The Trainer's own samplers draw from the global RNG when an epoch starts, so a run resumed mid-epoch would see
+    another order for the rest of that epoch; this one gives the same order again, which is what makes a resumed
+    run end like an uninterrupted one. The Trainer (through accelerate) calls ``set_epoch`` before each epoch.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_by_length: bool):
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group_by_length = group_by_length
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        generator = torch.Generator()
+        generator.manual_seed(self.seed * 100_003 + self.epoch)
+        if self.group_by_length:
+            return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+        return iter(torch.randperm(len(self.lengths), generator=generator).tolist())
+
+
+def _trainer_class() -> type:
+    from transformers import Trainer
+
+    class FinabsaTrainer(Trainer):
+        """The Hugging Face Trainer with a resumable, epoch-seeded training order."""
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            lengths = [len(feature["input_ids"]) for feature in dataset.features]
+            return _EpochSeededSampler(lengths, self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                       self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+                                       self.finabsa_group_by_length)
+
+    return FinabsaTrainer
+
+
 def default_output(config: RunConfig) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     model = Path(config.model.name).name.replace("/", "-")
@@ -111,6 +158,11 @@ def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progres
     import inspect
 
     accepted = inspect.signature(TrainingArguments.__init__).parameters
+    checkpointing: dict[str, Any] = {}
+    if t.gradient_checkpointing:
+        # transformers 5 renamed it activation_checkpointing; non-reentrant needs no input gradients under LoRA.
+        name = "activation_checkpointing" if "activation_checkpointing" in accepted else "gradient_checkpointing"
+        checkpointing = {name: True, f"{name}_kwargs": {"use_reentrant": False}}
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
         # Several processes on a machine without GPUs: accelerate must be told to use CPU (gloo) processes, or
         # each process would train alone on all the data.
@@ -143,6 +195,7 @@ def _training_arguments(config: RunConfig, task: Task, output_dir: Path, progres
         data_seed=t.seed,
         **sampling,
         disable_tqdm=not progress,
+        **checkpointing,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
@@ -291,7 +344,7 @@ class _Prepared:
 
 
 def _train_into(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None = None) -> RunResult:
-    from transformers import EarlyStoppingCallback, Trainer
+    from transformers import EarlyStoppingCallback
 
     config, task, labels, test = prepared.config, prepared.task, prepared.labels, prepared.test
     train_examples, valid_examples, notes = prepared.train_examples, prepared.valid_examples, prepared.notes
@@ -338,7 +391,7 @@ def _train_into(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoi
     callbacks = [_metrics_logger(metrics_file), _checkpoint_every(config.training.checkpoint_steps)]
     if config.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
-    trainer = Trainer(
+    trainer = _trainer_class()(
         model=model,
         args=arguments,
         data_collator=task.collator(tokenizer),
@@ -349,6 +402,7 @@ def _train_into(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoi
         compute_loss_func=task.loss_function(train_features, labels, config.training.class_weighting),
         callbacks=callbacks,
     )
+    trainer.finabsa_group_by_length = config.training.group_by_length
     if not progress:
         from transformers.trainer_callback import PrinterCallback
 

@@ -1,14 +1,16 @@
 """Task plug-ins, registered by name. Importing this package registers the built-in tasks."""
 
-from . import aspect, sentiment, target  # noqa: F401  (registration side effect)
+from . import aspect, instruct, sentiment, target  # noqa: F401  (registration side effect)
 from .aspect import AspectTask
 from .base import Task, get_task, register_task, render_template, task_names
+from .instruct import InstructTask
 from .sentiment import SENTIMENT_LABELS, SentimentTask
 from .target import BIO_LABELS, TargetTask, find_target_spans
 
 __all__ = [
     "AspectTask",
     "BIO_LABELS",
+    "InstructTask",
     "SENTIMENT_LABELS",
     "SentimentTask",
     "TargetTask",

@@ -225,9 +225,9 @@ class Task(ABC):
         return None
 
     # -- pipeline (several tasks on the same sentences) -----------------------------------------------------
-    #: Key of this task's answer in a pipeline record.
+    #: Key of this task's answer in a pipeline record (None: ``record`` returns several keys to merge).
     @property
-    def record_key(self) -> str:
+    def record_key(self) -> str | None:
         return self.name
 
     def input_templates(self) -> tuple[str, ...]:
