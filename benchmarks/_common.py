@@ -105,3 +105,12 @@ def pipeline_batch_setter(pipeline):
             predictor.batch_size = batch_size
 
     return set_batch
+
+
+def add_pipeline_arguments(parser, runtime: bool = True) -> None:
+    """The --pipeline (and --runtime) options shared by the benchmarks that load a pipeline."""
+    parser.add_argument("--pipeline", default=str(DEFAULT_PIPELINE), help="pipeline YAML file")
+    if runtime:
+        parser.add_argument("--runtime", default="torch", choices=("torch", "onnx", "onnx-int8"),
+                            help="runtime of export folders in the pipeline (infer_speed.py writes "
+                            "reports/bench/exports/pipeline.yaml)")

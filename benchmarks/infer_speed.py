@@ -18,8 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from _common import (
-    DEFAULT_PIPELINE,
     REPO,
+    add_pipeline_arguments,
     hardware,
     hardware_line,
     measure_throughput,
@@ -76,7 +76,7 @@ def accuracy(pipeline, test) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pipeline", default=str(DEFAULT_PIPELINE), help="pipeline YAML file (run folders)")
+    add_pipeline_arguments(parser, runtime=False)
     parser.add_argument("--single-task", default="sentiment", help="task timed alone beside the pipeline")
     parser.add_argument("--runtimes", default=",".join(RUNTIMES), help="comma-separated runtimes to measure")
     parser.add_argument("--batch-sizes", default="1,8,32,128", help="comma-separated batch sizes")

@@ -22,7 +22,15 @@ import threading
 import time
 from pathlib import Path
 
-from _common import DEFAULT_PIPELINE, REPO, hardware, hardware_line, missing_pipeline_message, percentile, write_json
+from _common import (
+    REPO,
+    add_pipeline_arguments,
+    hardware,
+    hardware_line,
+    missing_pipeline_message,
+    percentile,
+    write_json,
+)
 
 MAX_TEXTS, MAX_CHARS = 64, 2000
 JSON = {"content-type": "application/json"}
@@ -85,10 +93,7 @@ def wait_until_up(client, server: subprocess.Popen, timeout: float = 180) -> flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pipeline", default=str(DEFAULT_PIPELINE), help="pipeline YAML file")
-    parser.add_argument("--runtime", default="torch", choices=("torch", "onnx", "onnx-int8"),
-                        help="runtime of export folders in the pipeline (infer_speed.py writes "
-                        "reports/bench/exports/pipeline.yaml)")
+    add_pipeline_arguments(parser)
     parser.add_argument("--requests", type=int, default=2000, help="requests in the concurrent phase")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--single", type=int, default=200, help="sequential single-sentence requests for latency")
