@@ -33,6 +33,8 @@ EXAMPLES = """examples:
   echo '$TSLA breaks out' | finabsa predict runs/sentiment-minilm-lora-20261126-101500
   finabsa train --task sentiment --also-train ../shared/data/sentfin       # add SEntFiN rows to training
   finabsa data inspect ../shared/data/fiqa2018                             # look at the data first
+  finabsa train --task instruct --model smollm2 --epochs 1                 # a decoder LLM answers all three
+  finabsa train --resume runs/sentiment-minilm-lora-20261126-101500        # continue an interrupted run
 """
 
 
@@ -92,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("config", nargs="?", help="YAML preset (see configs/); flags override it")
-    train.add_argument("--task", help="task name, or several separated by commas: sentiment, aspect, target")
+    train.add_argument("--task", help="task name, or several separated by commas: sentiment, aspect, target, "
+                       "instruct (a decoder LLM answering all three)")
     for flag, _, cls, name, kind in _FLAGS:
         train.add_argument(flag, type=kind, default=None, help=_field_help(cls, name))
     train.add_argument("--also-train", action="append", default=[], metavar="PATH",
@@ -409,7 +412,8 @@ def _command_tasks(args: argparse.Namespace) -> int:
         task = get_task(name)
         print(f"{name}: {(task.__doc__ or '').strip().splitlines()[0]}")
         for f in dataclasses.fields(task.Options):
-            print(f"  task.{f.name} (default {f.default!r}): {f.metadata.get('help', '')}")
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+            print(f"  task.{f.name} (default {default!r}): {f.metadata.get('help', '')}")
     return 0
 
 

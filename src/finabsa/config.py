@@ -160,7 +160,7 @@ class EvaluationConfig:
 class TaskConfig:
     """The task plug-in and its options (see ``finabsa tasks`` for each task's options)."""
 
-    name: str = _help("Task: sentiment, aspect or target.", default="sentiment")
+    name: str = _help("Task: sentiment, aspect, target or instruct (see finabsa tasks).", default="sentiment")
     options: dict[str, Any] = _help("Task-specific options, validated by the task plug-in.", default_factory=dict)
 
 
