@@ -180,3 +180,14 @@ def test_study_resumes_an_interrupted_run_of_the_same_configuration(tmp_path, ti
     changed = _cell_config({**spec.base, "training.checkpoint_steps": 2, "training.epochs": 2}, cell, 1, run_dir)
     changed.overwrite = True
     assert not _resumable(run_dir, changed)
+
+
+def test_data_section_uses_the_default_data_set_when_the_study_names_none(tmp_path, tiny_data, tiny_bert, monkeypatch):
+    from finabsa.study_report import _data_section
+
+    monkeypatch.setenv("FINABSA_DATA", str(tiny_data))
+    path = _study_file(tmp_path, tiny_data, tiny_bert)
+    spec = load_study(path, output=str(tmp_path / "out"))
+    spec.base.pop("data.path")
+    text = "\n".join(_data_section(spec))
+    assert "unavailable" not in text and "| train |" in text and "Model selection used validation" in text

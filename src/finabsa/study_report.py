@@ -95,7 +95,8 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
         f"rows. Wall time of this invocation: {wall_seconds / 60:.1f} min (runs finished earlier were skipped); "
         f"the runs themselves took {_run_minutes(results):.1f} min in all.", "",
         "## Headline table", "",
-        f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the untrained head.", "",
+        f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the model before "
+        "fine-tuning (the untrained head; zero-shot prompts for instruct).", "",
         "| cell | metric | reference: before | reference: after | floors | ours: before | ours: after "
         "| ours after: macro-F1 (targets: ROUGE-1) | ours: ensemble of seeds |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -14,6 +14,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from .fiqa import default_data_path
 from .log import LoadLog
 from .records import Example
 from .sources import detect_format, load_data
@@ -47,6 +48,8 @@ def inspect_data(
 ) -> dict[str, Any]:
     """Inspect a data source (a ``DataConfig``) and return the findings as a JSON-serialisable mapping."""
     log = LoadLog(strict=False)
+    if source.path is None:  # the default data set, as training resolves it
+        source = dataclasses.replace(source, path=str(default_data_path()))
     fmt = source.format if source.format != "auto" else detect_format(source.path, source)
     source = dataclasses.replace(source, format=fmt)
     splits = load_data(source, log)
