@@ -356,7 +356,7 @@ def _command_predict(args: argparse.Namespace) -> int:
         model = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
 
         def predict_chunk(items: list[Any]) -> list[dict[str, Any]]:
-            return [{"text": _text_of(item), **prediction} for item, prediction in zip(items, model.predict(items))]
+            return [{"text": item.sentence, **prediction} for item, prediction in zip(items, model.predict(items))]
 
     source = args.file
     if args.pipeline and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
@@ -381,10 +381,6 @@ def _command_predict(args: argparse.Namespace) -> int:
     if args.output:
         logger.info("wrote %d records to %s", counts["rows"], args.output)
     return 0
-
-
-def _text_of(item: Any) -> str:
-    return item if isinstance(item, str) else item.get("sentence", item.get("text"))
 
 
 def _command_export(args: argparse.Namespace) -> int:

@@ -196,7 +196,7 @@ def stream_predictions(
     for number, item in enumerate(inputs, start=1):
         if not isinstance(item, BadRow):
             try:
-                as_example(item, number - 1)
+                item = as_example(item, number - 1)  # converted once; predictors take Examples as they are
             except FinabsaError as exc:
                 item = BadRow("", str(exc), item if isinstance(item, str) else "")
         chunk.append(item)

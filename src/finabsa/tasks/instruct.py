@@ -21,10 +21,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..data.records import Example, truncate_aspect
+from ..data.records import Example
 from ..evaluation import classification_metrics, target_metrics
+from .aspect import AspectOptions, AspectTask
 from .base import Task, choice_problems, register_task
-from .sentiment import SENTIMENT_LABELS
+from .sentiment import SENTIMENT_LABELS, SentimentOptions, SentimentTask
 
 __all__ = ["InstructTask", "InstructOptions", "parse_answer", "FIELDS"]
 
@@ -106,15 +107,17 @@ class InstructTask(Task):
 
     # -- gold answers ------------------------------------------------------------------------------------------
     def _sentiment(self, example: Example) -> str | None:
-        if example.score is not None:
-            if example.score > self.options.positive_threshold:
-                return "positive"
-            return "negative" if example.score < self.options.negative_threshold else "neutral"
-        return example.label if example.label in SENTIMENT_LABELS else None
+        return self._sentiment_task.label_of(example)
 
     def _aspect(self, example: Example) -> str | None:
-        depth = None if self.options.aspect_level == "full" else int(self.options.aspect_level)
-        return truncate_aspect(example.aspects[0], depth) if example.aspects else None
+        return self._aspect_task.label_of(example)
+
+    def __init__(self, options: InstructOptions | None = None):
+        super().__init__(options)
+        # The class answers are labelled exactly as the encoder tasks label them (thresholds, aspect depth).
+        self._sentiment_task = SentimentTask(SentimentOptions(positive_threshold=self.options.positive_threshold,
+                                                              negative_threshold=self.options.negative_threshold))
+        self._aspect_task = AspectTask(AspectOptions(level=self.options.aspect_level))
 
     def gold(self, example: Example) -> dict[str, str | None]:
         values = {"target": (example.target or "").strip() or None, "aspect": self._aspect(example),
