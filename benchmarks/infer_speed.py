@@ -34,7 +34,7 @@ HEADLINE = {"sentiment": "accuracy", "aspect": "accuracy", "target": "exact_matc
 
 
 def build_pipeline(runtime: str, runs: dict[str, Path], exports: dict[str, Path]):
-    from finabsa.pipeline import Pipeline
+    from finabsa.inference.pipeline import Pipeline
 
     if runtime == "eager":
         return Pipeline(runs, merge=False)
@@ -47,7 +47,7 @@ def ensure_exports(runs: dict[str, Path], folder: Path) -> dict[str, Path]:
     """ONNX exports of the pipeline's runs, written once (reused while the source run is unchanged)."""
     import json
 
-    from finabsa.export import export_run
+    from finabsa.inference.export import export_run
 
     exports = {}
     for task, run in runs.items():
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = set_threads(args.threads)
     from finabsa.data.sources import load_fiqa
-    from finabsa.pipeline import Pipeline, read_pipeline_file
+    from finabsa.inference.pipeline import Pipeline, read_pipeline_file
 
     runs = read_pipeline_file(args.pipeline)
     if not all(path.exists() for path in runs.values()):

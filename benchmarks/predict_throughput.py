@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = bench.set_threads(args.threads)
     import finabsa
     from finabsa.data.sources import load_fiqa
-    from finabsa.pipeline import Pipeline, read_pipeline_file
+    from finabsa.inference.pipeline import Pipeline, read_pipeline_file
 
     if not all(path.exists() for path in read_pipeline_file(args.pipeline).values()):
         print(bench.missing_pipeline_message(Path(args.pipeline)), file=sys.stderr)

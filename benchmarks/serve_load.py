@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
 
     from finabsa.data.sources import load_fiqa
-    from finabsa.pipeline import read_pipeline_file
+    from finabsa.inference.pipeline import read_pipeline_file
 
     if not all(path.exists() for path in read_pipeline_file(args.pipeline).values()):
         print(missing_pipeline_message(Path(args.pipeline)), file=sys.stderr)

@@ -104,12 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     threads = set_threads(args.threads)
     import finabsa
     from finabsa.tasks import build_task
-    from finabsa.training import load_data_for
+    from finabsa.data.prepare import load_task_data
 
     config = finabsa.load_config(None, {"task.name": "sentiment", "model.name": args.model,
                                         "training.seed": args.seed,
                                         "training.early_stopping_patience": args.epochs + 1})
-    data = load_data_for(build_task("sentiment"), config)
+    data = load_task_data(build_task("sentiment"), config.data)
     info = hardware()
     print(f"{hardware_line(info)}\nsentiment on FiQA: {len(data.train)} train, {len(data.validation)} validation, "
           f"{len(data.test)} test rows; {args.epochs} epochs; model {args.model}", flush=True)

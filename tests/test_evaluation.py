@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from finabsa.evaluation import classification_metrics, regression_metrics, rouge1_f, target_metrics, token_f1
+from finabsa.tasks.metrics import classification_metrics, regression_metrics, rouge1_f, target_metrics, token_f1
 
 
 def _random_labels(seed: int, n: int = 200):

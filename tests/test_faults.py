@@ -26,9 +26,9 @@ class _Stop(Exception):
 def _interrupt_after_checkpoint(monkeypatch, step: int) -> None:
     from transformers import TrainerCallback
 
-    import finabsa.training as training
+    import finabsa.training.loop as training
 
-    original = training._checkpoint_every
+    original = training.checkpoint_every
 
     class Crash(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
@@ -45,7 +45,7 @@ def _interrupt_after_checkpoint(monkeypatch, step: int) -> None:
 
         return Both()
 
-    monkeypatch.setattr(training, "_checkpoint_every", callbacks)
+    monkeypatch.setattr(training, "checkpoint_every", callbacks)
 
 
 def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_path, monkeypatch):
@@ -91,7 +91,7 @@ def test_a_failed_rerun_leaves_the_earlier_run_untouched(tiny_data, tiny_bert, t
     first = finabsa.train(config, progress=False).run_dir
     before = finabsa.load(first).predict(["Tesco shares surge"])
 
-    import finabsa.training as training
+    import finabsa.training.loop as training
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from finabsa.data.records import Example, parse_aspects
 from finabsa.data.tables import read_table
 from finabsa.errors import FinabsaError
-from finabsa.streams import BadRow, read_inputs
+from finabsa.inference.streams import BadRow, read_inputs
 from finabsa.tasks.target import SpanTargetTask, TargetOptions, find_target_spans
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -135,7 +135,7 @@ def test_invalid_answers_are_counted_with_their_text(llama_tokenizer):
 
 
 def test_pipeline_takes_an_instruct_run(instruct_run):
-    from finabsa.pipeline import Pipeline
+    from finabsa.inference.pipeline import Pipeline
 
     record = Pipeline({"instruct": instruct_run.run_dir}).analyze(["Tesco shares surge"])[0]
     assert {"text", "targets", "aspect", "sentiment"} <= set(record)
@@ -146,7 +146,7 @@ def test_lora_targets_attention_and_mlp_of_llama(tiny_llama):
     from finabsa.config import AdapterConfig
     from finabsa.models import build_model, resolve_model
 
-    model = build_model(resolve_model(str(tiny_llama)), build_task("instruct"), [], AdapterConfig(rank=2))
+    model = build_model(resolve_model(str(tiny_llama)), build_task("instruct").head([]), [], AdapterConfig(rank=2))
     names = {n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, p in model.named_parameters()
              if p.requires_grad and "lora_A" in n}
     assert names == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}

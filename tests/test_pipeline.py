@@ -13,8 +13,8 @@ import pytest
 import finabsa
 from finabsa.cli import main
 from finabsa.errors import FinabsaError, RunFolderError
-from finabsa.pipeline import Pipeline, read_pipeline_file
-from finabsa.streams import BadRow, flatten_record, read_inputs
+from finabsa.inference.pipeline import Pipeline, read_pipeline_file
+from finabsa.inference.streams import BadRow, flatten_record, read_inputs
 
 SENTENCES = ["Tesco shares surge after strong results", "$HSBC looks weak, shorting",
              "Glencore appoints new chairman", "BP fined by regulator over failings",

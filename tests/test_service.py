@@ -12,8 +12,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from finabsa.pipeline import Pipeline
-from finabsa.service import ServiceLimits, create_app
+from finabsa.inference.pipeline import Pipeline
+from finabsa.inference.service import ServiceLimits, create_app
 
 TEXTS = ["Tesco shares surge after strong results", "$HSBC looks weak, shorting", "Glencore appoints new chairman"]
 

@@ -183,7 +183,7 @@ def test_study_resumes_an_interrupted_run_of_the_same_configuration(tmp_path, ti
 
 
 def test_data_section_uses_the_default_data_set_when_the_study_names_none(tmp_path, tiny_data, tiny_bert, monkeypatch):
-    from finabsa.study_report import _data_section
+    from finabsa.reports.study_report import _data_section
 
     monkeypatch.setenv("FINABSA_DATA", str(tiny_data))
     path = _study_file(tmp_path, tiny_data, tiny_bert)

@@ -85,7 +85,8 @@ def test_frozen_is_refused_for_generation():
 
     task = build_task("target", {"method": "generate"})
     with pytest.raises(ConfigError, match=r"'frozen' needs a classification head"):
-        build_model(ResolvedModel("x", "x", False), task, [], AdapterConfig(method="frozen"))
+        build_model(ResolvedModel("x", "x", False), task.head([]), [], AdapterConfig(method="frozen"),
+                    describe=task.describe())
 
 
 def test_classification_floors_are_majority_and_tfidf():

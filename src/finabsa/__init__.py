@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import RunConfig, load_config
+from .constants import __version__
 from .errors import ConfigError, DataError, FinabsaError, ModelLoadError, RunFolderError, UnknownNameError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
@@ -33,36 +32,31 @@ __all__ = [
     "load_config",
     "resume",
     "train",
+    "train_tasks",
     "__version__",
 ]
 
 if TYPE_CHECKING:
-    from .evaluate_run import evaluate
-    from .pipeline import Pipeline
-    from .predict import load
-    from .training import resume, train
+    from .inference.evaluate import evaluate
+    from .inference.loading import load
+    from .inference.pipeline import Pipeline
+    from .training import resume, train, train_tasks
+
+#: Public name -> module that defines it. Heavy modules (torch, transformers) load on first use, so that
+#: ``import finabsa`` and ``finabsa --help`` stay fast.
+_LAZY = {
+    "train": "finabsa.training",
+    "train_tasks": "finabsa.training",
+    "resume": "finabsa.training",
+    "load": "finabsa.inference.loading",
+    "Pipeline": "finabsa.inference.pipeline",
+    "evaluate": "finabsa.inference.evaluate",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Heavy modules (torch, transformers) load on first use, so `import finabsa` and `finabsa --help` stay fast.
-    if name == "train":
-        from .training import train
+    if name in _LAZY:
+        import importlib
 
-        return train
-    if name == "resume":
-        from .training import resume
-
-        return resume
-    if name == "load":
-        from .predict import load
-
-        return load
-    if name == "Pipeline":
-        from .pipeline import Pipeline
-
-        return Pipeline
-    if name == "evaluate":
-        from .evaluate_run import evaluate
-
-        return evaluate
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'finabsa' has no attribute '{name}'")

@@ -7,17 +7,14 @@ import dataclasses
 import json
 import logging
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import AdapterConfig, DataConfig, ModelConfig, RunConfig, TrainingConfig, load_config
+from .config import SECTIONS, DataConfig, RunConfig, load_config
+from .constants import INPUT_FORMATS, OUTPUT_FORMATS, RUNTIMES
 from .errors import FinabsaError
-from .streams import INPUT_FORMATS, OUTPUT_FORMATS
-
-RUNTIMES = ("torch", "onnx", "onnx-int8")  # finabsa.export.RUNTIMES, kept here so --help needs no torch
 
 __all__ = ["main", "build_parser"]
 
@@ -38,39 +35,63 @@ EXAMPLES = """examples:
 """
 
 
-def _field_help(cls: type, name: str) -> str:
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            default = f.default if f.default is not dataclasses.MISSING else None
-            return f"{f.metadata.get('help', '')} (default: {default})"
-    raise KeyError(name)
+#: The config sections whose flagged fields become command-line flags, in --help order.
+_FLAG_SECTIONS = ("data", "model", "adapter", "training")
+_SCALARS = {"int": int, "float": float, "str": str}
 
 
-# Flags for the common settings: (flag, dotted config key, config class, field, type)
-_FLAGS: list[tuple[str, str, type, str, Any]] = [
-    ("--data", "data.path", DataConfig, "path", str),
-    ("--data-format", "data.format", DataConfig, "format", str),
-    ("--agreement", "data.agreement", DataConfig, "agreement", str),
-    ("--encoding", "data.encoding", DataConfig, "encoding", str),
-    ("--text-column", "data.text_column", DataConfig, "text_column", str),
-    ("--label-column", "data.label_column", DataConfig, "label_column", str),
-    ("--target-column", "data.target_column", DataConfig, "target_column", str),
-    ("--score-column", "data.score_column", DataConfig, "score_column", str),
-    ("--aspect-column", "data.aspect_column", DataConfig, "aspect_column", str),
-    ("--split-column", "data.split_column", DataConfig, "split_column", str),
-    ("--model", "model.name", ModelConfig, "name", str),
-    ("--max-length", "model.max_length", ModelConfig, "max_length", int),
-    ("--method", "adapter.method", AdapterConfig, "method", str),
-    ("--rank", "adapter.rank", AdapterConfig, "rank", int),
-    ("--alpha", "adapter.alpha", AdapterConfig, "alpha", float),
-    ("--target-modules", "adapter.target_modules", AdapterConfig, "target_modules", str),
-    ("--epochs", "training.epochs", TrainingConfig, "epochs", float),
-    ("--learning-rate", "training.learning_rate", TrainingConfig, "learning_rate", float),
-    ("--batch-size", "training.batch_size", TrainingConfig, "batch_size", int),
-    ("--seed", "training.seed", TrainingConfig, "seed", int),
-    ("--max-train-rows", "data.max_train_rows", DataConfig, "max_train_rows", int),
-    ("--max-eval-rows", "data.max_eval_rows", DataConfig, "max_eval_rows", int),
-]
+@dataclasses.dataclass(frozen=True)
+class ConfigFlag:
+    """A command-line flag generated from a config field that declares one (``metadata["flag"]``)."""
+
+    flag: str
+    key: str  # dotted config key, e.g. ``training.epochs``
+    field: dataclasses.Field
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def repeatable(self) -> bool:
+        """List fields that take one value per flag (``--also-train A --also-train B``)."""
+        return self.key == "data.also_train"
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        base = str(self.field.type).split("|")[0].strip()
+        default = self.field.default if self.field.default is not dataclasses.MISSING else None
+        text = self.field.metadata["help"]
+        if self.repeatable:
+            parser.add_argument(self.flag, dest=self.dest, action="append", default=[], metavar="PATH", help=text)
+        elif base.startswith("list"):
+            parser.add_argument(self.flag, dest=self.dest, default=None, metavar="A,B",
+                                help=f"{text} Comma-separated. (default: {default})")
+        else:
+            parser.add_argument(self.flag, dest=self.dest, type=_SCALARS.get(base, str), default=None,
+                                help=f"{text} (default: {default})")
+
+    def value(self, args: argparse.Namespace) -> Any:
+        """The flag's value as a config override, or None when it was not given."""
+        value = getattr(args, self.dest, None)
+        if value in (None, []):
+            return None
+        return value.split(",") if isinstance(value, str) and str(self.field.type).startswith("list") else value
+
+
+def config_flags(sections: Sequence[str] = _FLAG_SECTIONS) -> list[ConfigFlag]:
+    """The flags of the config fields that declare one, section by section."""
+    return [ConfigFlag(f.metadata["flag"], f"{section}.{f.name}", f)
+            for section in sections for f in dataclasses.fields(SECTIONS[section]) if "flag" in f.metadata]
+
+
+#: Data flags that describe a source (what ``data inspect`` and ``evaluate --data`` take).
+_SOURCE_FLAG_KEYS = ("data.format", "data.encoding", "data.agreement", "data.text_column", "data.label_column",
+                     "data.target_column", "data.score_column", "data.aspect_column", "data.split_column")
+
+
+def source_flags() -> list[ConfigFlag]:
+    """The flags that describe a data source's format and columns."""
+    return [f for f in config_flags(("data",)) if f.key in _SOURCE_FLAG_KEYS]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,11 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", nargs="?", help="YAML preset (see configs/); flags override it")
     train.add_argument("--task", help="task name, or several separated by commas: sentiment, aspect, target, "
                        "instruct (a decoder LLM answering all three)")
-    for flag, _, cls, name, kind in _FLAGS:
-        train.add_argument(flag, type=kind, default=None, help=_field_help(cls, name))
-    train.add_argument("--also-train", action="append", default=[], metavar="PATH",
-                       help="another data set whose rows join the training set (repeatable), e.g. "
-                       "../shared/data/sentfin; validation and test come from --data")
+    for flag in config_flags():
+        flag.add_to(train)
     train.add_argument("--output", help="run folder to write (with several tasks: a parent folder, one per task)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -168,8 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("run_dir", help="run folder written by 'finabsa train'")
     export.add_argument("--output", required=True, help="export folder to write")
-    export.add_argument("--merge", action="store_true", default=True,
-                        help="fold LoRA into the base weights (always done; the flag is accepted for clarity)")
     export.add_argument("--onnx", action="store_true", help="also write model.onnx (fp32)")
     export.add_argument("--int8", action="store_true", help="also write model.int8.onnx (dynamic int8; implies "
                         "--onnx)")
@@ -190,9 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inspect.add_argument("path", help="data folder or file")
-    for flag, key, cls, name, kind in _FLAGS:
-        if key.startswith("data.") and key not in ("data.path", "data.max_train_rows", "data.max_eval_rows"):
-            inspect.add_argument(flag, type=kind, default=None, help=_field_help(cls, name))
+    for flag in source_flags():
+        flag.add_to(inspect)
     inspect.add_argument("--tokenizer", default="minilm", help="tokenizer for text lengths: alias, folder or hub "
                          "id; 'none' skips lengths (default: minilm)")
     inspect.add_argument("--max-length", type=int, default=128, help="count texts longer than this (default: 128)")
@@ -245,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from .constants import __version__
 
     return __version__
 
@@ -265,12 +280,10 @@ def config_from_args(args: argparse.Namespace, task: str | None = None) -> RunCo
     overrides: dict[str, Any] = {}
     if task is not None:
         overrides["task.name"] = task
-    for flag, key, _, _, _ in _FLAGS:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+    for flag in config_flags():
+        value = flag.value(args)
         if value is not None:
-            overrides[key] = value.split(",") if key == "adapter.target_modules" else value
-    if getattr(args, "also_train", None):
-        overrides["data.also_train"] = list(args.also_train)
+            overrides[flag.key] = value
     if args.output:
         overrides["output"] = args.output
     if args.overwrite:
@@ -280,41 +293,32 @@ def config_from_args(args: argparse.Namespace, task: str | None = None) -> RunCo
 
 
 def _command_train(args: argparse.Namespace) -> int:
-    from .training import train
+    from .training import task_configs, train_tasks
 
     if args.resume:
         from .training import resume
 
-        given = [flag for flag, *_ in _FLAGS if getattr(args, flag.lstrip("-").replace("-", "_")) is not None]
+        given = [flag.flag for flag in config_flags() if flag.value(args) is not None]
         given += ["CONFIG"] * bool(args.config) + ["--task"] * bool(args.task) + ["--set"] * bool(args.overrides)
         if given:
             raise FinabsaError(f"--resume continues a run with the configuration saved in it; drop {', '.join(given)} "
                                "(or start a new run without --resume).")
         _print_results([resume(args.resume, progress=not args.quiet)])
         return 0
-    tasks = [t.strip() for t in args.task.split(",") if t.strip()] if args.task else [None]
-    configs = []
-    for task in tasks:
-        config = config_from_args(args, task)
-        if len(tasks) > 1:
-            parent = Path(args.output) if args.output else Path("runs") / time.strftime("all-%Y%m%d-%H%M%S")
-            config.output = str(parent / config.task.name)
-        configs.append(config.validate())
+    tasks = [t.strip() for t in args.task.split(",") if t.strip()] if args.task else []
+    config = config_from_args(args, tasks[0] if tasks else None)
+    configs = task_configs(config, tasks or [config.task.name])
     if args.print_config:
-        for config in configs:
-            print(config.to_yaml())
+        for each in configs:
+            print(each.resolved().to_yaml())
         return 0
-    results = []
-    for config in configs:
-        logger.info("training task '%s' with %s (%s)", config.task.name, config.model.name, config.adapter.method)
-        results.append(train(config, progress=not args.quiet))
-    _print_results(results)
+    _print_results(train_tasks(config, [c.task.name for c in configs], progress=not args.quiet))
     return 0
 
 
 def _print_results(results: list[Any]) -> None:
     """Run folders and the before/after table; silent in the helper processes of a multi-process run."""
-    from .reporting import summary_table
+    from .reports.run_report import summary_table
 
     if not all(result.report for result in results):
         return
@@ -325,8 +329,8 @@ def _print_results(results: list[Any]) -> None:
 
 
 def _command_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate_run import evaluate
-    from .reporting import summary_table
+    from .inference.evaluate import evaluate
+    from .reports.run_report import summary_table
 
     report = evaluate(args.run_dir, data=args.data, data_format=args.data_format, split=args.split,
                       max_rows=args.max_rows, progress=True)
@@ -338,17 +342,17 @@ def _command_evaluate(args: argparse.Namespace) -> int:
 
 
 def _command_predict(args: argparse.Namespace) -> int:
-    from .streams import read_inputs, stream_predictions
+    from .inference.streams import read_inputs, stream_predictions
 
     positional = [args.run_dir] if args.run_dir else []
     positional += args.texts
     if args.pipeline:
-        from .pipeline import Pipeline
+        from .inference.pipeline import Pipeline
 
         model = Pipeline.from_file(args.pipeline, batch_size=args.batch_size or 32, runtime=args.runtime)
         predict_chunk = model.analyze
     else:
-        from .predict import load
+        from .inference.loading import load
 
         if not positional:
             raise FinabsaError("predict needs a run folder (RUN_DIR) or --pipeline FILE; see 'finabsa predict "
@@ -384,7 +388,7 @@ def _command_predict(args: argparse.Namespace) -> int:
 
 
 def _command_export(args: argparse.Namespace) -> int:
-    from .export import export_run
+    from .inference.export import export_run
 
     folder = export_run(args.run_dir, args.output, onnx=args.onnx or args.int8, int8=args.int8,
                         overwrite=args.overwrite)
@@ -393,7 +397,7 @@ def _command_export(args: argparse.Namespace) -> int:
 
 
 def _command_serve(args: argparse.Namespace) -> int:
-    from .service import ServiceLimits, serve
+    from .inference.service import ServiceLimits, serve
 
     limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars, max_batch=max(args.batch_size, 1))
     serve(args.pipeline, host=args.host, port=args.port, api_key=args.api_key, limits=limits,
@@ -440,12 +444,15 @@ def _command_data(args: argparse.Namespace) -> int:
     from .data.inspect import inspect_data, summary_text, write_inspection
 
     values = {"path": args.path}
-    for flag, key, _, _, _ in _FLAGS:
-        attribute = flag.lstrip("-").replace("-", "_")
-        if key.startswith("data.") and getattr(args, attribute, None) is not None and key != "data.path":
-            values[key.split(".", 1)[1]] = getattr(args, attribute)
+    for flag in source_flags():
+        if flag.value(args) is not None:
+            values[flag.key.split(".", 1)[1]] = flag.value(args)
     source = DataConfig(**values)
-    tokenizer = None if args.tokenizer.lower() == "none" else args.tokenizer
+    tokenizer = None
+    if args.tokenizer.lower() != "none":
+        from .models.hub import load_tokenizer, resolve_model
+
+        tokenizer = load_tokenizer(resolve_model(args.tokenizer))
     report = inspect_data(source, tokenizer=tokenizer, max_length=args.max_length)
     print(summary_text(report))
     name = Path(args.path).resolve().name or "data"

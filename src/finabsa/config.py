@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from .constants import DATA_FORMATS, DEFAULT_LEARNING_RATES, METHODS, setting
+from .data.source_config import DataConfig
 from .errors import ConfigError
 
 __all__ = [
@@ -29,65 +31,15 @@ __all__ = [
     "TaskConfig",
     "RunConfig",
     "load_config",
-    "METHODS",
+    "read_yaml_mapping",
+    "SECTIONS",
 ]
 
-METHODS = ("lora", "full", "frozen")
 VALIDATION_SOURCES = ("carve", "shipped")
 UNSEEN_LABEL_POLICIES = ("count", "drop", "error")
 
 
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
-
-
-@dataclass
-class DataConfig:
-    """Where the data comes from and how it is split."""
-
-    path: str | None = _help(
-        "Data set: a folder of split files (pauri32/fiqa-2018 layout), the folder of the challenge's official JSON "
-        "files, or a hub id. Default: $FINABSA_DATA, else ../shared/data/fiqa2018 next to the repository.",
-        default=None,
-    )
-    format: str = _help(
-        "Data format: auto (detected), fiqa-splits, fiqa-official, hub, sentfin, phrasebank or table.", default="auto"
-    )
-    encoding: str = _help("Text encoding of CSV/TSV/JSON lines files.", default="utf-8")
-    agreement: str = _help("Financial PhraseBank annotator agreement level: 50, 66, 75 or all.", default="all")
-    text_column: str | None = _help("Column holding the text (table format; default: sentence or text).",
-                                    default=None)
-    label_column: str | None = _help("Column holding a class label (positive/neutral/negative for sentiment).",
-                                     default=None)
-    target_column: str | None = _help("Column holding the target entity.", default=None)
-    score_column: str | None = _help("Column holding a sentiment score in [-1, 1].", default=None)
-    aspect_column: str | None = _help("Column holding aspect paths (a list or one path).", default=None)
-    split_column: str | None = _help("Column naming each row's split (train/validation/test).", default=None)
-    also_train: list[Any] = _help(
-        "More data sets whose rows are added to the training set (multi-data-set training): paths, or mappings "
-        "with the same keys as this section (path, format, agreement, *_column...). Validation and test come "
-        "from the main data set only.",
-        default_factory=list,
-    )
-    validation: str = _help(
-        "Validation split for model selection: 'carve' a seeded, stratified, sentence-disjoint part out of train "
-        "(default), or use the 'shipped' one (warning: the FiQA split's validation is contained in train).",
-        default="carve",
-    )
-    validation_fraction: float = _help("Fraction of train sentences carved out for validation.", default=0.1)
-    test_fraction: float = _help(
-        "Fraction of train sentences carved out as test, used only when the source has no labelled test split.",
-        default=0.15,
-    )
-    split_seed: int = _help("Seed of the split generator (kept apart from the training seed).", default=13)
-    max_train_rows: int | None = _help("Use at most this many training rows (quick trials).", default=None)
-    max_eval_rows: int | None = _help("Use at most this many validation and test rows (quick trials).", default=None)
-    repair_text: bool = _help("Repair mojibake with ftfy while loading.", default=True)
-    unseen_labels: str = _help(
-        "What to do with evaluation rows whose gold label never occurs in training: 'count' them as errors "
-        "(default, comparable with published numbers), 'drop' them, or raise an 'error'.",
-        default="count",
-    )
+_help = setting
 
 
 @dataclass
@@ -95,22 +47,26 @@ class ModelConfig:
     """Which pretrained checkpoint to start from."""
 
     name: str = _help(
-        "Base model: an alias (minilm, mpnet), a local model folder, or a Hugging Face hub id.", default="minilm"
+        "Base model: an alias (minilm, mpnet), a local model folder, or a Hugging Face hub id.",
+            flag="--model", default="minilm"
     )
-    max_length: int = _help("Truncate inputs to this many tokens (batches are padded dynamically).", default=128)
+    max_length: int = _help("Truncate inputs to this many tokens (batches are padded dynamically).",
+        flag="--max-length", default=128)
 
 
 @dataclass
 class AdapterConfig:
     """How the model is fine-tuned."""
 
-    method: str = _help("lora (default), full fine-tuning, or frozen (train only the head).", default="lora")
-    rank: int = _help("LoRA rank r.", default=16)
-    alpha: float = _help("LoRA alpha (scaling = alpha / r, or alpha / sqrt(r) with rslora).", default=32.0)
+    method: str = _help("lora (default), full fine-tuning, or frozen (train only the head).",
+        flag="--method", default="lora")
+    rank: int = _help("LoRA rank r.", flag="--rank", default=16)
+    alpha: float = _help("LoRA alpha (scaling = alpha / r, or alpha / sqrt(r) with rslora).",
+        flag="--alpha", default=32.0)
     dropout: float = _help("LoRA dropout.", default=0.1)
     target_modules: list[str] | None = _help(
         "Module names to adapt; default depends on the architecture (e.g. query/key/value/dense for BERT).",
-        default=None,
+        flag="--target-modules", default=None,
     )
     use_dora: bool = _help("Weight-decomposed LoRA (DoRA).", default=False)
     use_rslora: bool = _help("Rank-stabilised LoRA scaling.", default=False)
@@ -120,11 +76,12 @@ class AdapterConfig:
 class TrainingConfig:
     """The training loop (Hugging Face Trainer) settings."""
 
-    epochs: float = _help("Maximum number of epochs (early stopping may end sooner).", default=10.0)
+    epochs: float = _help("Maximum number of epochs (early stopping may end sooner).", flag="--epochs", default=10.0)
     learning_rate: float | None = _help(
-        "Peak learning rate; default by method: lora 5e-4, full 5e-5, frozen 2e-3.", default=None
+        "Peak learning rate; default by method: lora 5e-4, full 5e-5, frozen 2e-3.",
+            flag="--learning-rate", default=None
     )
-    batch_size: int = _help("Training batch size per device.", default=16)
+    batch_size: int = _help("Training batch size per device.", flag="--batch-size", default=16)
     eval_batch_size: int = _help("Batch size for validation, test and prediction.", default=64)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
     warmup_ratio: float = _help("Fraction of steps spent on linear warm-up.", default=0.1)
@@ -134,7 +91,7 @@ class TrainingConfig:
     class_weighting: bool = _help("Weight the loss by inverse class frequency (classification tasks).", default=False)
     gradient_accumulation_steps: int = _help("Accumulate gradients over this many batches.", default=1)
     logging_steps: int = _help("Log training metrics every this many steps.", default=10)
-    seed: int = _help("Seed for model initialisation, dropout and data order.", default=42)
+    seed: int = _help("Seed for model initialisation, dropout and data order.", flag="--seed", default=42)
     group_by_length: bool = _help("Batch inputs of similar length together to waste less padding.", default=True)
     checkpoint_steps: int = _help(
         "Save a resumable checkpoint (weights, optimizer, scheduler, RNG states, data position) every this many "
@@ -219,67 +176,12 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Check every field; raise one ``ConfigError`` that lists all problems. Returns self for chaining."""
-        from .tasks import get_task, task_names
-
-        problems: list[str] = []
-        d, a, t, m, e = self.data, self.adapter, self.training, self.model, self.evaluation
-        formats = ("auto", "fiqa-splits", "fiqa-official", "hub", "sentfin", "phrasebank", "table")
-        if d.format not in formats:
-            problems.append(f"data.format must be one of {', '.join(formats)}; found '{d.format}'")
-        for i, extra in enumerate(d.also_train):
-            try:
-                extra_source(d, extra)
-            except ConfigError as exc:
-                problems.extend(f"data.also_train[{i}]: {p}" for p in exc.problems)
-        if d.validation not in VALIDATION_SOURCES:
-            problems.append(f"data.validation must be one of {VALIDATION_SOURCES}; found '{d.validation}'")
-        if d.unseen_labels not in UNSEEN_LABEL_POLICIES:
-            problems.append(f"data.unseen_labels must be one of {UNSEEN_LABEL_POLICIES}; found '{d.unseen_labels}'")
-        for name in ("validation_fraction", "test_fraction"):
-            value = getattr(d, name)
-            if not 0 < value < 0.5:
-                problems.append(f"data.{name} must be between 0 and 0.5 (exclusive); found {value}")
-        for name in ("max_train_rows", "max_eval_rows"):
-            value = getattr(d, name)
-            if value is not None and value < 1:
-                problems.append(f"data.{name} must be a positive number of rows or null; found {value}")
-        if m.max_length < 8:
-            problems.append(f"model.max_length must be at least 8 tokens; found {m.max_length}")
-        if a.method not in METHODS:
-            problems.append(f"adapter.method must be one of {METHODS}; found '{a.method}'")
-        if a.rank < 1:
-            problems.append(f"adapter.rank must be >= 1; found {a.rank}")
-        if a.alpha <= 0:
-            problems.append(f"adapter.alpha must be > 0; found {a.alpha}")
-        if not 0 <= a.dropout < 1:
-            problems.append(f"adapter.dropout must be in [0, 1); found {a.dropout}")
-        if t.epochs <= 0 or not math.isfinite(t.epochs):
-            problems.append(f"training.epochs must be > 0; found {t.epochs}")
-        if t.learning_rate is not None and not 0 < t.learning_rate < 1:
-            problems.append(f"training.learning_rate must be in (0, 1); found {t.learning_rate}")
-        for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "logging_steps"):
-            if getattr(t, name) < 1:
-                problems.append(f"training.{name} must be >= 1; found {getattr(t, name)}")
-        if t.checkpoint_steps < 0:
-            problems.append(f"training.checkpoint_steps must be >= 0 (0: epoch ends only); found {t.checkpoint_steps}")
-        if t.keep_checkpoints < 1:
-            problems.append(f"training.keep_checkpoints must be >= 1; found {t.keep_checkpoints}")
-        if not 0 <= t.warmup_ratio < 1:
-            problems.append(f"training.warmup_ratio must be in [0, 1); found {t.warmup_ratio}")
-        if t.early_stopping_patience is not None and t.early_stopping_patience < 1:
-            problems.append(f"training.early_stopping_patience must be >= 1 or null; found {t.early_stopping_patience}")
-        if e.bootstrap_samples < 0:
-            problems.append(f"evaluation.bootstrap_samples must be >= 0; found {e.bootstrap_samples}")
-        if not 0 < e.confidence < 1:
-            problems.append(f"evaluation.confidence must be in (0, 1); found {e.confidence}")
-        if self.task.name not in task_names():
-            import difflib
-
-            close = difflib.get_close_matches(self.task.name, task_names(), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"task.name must be one of {', '.join(task_names())}; found '{self.task.name}'{hint}")
-        else:
-            problems.extend(get_task(self.task.name).options_problems(self.task.options))
+        problems = [
+            *_data_problems(self.data),
+            *_model_problems(self.model, self.adapter),
+            *_training_problems(self.training, self.evaluation),
+            *_task_problems(self.task),
+        ]
         if problems:
             raise ConfigError(problems)
         return self
@@ -288,23 +190,91 @@ class RunConfig:
         """The learning rate actually used: the configured one, else the method's default."""
         if self.training.learning_rate is not None:
             return self.training.learning_rate
-        return {"lora": 5e-4, "full": 5e-5, "frozen": 2e-3}[self.adapter.method]
+        return DEFAULT_LEARNING_RATES[self.adapter.method]
+
+    def resolved(self) -> RunConfig:
+        """A copy with every default that depends on other settings filled in (what the run folder saves)."""
+        data = self.to_dict()
+        data["training"]["learning_rate"] = self.resolved_learning_rate()
+        return RunConfig.from_dict(data)
 
 
-_SOURCE_KEYS = ("path", "format", "encoding", "agreement", "text_column", "label_column", "target_column",
-                "score_column", "aspect_column", "split_column", "repair_text")
+# -- validation, one section at a time ----------------------------------------------------------------------------
+def _data_problems(d: DataConfig) -> list[str]:
+    from .data.sources import extra_source
+
+    problems = []
+    if d.format not in DATA_FORMATS:
+        problems.append(f"data.format must be one of {', '.join(DATA_FORMATS)}; found '{d.format}'")
+    for i, extra in enumerate(d.also_train):
+        try:
+            extra_source(d, extra)
+        except ConfigError as exc:
+            problems.extend(f"data.also_train[{i}]: {p}" for p in exc.problems)
+    if d.validation not in VALIDATION_SOURCES:
+        problems.append(f"data.validation must be one of {VALIDATION_SOURCES}; found '{d.validation}'")
+    if d.unseen_labels not in UNSEEN_LABEL_POLICIES:
+        problems.append(f"data.unseen_labels must be one of {UNSEEN_LABEL_POLICIES}; found '{d.unseen_labels}'")
+    for name in ("validation_fraction", "test_fraction"):
+        value = getattr(d, name)
+        if not 0 < value < 0.5:
+            problems.append(f"data.{name} must be between 0 and 0.5 (exclusive); found {value}")
+    for name in ("max_train_rows", "max_eval_rows"):
+        value = getattr(d, name)
+        if value is not None and value < 1:
+            problems.append(f"data.{name} must be a positive number of rows or null; found {value}")
+    return problems
 
 
-def extra_source(main: DataConfig, entry: Any) -> DataConfig:
-    """A ``DataConfig`` for one ``data.also_train`` entry (a path, or a mapping of source keys)."""
-    if isinstance(entry, str):
-        entry = {"path": entry}
-    if not isinstance(entry, dict) or not entry.get("path"):
-        raise ConfigError([f"expected a path or a mapping with 'path'; found {entry!r}"])
-    unknown = [k for k in entry if k not in _SOURCE_KEYS]
-    if unknown:
-        raise ConfigError([f"unknown key(s) {', '.join(unknown)}; known: {', '.join(_SOURCE_KEYS)}"])
-    return DataConfig(**{"repair_text": main.repair_text, **entry})
+def _model_problems(m: ModelConfig, a: AdapterConfig) -> list[str]:
+    problems = []
+    if m.max_length < 8:
+        problems.append(f"model.max_length must be at least 8 tokens; found {m.max_length}")
+    if a.method not in METHODS:
+        problems.append(f"adapter.method must be one of {METHODS}; found '{a.method}'")
+    if a.rank < 1:
+        problems.append(f"adapter.rank must be >= 1; found {a.rank}")
+    if a.alpha <= 0:
+        problems.append(f"adapter.alpha must be > 0; found {a.alpha}")
+    if not 0 <= a.dropout < 1:
+        problems.append(f"adapter.dropout must be in [0, 1); found {a.dropout}")
+    return problems
+
+
+def _training_problems(t: TrainingConfig, e: EvaluationConfig) -> list[str]:
+    problems = []
+    if t.epochs <= 0 or not math.isfinite(t.epochs):
+        problems.append(f"training.epochs must be > 0; found {t.epochs}")
+    if t.learning_rate is not None and not 0 < t.learning_rate < 1:
+        problems.append(f"training.learning_rate must be in (0, 1); found {t.learning_rate}")
+    for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "logging_steps"):
+        if getattr(t, name) < 1:
+            problems.append(f"training.{name} must be >= 1; found {getattr(t, name)}")
+    if t.checkpoint_steps < 0:
+        problems.append(f"training.checkpoint_steps must be >= 0 (0: epoch ends only); found {t.checkpoint_steps}")
+    if t.keep_checkpoints < 1:
+        problems.append(f"training.keep_checkpoints must be >= 1; found {t.keep_checkpoints}")
+    if not 0 <= t.warmup_ratio < 1:
+        problems.append(f"training.warmup_ratio must be in [0, 1); found {t.warmup_ratio}")
+    if t.early_stopping_patience is not None and t.early_stopping_patience < 1:
+        problems.append(f"training.early_stopping_patience must be >= 1 or null; found {t.early_stopping_patience}")
+    if e.bootstrap_samples < 0:
+        problems.append(f"evaluation.bootstrap_samples must be >= 0; found {e.bootstrap_samples}")
+    if not 0 < e.confidence < 1:
+        problems.append(f"evaluation.confidence must be in (0, 1); found {e.confidence}")
+    return problems
+
+
+def _task_problems(task: TaskConfig) -> list[str]:
+    from .tasks import get_task, task_names
+
+    if task.name in task_names():
+        return get_task(task.name).options_problems(task.options)
+    import difflib
+
+    close = difflib.get_close_matches(task.name, task_names(), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return [f"task.name must be one of {', '.join(task_names())}; found '{task.name}'{hint}"]
 
 
 def read_yaml_mapping(path: str | Path, kind: str, missing_hint: str) -> dict[str, Any]:
@@ -373,7 +343,7 @@ def _build(cls: type, data: Any, prefix: str, problems: list[str]) -> Any:
             problems.append(f"unknown setting '{prefix}{key}'; known: {', '.join(known)}")
             continue
         f = known[key]
-        sub = _SECTIONS.get(key) if cls is RunConfig else None
+        sub = SECTIONS.get(key) if cls is RunConfig else None
         if sub is not None:
             kwargs[key] = _build(sub, value, f"{prefix}{key}.", problems)
         else:
@@ -420,7 +390,8 @@ def _coerce(value: Any, f: dataclasses.Field, where: str, problems: list[str]) -
     return value
 
 
-_SECTIONS: dict[str, type] = {
+#: The sections of a ``RunConfig`` and their dataclasses.
+SECTIONS: dict[str, type] = {
     "task": TaskConfig,
     "data": DataConfig,
     "model": ModelConfig,

@@ -111,13 +111,13 @@ def _complete(run_dir: Path) -> bool:
 
 def _resumable(run_dir: Path, config: RunConfig) -> bool:
     """Whether an interrupted run of exactly this configuration left a checkpoint to continue from."""
-    from .runs import RunFolder
+    from .training.run_folder import RunFolder
 
     folder = RunFolder(run_dir, resume=True)
     saved = folder.path / "config.yaml"
     if not saved.is_file() or folder.latest_checkpoint() is None:
         return False
-    return load_config(saved).to_yaml() == config.to_yaml()
+    return load_config(saved).resolved().to_yaml() == config.resolved().to_yaml()
 
 
 def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
         if ensemble:
             results += _ensemble_entries(cell, results, ensemble, runs)
     wall = time.time() - started
-    from .study_report import write_study_report
+    from .reports.study_report import write_study_report
 
     write_study_report(spec, results, floors, output, wall_seconds=wall)
     return {"output": str(output), "results": results, "wall_seconds": wall}
@@ -230,18 +230,20 @@ def seed_ensemble(config: RunConfig, runs: list[str]) -> dict[str, Any] | None:
     Combines the saved test predictions, so it costs no training and reads the test split only as the runs did.
     """
     from .config import EvaluationConfig
-    from .tasks import build_task
-    from .training import load_data_for
+    from .data.prepare import load_task_data
+    from .tasks import StudyHooks, build_task
 
     if len(runs) < 2:
         return None
     task = build_task(config.task.name, config.task.options)
+    if not isinstance(task, StudyHooks):
+        return None
     predictions = [[json.loads(line) for line in (Path(run) / "predictions.jsonl").read_text().splitlines()]
                    for run in runs]
     combined = task.ensemble(predictions)
     if combined is None:
         return None
-    test = load_data_for(task, config).test
+    test = load_task_data(task, config.data).test
     labels = json.loads((Path(runs[0]) / "labels.json").read_text())
     if task.closed_label_set(labels):
         test = [e for e in test if task.gold(e) in labels] if len(test) != len(combined) else test
@@ -254,11 +256,13 @@ def seed_ensemble(config: RunConfig, runs: list[str]) -> dict[str, Any] | None:
 def baselines(config: RunConfig) -> dict[str, Any]:
     """Metrics of the task's floors (e.g. majority class, TF-IDF + logistic regression) on the run's own split."""
     from .config import EvaluationConfig
-    from .tasks import build_task
-    from .training import load_data_for
+    from .data.prepare import load_task_data
+    from .tasks import StudyHooks, build_task
 
     task = build_task(config.task.name, config.task.options)
-    data = load_data_for(task, config)
+    if not isinstance(task, StudyHooks):
+        return {}
+    data = load_task_data(task, config.data)
     labels = task.build_labels(data.train)
     no_intervals = EvaluationConfig(bootstrap_samples=0)
     return {name: task.score(data.test, predictions, labels, no_intervals)

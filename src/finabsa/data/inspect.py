@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .fiqa import default_data_path
+from .labels import NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, sentiment_class
 from .log import LoadLog
 from .records import Example
 from .sources import detect_format, load_data
@@ -27,7 +28,7 @@ SPLIT_ORDER = ("train", "validation", "test")
 
 def _sentiment_class(example: Example, positive: float, negative: float) -> str | None:
     if example.score is not None:
-        return "positive" if example.score > positive else "negative" if example.score < negative else "neutral"
+        return sentiment_class(example.score, positive, negative)
     return example.label
 
 
@@ -41,12 +42,16 @@ def _examples(rows: list[Example], n: int = 3) -> list[str]:
 
 def inspect_data(
     source: Any,
-    tokenizer: str | None = "minilm",
+    tokenizer: Any = None,
     max_length: int = 128,
-    positive_threshold: float = 0.1,
-    negative_threshold: float = -0.1,
+    positive_threshold: float = POSITIVE_THRESHOLD,
+    negative_threshold: float = NEGATIVE_THRESHOLD,
 ) -> dict[str, Any]:
-    """Inspect a data source (a ``DataConfig``) and return the findings as a JSON-serialisable mapping."""
+    """Inspect a data source (a ``DataConfig``) and return the findings as a JSON-serialisable mapping.
+
+    ``tokenizer`` (a loaded Hugging Face tokenizer; ``finabsa data inspect`` loads the one named by --tokenizer)
+    adds token lengths and the count of texts longer than ``max_length``; None leaves them out.
+    """
     log = LoadLog(strict=False)
     if source.path is None:  # the default data set, as training resolves it
         source = dataclasses.replace(source, path=str(default_data_path()))
@@ -76,6 +81,23 @@ def inspect_data(
     report["targets"] = {"rows_with_target": len(with_target), "not_in_sentence": len(missing_target),
                          "examples": [f"{e.origin}: target {e.target!r} not in {e.sentence[:70]!r}"
                                       for e in missing_target[:5]]}
+    _duplicates(report, splits, order)
+    classify = lambda e: _sentiment_class(e, positive_threshold, negative_threshold)  # noqa: E731
+    report["label_disagreements"] = _label_disagreements(splits, order, classify)
+    report["repairs"] = dict(log.counts(fatal=False))
+    if "mojibake" in report["repairs"]:  # count rows, as users see them, rather than cells
+        report["repairs"]["mojibake"] = sum(1 for s in order for e in splits[s] if e.meta.get("repaired"))
+    report["repair_examples"] = [f"{e.location}: {e.detail}" for e in log.events if not e.fatal][:8]
+    report["unusable_rows"] = [f"{e.location}: {e.detail}" for e in log.events if e.fatal]
+    report["empty_texts"] = len(log.of_kind("empty_text"))
+    if tokenizer is not None:
+        report["tokens"] = _token_lengths(splits, order, tokenizer, max_length)
+    report["leakage"] = any(o["normalised_sentences"] for o in report["overlap"])
+    return report
+
+
+def _duplicates(report: dict[str, Any], splits: dict[str, list[Example]], order: list[str]) -> None:
+    """Duplicates within each split and sentences shared between splits (leakage), into ``report``."""
     report["duplicates_within"] = {}
     for s in order:
         # Several targets of one sentence are separate examples, not duplicates: count (sentence, target) pairs.
@@ -100,38 +122,29 @@ def inspect_data(
                 "distinct_in_second": report["distinct_sentences"][b],
                 "examples": _examples(examples),
             })
+
+
+def _label_disagreements(splits: dict[str, list[Example]], order: list[str], classify: Any) -> dict[str, Any]:
+    """(Sentence, target) pairs that occur more than once with different sentiment classes."""
     groups: dict[tuple[str, str], set[str]] = defaultdict(set)
     members: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for s in order:
         for e in splits[s]:
-            label = _sentiment_class(e, positive_threshold, negative_threshold)
+            label = classify(e)
             if label is not None:
                 key = (normalise_sentence(e.sentence), (e.target or "").lower())
                 groups[key].add(label)
                 members[key].append(e)
     disagreements = [members[k] for k, labels in groups.items() if len(labels) > 1]
-    report["label_disagreements"] = {
+    return {
         "count": len(disagreements),
-        "examples": [" vs ".join(f"{e.origin} ({_sentiment_class(e, positive_threshold, negative_threshold)})"
-                                 for e in group[:2]) for group in disagreements[:5]],
+        "examples": [" vs ".join(f"{e.origin} ({classify(e)})" for e in group[:2]) for group in disagreements[:5]],
     }
-    report["repairs"] = dict(log.counts(fatal=False))
-    if "mojibake" in report["repairs"]:  # count rows, as users see them, rather than cells
-        report["repairs"]["mojibake"] = sum(1 for s in order for e in splits[s] if e.meta.get("repaired"))
-    report["repair_examples"] = [f"{e.location}: {e.detail}" for e in log.events if not e.fatal][:8]
-    report["unusable_rows"] = [f"{e.location}: {e.detail}" for e in log.events if e.fatal]
-    report["empty_texts"] = len(log.of_kind("empty_text"))
-    if tokenizer:
-        report["tokens"] = _token_lengths(splits, order, tokenizer, max_length)
-    report["leakage"] = any(o["normalised_sentences"] for o in report["overlap"])
-    return report
 
 
-def _token_lengths(splits: dict[str, list[Example]], order: list[str], tokenizer: str, max_length: int) -> dict:
-    from ..models import load_tokenizer, resolve_model
-
-    tok = load_tokenizer(resolve_model(tokenizer))
-    result: dict[str, Any] = {"tokenizer": tokenizer, "max_length": max_length, "per_split": {}}
+def _token_lengths(splits: dict[str, list[Example]], order: list[str], tok: Any, max_length: int) -> dict:
+    name = getattr(tok, "name_or_path", None) or type(tok).__name__
+    result: dict[str, Any] = {"tokenizer": name, "max_length": max_length, "per_split": {}}
     for s in order:
         lengths = [len(ids) for ids in tok([e.sentence for e in splits[s]])["input_ids"]] if splits[s] else [0]
         result["per_split"][s] = {

@@ -12,9 +12,10 @@ from typing import Any
 import ftfy
 import ftfy.badness
 
+from ..errors import DataError
 from .log import LoadLog
 
-__all__ = ["Example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect", "where"]
+__all__ = ["Example", "as_example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect", "where"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +43,6 @@ class Example:
     def with_split(self, split: str) -> Example:
         return replace(self, split=split)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sentence": self.sentence,
-            "target": self.target,
-            "score": self.score,
-            "aspects": list(self.aspects),
-            "label": self.label,
-            "format": self.source_format,
-            "split": self.split,
-            "dataset": self.dataset,
-        }
 
 
 def where(file: str, row: int | str, column: str | None = None) -> str:
@@ -158,3 +148,29 @@ def repair_text(text: Any, location: str, repair: bool = True, log: LoadLog | No
     if fixed != text:
         log.repaired("mojibake", location, f"{text[:60]!r} -> {fixed[:60]!r}", warn=False)
     return fixed, fixed != text
+
+
+def as_example(item: str | dict | Example, position: int = 0) -> Example:
+    """Accept a plain sentence, a mapping (``sentence``/``text``, optional ``target``, ``aspects``) or an Example."""
+    if isinstance(item, Example):
+        return item
+    if isinstance(item, str):
+        if not item.strip():
+            raise DataError(f"input {position + 1} is an empty string; give a sentence to analyse.")
+        return Example(sentence=item, split="predict", origin=f"input {position + 1}")
+    if isinstance(item, dict):
+        sentence = item.get("sentence", item.get("text"))
+        if not isinstance(sentence, str) or not sentence.strip():
+            raise DataError(
+                f"input {position + 1} has no text: expected a 'sentence' (or 'text') string; "
+                f"found keys {', '.join(map(str, item)) or 'none'}."
+            )
+        aspects = item.get("aspects")
+        return Example(
+            sentence=sentence,
+            target=item.get("target"),
+            aspects=parse_aspects(aspects, f"input {position + 1}, field 'aspects'") if aspects else (),
+            split="predict",
+            origin=f"input {position + 1}",
+        )
+    raise DataError(f"input {position + 1} must be a string or an object; found {type(item).__name__}.")

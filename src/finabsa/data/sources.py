@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, UnknownNameError
+from ..errors import ConfigError, DataError, UnknownNameError
 from .fiqa import (
     SPLIT_FILE_COLUMNS,
     SPLIT_NAMES,
@@ -27,14 +27,14 @@ from .fiqa import (
     load_fiqa_official,
     load_fiqa_splits,
 )
+from .labels import SENTIMENT_LABELS
 from .log import LoadLog, SkipRow
 from .records import Example, parse_aspects, parse_score, repair_text, where
 from .tables import TABLE_SUFFIXES, find_split_file, read_table, require_columns
 
-__all__ = ["FORMATS", "detect_format", "load_data", "load_fiqa", "SENTIMENT_LABEL_NAMES", "PHRASEBANK_AGREEMENTS"]
+__all__ = ["FORMATS", "SOURCE_KEYS", "detect_format", "extra_source", "load_data", "load_fiqa", "PHRASEBANK_AGREEMENTS"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-SENTIMENT_LABEL_NAMES = ("positive", "neutral", "negative")
 PHRASEBANK_AGREEMENTS = {"50": "50Agree", "66": "66Agree", "75": "75Agree", "all": "AllAgree", "100": "AllAgree"}
 _SPLIT_ALIASES = {"train": "train", "training": "train", "validation": "validation", "valid": "validation",
                   "val": "validation", "dev": "validation", "test": "test", "testing": "test"}
@@ -80,7 +80,7 @@ def _sentfin(source: Any, log: LoadLog) -> dict[str, list[Example]]:
                             f"{str(row['Decisions'])[:60]!r}.")
             for entity, label in decisions.items():
                 label = str(label).strip().lower()
-                if label not in SENTIMENT_LABEL_NAMES:
+                if label not in SENTIMENT_LABELS:
                     log.problem("unknown_label", where(file.name, index, "Decisions"),
                                 f"unknown label {label!r} for '{entity}'; expected positive, neutral or negative.")
                 examples.append(Example(sentence=title, target=entity.strip(), label=label, dataset="sentfin",
@@ -121,7 +121,7 @@ def _phrasebank(source: Any, log: LoadLog) -> dict[str, list[Example]]:
                 log.problem("malformed_line", location, "expected 'sentence@label'; found no '@'.")
             sentence, label = line.rsplit("@", 1)
             label = label.strip().lower()
-            if label not in SENTIMENT_LABEL_NAMES:
+            if label not in SENTIMENT_LABELS:
                 log.problem("unknown_label", location, f"unknown label {label!r}; expected positive, neutral or "
                                                         "negative.")
             sentence, repaired = repair_text(sentence.strip(), location, source.repair_text, log)
@@ -301,6 +301,25 @@ def _with_path(source: Any, path: Path) -> Any:
 
 def load_fiqa(path: str | Path | None = None, fmt: str = "auto", repair: bool = True) -> dict[str, list[Example]]:
     """Load a data set by path with default settings (convenience for notebooks and tests)."""
-    from ..config import DataConfig
+    from .source_config import DataConfig
 
     return load_data(DataConfig(path=None if path is None else str(path), format=fmt, repair_text=repair))
+
+
+#: Keys a data source mapping (``data.also_train`` entries) may set.
+SOURCE_KEYS = ("path", "format", "encoding", "agreement", "text_column", "label_column", "target_column",
+                "score_column", "aspect_column", "split_column", "repair_text")
+
+
+def extra_source(main: Any, entry: Any) -> Any:
+    """The source of one ``data.also_train`` entry (a path, or a mapping of ``SOURCE_KEYS``), as an object of the
+    same type as ``main`` (a ``DataConfig``) with its own defaults and ``main``'s text repair setting."""
+    if isinstance(entry, str):
+        entry = {"path": entry}
+    if not isinstance(entry, dict) or not entry.get("path"):
+        raise ConfigError([f"expected a path or a mapping with 'path'; found {entry!r}"])
+    unknown = [k for k in entry if k not in SOURCE_KEYS]
+    if unknown:
+        raise ConfigError([f"unknown key(s) {', '.join(unknown)}; known: {', '.join(SOURCE_KEYS)}"])
+    return type(main)(**{"repair_text": main.repair_text, **entry})
+

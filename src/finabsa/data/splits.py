@@ -75,6 +75,31 @@ class RunData:
     notes: list[str] = field(default_factory=list)
 
 
+def _shipped_validation(train: list[Example], valid: list[Example], notes: list[str]) -> list[Example]:
+    """The shipped validation split, with a note (and a warning) on how much of it is also in train."""
+    overlap = sentence_overlap(train, valid)
+    distinct = len({e.sentence for e in valid})
+    notes.append(f"validation: the shipped split ({len(valid)} rows); {overlap} of its {distinct} sentences are "
+                 "also in train, so model selection on it measures memorisation.")
+    if overlap:
+        logger.warning("the shipped validation split shares %d of %d sentences with train", overlap, distinct)
+    return valid
+
+
+def _extra_rows(usable_extra: list[Example], held_out_rows: list[Example], notes: list[str]) -> list[Example]:
+    """Rows of other data sets that may join training: those whose sentence is not in validation or test."""
+    held_out = {normalise_sentence(e.sentence) for e in held_out_rows}
+    kept = [e for e in usable_extra if normalise_sentence(e.sentence) not in held_out]
+    by_set: dict[str, int] = defaultdict(int)
+    for e in kept:
+        by_set[e.dataset] += 1
+    notes.append(
+        "extra training data: " + ", ".join(f"{n} row(s) of {name}" for name, n in sorted(by_set.items()))
+        + f" ({len(usable_extra) - len(kept)} dropped because their sentence is in validation or test)."
+    )
+    return kept
+
+
 def prepare_splits(
     splits: dict[str, list[Example]],
     *,
@@ -114,13 +139,7 @@ def prepare_splits(
             f"train as test (seeded, sentence-disjoint, {test_fraction:.0%})."
         )
     if validation == "shipped" and filtered.get("validation"):
-        valid = filtered["validation"]
-        overlap = sentence_overlap(train, valid)
-        distinct = len({e.sentence for e in valid})
-        notes.append(f"validation: the shipped split ({len(valid)} rows); {overlap} of its {distinct} sentences are "
-                     "also in train, so model selection on it measures memorisation.")
-        if overlap:
-            logger.warning("the shipped validation split shares %d of %d sentences with train", overlap, distinct)
+        valid = _shipped_validation(train, filtered["validation"], notes)
     else:
         train, valid = carve(train, validation_fraction, seed, stratify_key)
         notes.append(f"validation: {len(valid)} row(s) carved from train (seeded, stratified, sentence-disjoint, "
@@ -129,17 +148,7 @@ def prepare_splits(
     if leaked:
         notes.append(f"warning: {leaked} test sentence(s) also occur in train.")
     if extra_train:
-        held_out = {normalise_sentence(e.sentence) for e in valid + test}
-        usable_extra = [e for e in extra_train if usable(e)]
-        kept = [e for e in usable_extra if normalise_sentence(e.sentence) not in held_out]
-        by_set: dict[str, int] = defaultdict(int)
-        for e in kept:
-            by_set[e.dataset] += 1
-        notes.append(
-            "extra training data: " + ", ".join(f"{n} row(s) of {name}" for name, n in sorted(by_set.items()))
-            + f" ({len(usable_extra) - len(kept)} dropped because their sentence is in validation or test)."
-        )
-        train = train + kept
+        train = train + _extra_rows([e for e in extra_train if usable(e)], valid + test, notes)
     train = _limit(train, max_train_rows, seed)
     valid = _limit(valid, max_eval_rows, seed)
     test = _limit(test, max_eval_rows, seed)

@@ -2,17 +2,20 @@
 
 from . import aspect, instruct, sentiment, target  # noqa: F401  (registration side effect)
 from .aspect import AspectTask
-from .base import Task, get_task, register_task, render_template, task_names
+from .base import HeadSpec, Task, get_task, register_task, render_template, task_names
+from .hooks import PipelineHooks, StudyHooks
 from .instruct import InstructTask
-from .sentiment import SENTIMENT_LABELS, SentimentTask
+from .sentiment import SentimentTask
 from .target import BIO_LABELS, TargetTask, find_target_spans
 
 __all__ = [
     "AspectTask",
     "BIO_LABELS",
+    "HeadSpec",
     "InstructTask",
-    "SENTIMENT_LABELS",
+    "PipelineHooks",
     "SentimentTask",
+    "StudyHooks",
     "TargetTask",
     "Task",
     "build_task",

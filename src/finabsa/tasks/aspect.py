@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..data.labels import ASPECT_LEVELS
 from ..data.records import Example, truncate_aspect
 from .base import choice_problems, register_task
 from .classification import SequenceClassificationTask, template_problems
 
 __all__ = ["AspectTask", "AspectOptions"]
-
-LEVELS = ("1", "2", "full")
-
 
 @dataclass
 class AspectOptions:
@@ -36,7 +34,7 @@ class AspectTask(SequenceClassificationTask):
     @classmethod
     def check_options(cls, options: AspectOptions) -> list[str]:
         problems = template_problems(cls.name, options.text_template, options.pair_template)
-        problems += choice_problems(cls.name, "level", options.level, LEVELS)
+        problems += choice_problems(cls.name, "level", options.level, ASPECT_LEVELS)
         for template in (options.text_template, options.pair_template):
             if "aspect" in template:
                 problems.append("task 'aspect' templates must not include the aspects they are asked to predict")

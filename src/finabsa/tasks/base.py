@@ -1,9 +1,53 @@
 """The task plug-in contract and its registry.
 
-A task says which examples it can use, how labels are built, how inputs are encoded, how model outputs are decoded
-into predictions, and how predictions are scored. The training loop (``finabsa.training``) and the predictor
-(``finabsa.predict``) only ever talk to this interface, so adding a task means adding one module that calls
-``register_task`` and nothing else.
+A task is a small plug-in that the one training loop (``finabsa.training``) and the ``Predictor``
+(``finabsa.models``) drive. The core ``Task`` interface is what every task needs to train and predict: its options,
+which examples it can use and their gold answers, the label list and the model head it declares (``HeadSpec``),
+how inputs are encoded and outputs decoded, and how predictions are scored. Tasks that run inside a pipeline, or
+that a study compares with floors and seed ensembles, also implement the optional hooks in
+``finabsa.tasks.hooks``. A complete task, registered under a name::
+
+    @dataclass
+    class LengthOptions:
+        cut: int = field(default=8, metadata={"help": "Sentences with more words than this are 'long'."})
+
+    @register_task
+    class LengthTask(Task):
+        # Is the sentence long? A toy task: two classes from the word count.
+
+        name = "length"
+        Options = LengthOptions
+        answer_key = "label"
+
+        def label_of(self, example):
+            return "long" if len(example.sentence.split()) > self.options.cut else "short"
+
+        def usable(self, example): return True
+        def gold(self, example): return self.label_of(example)
+        def build_labels(self, train): return ["long", "short"]
+        def head(self, labels): return HeadSpec("sequence-classification", size=len(labels))
+
+        def encode(self, examples, tokenizer, labels, max_length, with_labels):
+            encoded = tokenizer([e.sentence for e in examples], truncation=True, max_length=max_length)
+            rows = [{k: encoded[k][i] for k in encoded.keys()} for i in range(len(examples))]
+            if with_labels:
+                for row, example in zip(rows, examples):
+                    row["labels"] = labels.index(self.label_of(example))
+            return rows
+
+        def collator(self, tokenizer):
+            from transformers import DataCollatorWithPadding
+            return DataCollatorWithPadding(tokenizer)
+
+        def decode(self, outputs, features, examples, labels, tokenizer):
+            return [{"label": labels[int(i)]} for i in outputs.argmax(-1)]
+
+        def score(self, examples, predictions, labels, evaluation):
+            gold = [self.label_of(e) for e in examples]
+            return classification_metrics(gold, [p["label"] for p in predictions], labels, bootstrap_samples=0)
+
+``SequenceClassificationTask`` (``finabsa.tasks.classification``) already implements encoding, decoding and
+scoring for one class label per sentence: a sentence-level task built on it only says ``label_of``.
 """
 
 from __future__ import annotations
@@ -19,8 +63,8 @@ from ..data.records import Example
 from ..errors import DataError, UnknownNameError
 
 __all__ = [
-    "Task", "choice_problems", "register_task", "template_fields", "get_task", "task_names", "render_template",
-    "TEMPLATE_FIELDS",
+    "HEAD_KINDS", "HeadSpec", "Task", "choice_problems", "register_task", "template_fields", "template_values",
+    "get_task", "task_names", "render_template", "TEMPLATE_FIELDS",
 ]
 
 _REGISTRY: dict[str, type[Task]] = {}
@@ -40,6 +84,7 @@ def get_task(name: str) -> type[Task]:
 
 
 def task_names() -> list[str]:
+    """The registered task names, sorted."""
     return sorted(_REGISTRY)
 
 
@@ -65,9 +110,9 @@ def template_fields(*templates: str) -> list[str]:
     return list(fields)
 
 
-def render_template(template: str, example: Example) -> str:
-    """Fill an input template from an example; a field the example lacks raises ``DataError``."""
-    values = {
+def template_values(example: Example) -> dict[str, str | None]:
+    """The value of every template field for an example (None where the example lacks it)."""
+    return {
         "sentence": example.sentence,
         "dataset": example.dataset,
         "target": example.target,
@@ -77,6 +122,11 @@ def render_template(template: str, example: Example) -> str:
         if example.aspects
         else None,
     }
+
+
+def render_template(template: str, example: Example) -> str:
+    """Fill an input template from an example; a field the example lacks raises ``DataError``."""
+    values = template_values(example)
     needed = [name for name in TEMPLATE_FIELDS if "{" + name + "}" in template]
     missing = [name for name in needed if not values[name]]
     if missing:
@@ -88,17 +138,54 @@ def render_template(template: str, example: Example) -> str:
     return template.format(**{k: v or "" for k, v in values.items()})
 
 
+#: Model heads a task can declare: one class (or score) per sentence, one tag per token, or generated text.
+HEAD_KINDS = ("sequence-classification", "token-classification", "seq2seq", "causal-lm")
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadSpec:
+    """The model head a task needs, declared by the task and built by ``finabsa.models``.
+
+    ``size`` is the number of outputs per sentence (or per token): the label count for classification, 1 for a
+    regressed score, 0 for generation. ``problem_type`` is passed to transformers (``regression``,
+    ``single_label_classification``) where the head size alone does not say it.
+    """
+
+    kind: str
+    size: int = 0
+    problem_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in HEAD_KINDS:
+            raise ValueError(f"head kind must be one of {', '.join(HEAD_KINDS)}; found '{self.kind}'")
+
+    @property
+    def generates(self) -> bool:
+        """Whether the model writes text (no classification head: frozen training and ONNX export do not apply)."""
+        return self.kind in ("seq2seq", "causal-lm")
+
+    @property
+    def per_token(self) -> bool:
+        """Whether the head answers once per token (its outputs have a sequence axis)."""
+        return self.kind == "token-classification"
+
+
 class Task(ABC):
-    """Base class of task plug-ins. Subclasses set the class attributes and implement the abstract hooks."""
+    """Base class of task plug-ins: the core every task implements to train and predict."""
 
     #: Registry name (``--task NAME``).
     name: ClassVar[str]
     #: Dataclass of this task's options; its field metadata ``help`` is shown by ``finabsa tasks``.
     Options: ClassVar[type]
-    #: Which model head the task needs: ``sequence-classification``, ``token-classification`` or ``seq2seq``.
-    model_kind: ClassVar[str]
-    #: Whether ``adapter.method: frozen`` (train only a head) makes sense for this task.
-    supports_frozen: ClassVar[bool] = True
+    #: The prediction field that holds the task's answer (what reload-identity tests compare).
+    answer_key: ClassVar[str] = "label"
+    #: Why rows fail ``usable_for_training``, for the report.
+    training_exclusion_reason: ClassVar[str] = ""
+    #: Metric the Trainer selects the best checkpoint by: ``loss`` (validation loss), or a key of ``trainer_metrics``.
+    selection_metric: ClassVar[str] = "loss"
+    selection_greater_is_better: ClassVar[bool] = False
+    #: Headline metrics for the before/after table, in order.
+    headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
 
     def __init__(self, options: Any | None = None):
         self.options = options if options is not None else self.Options()
@@ -151,17 +238,6 @@ class Task(ABC):
         """Whether a usable example can also be trained on (e.g. its target is found in the sentence)."""
         return True
 
-    #: Why rows fail ``usable_for_training``, for the report.
-    training_exclusion_reason: ClassVar[str] = ""
-
-    def closed_label_set(self, labels: list[str]) -> bool:
-        """Whether predictions are one of ``labels`` (so gold labels outside them can never be right)."""
-        return False
-
-    def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
-        """Predictions of simple floors (name -> one prediction dict per test example), scored like the model's."""
-        return {}
-
     def check_examples(self, examples: list[Example]) -> None:  # noqa: B027 - optional hook
         """Raise ``DataError`` for values this task cannot use (e.g. an unknown label); default: accept all."""
 
@@ -169,11 +245,19 @@ class Task(ABC):
         """Key used to stratify carved splits; defaults to the gold answer."""
         return str(self.gold(example))
 
+    def closed_label_set(self, labels: list[str]) -> bool:
+        """Whether predictions are one of ``labels`` (so gold labels outside them can never be right)."""
+        return False
+
     @abstractmethod
     def build_labels(self, train: list[Example]) -> list[str]:
         """The ordered label list the head predicts (empty for regression and generation)."""
 
-    # -- encoding --------------------------------------------------------------------------------------------
+    @abstractmethod
+    def head(self, labels: list[str]) -> HeadSpec:
+        """The model head this task needs for ``labels``."""
+
+    # -- encoding and decoding -------------------------------------------------------------------------------
     @abstractmethod
     def encode(
         self, examples: list[Example], tokenizer: Any, labels: list[str], max_length: int, with_labels: bool
@@ -187,7 +271,6 @@ class Task(ABC):
     def collator(self, tokenizer: Any) -> Any:
         """The data collator that pads a list of feature dicts into a batch."""
 
-    # -- model outputs ---------------------------------------------------------------------------------------
     def forward(self, model: Any, batch: dict[str, torch.Tensor], tokenizer: Any) -> Any:
         """Run the model on a batch for prediction; the default returns the logits."""
         return model(**batch).logits
@@ -203,11 +286,7 @@ class Task(ABC):
     def score(
         self, examples: list[Example], predictions: list[dict[str, Any]], labels: list[str], evaluation: Any
     ) -> dict[str, Any]:
-        """Metrics of predictions against the examples' gold answers (see ``finabsa.evaluation``)."""
-
-    #: Metric the Trainer selects the best checkpoint by, and whether larger is better.
-    selection_metric: ClassVar[str] = "macro_f1"
-    selection_greater_is_better: ClassVar[bool] = True
+        """Metrics of predictions against the examples' gold answers (see ``finabsa.tasks.metrics``)."""
 
     def trainer_metrics(self, eval_prediction: Any, labels: list[str]) -> dict[str, float]:
         """Cheap validation metrics for the Trainer (must include ``selection_metric`` unless it is ``loss``)."""
@@ -216,39 +295,6 @@ class Task(ABC):
     def loss_function(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool) -> Any:
         """An optional ``compute_loss_func`` for the Trainer (e.g. class-weighted); None uses the model's loss."""
         return None
-
-    #: Headline metrics for the before/after table, in order.
-    headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")
-
-    def ensemble(self, predictions: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
-        """Combine several models' predictions for the same examples (e.g. seeds); None when not supported."""
-        return None
-
-    # -- pipeline (several tasks on the same sentences) -----------------------------------------------------
-    #: Key of this task's answer in a pipeline record (None: ``record`` returns several keys to merge).
-    @property
-    def record_key(self) -> str | None:
-        return self.name
-
-    def input_templates(self) -> tuple[str, ...]:
-        """The input templates this task renders (their fields are what it needs besides the sentence)."""
-        return ()
-
-    def needs(self) -> set[str]:
-        """Template fields the input uses that a plain sentence lacks (e.g. ``target``)."""
-        return {f for f in template_fields(*self.input_templates()) if f not in ("sentence", "dataset")}
-
-    def provides(self) -> tuple[str, ...]:
-        """Template fields this task's prediction can fill for the tasks after it in a pipeline."""
-        return ()
-
-    def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
-        """The example with the fields of ``provides`` filled from ``prediction`` (kept when already given)."""
-        return example
-
-    def record(self, prediction: dict[str, Any]) -> Any:
-        """This task's part of a pipeline record."""
-        return prediction
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 import torch
 
 from ..data.records import Example
-from ..evaluation import classification_metrics
-from .base import TEMPLATE_FIELDS, Task, render_template, softmax
+from .base import TEMPLATE_FIELDS, HeadSpec, Task, render_template, softmax
+from .hooks import PipelineHooks, StudyHooks
+from .metrics import classification_metrics
 
 __all__ = ["SequenceClassificationTask", "template_problems"]
 
@@ -40,10 +41,11 @@ def template_problems(task: str, text_template: str, pair_template: str) -> list
     return problems
 
 
-class SequenceClassificationTask(Task):
+class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
     """A task with one class label per example, predicted from the (templated) sentence."""
 
-    model_kind: ClassVar[str] = "sequence-classification"
+    selection_metric: ClassVar[str] = "macro_f1"
+    selection_greater_is_better: ClassVar[bool] = True
 
     @abstractmethod
     def label_of(self, example: Example) -> str | None:
@@ -58,18 +60,16 @@ class SequenceClassificationTask(Task):
     def build_labels(self, train: list[Example]) -> list[str]:
         return sorted({self.label_of(e) for e in train})
 
-    def head_size(self, labels: list[str]) -> int:
-        return len(labels)
+    def head(self, labels: list[str]) -> HeadSpec:
+        return HeadSpec("sequence-classification", size=len(labels), problem_type="single_label_classification")
 
     def closed_label_set(self, labels: list[str]) -> bool:
-        return self.head_size(labels) == len(labels)
+        return self.head(labels).size == len(labels)
 
     def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
         """Majority class of train, and TF-IDF (word 1-2 grams) + logistic regression on the same input text."""
         if not self.closed_label_set(labels):
             return {}
-        from collections import Counter
-
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
@@ -86,8 +86,6 @@ class SequenceClassificationTask(Task):
             "majority": [{"label": majority} for _ in test],
             "tfidf_logreg": [{"label": str(label)} for label in predicted],
         }
-
-    problem_type: ClassVar[str] = "single_label_classification"
 
     def input_templates(self) -> tuple[str, ...]:
         return (self.options.text_template, self.options.pair_template)

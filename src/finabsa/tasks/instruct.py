@@ -21,11 +21,13 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..data.labels import ASPECT_LEVELS, NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, SENTIMENT_LABELS
 from ..data.records import Example
-from ..evaluation import classification_metrics, target_metrics
 from .aspect import AspectOptions, AspectTask
-from .base import Task, choice_problems, register_task
-from .sentiment import SENTIMENT_LABELS, SentimentOptions, SentimentTask
+from .base import HeadSpec, Task, choice_problems, register_task
+from .hooks import PipelineHooks
+from .metrics import classification_metrics, target_metrics
+from .sentiment import SentimentOptions, SentimentTask
 
 __all__ = ["InstructTask", "InstructOptions", "parse_answer", "FIELDS"]
 
@@ -43,8 +45,10 @@ class InstructOptions:
     fields: list[str] = field(default_factory=lambda: list(FIELDS), metadata={
         "help": "Answers the model writes, in order: any of target, aspect, sentiment (several: multi-task)."})
     aspect_level: str = field(default="2", metadata={"help": "Aspect depth of the aspect answer: 1, 2 or full."})
-    positive_threshold: float = field(default=0.1, metadata={"help": "Scores above this are positive."})
-    negative_threshold: float = field(default=-0.1, metadata={"help": "Scores below this are negative."})
+    positive_threshold: float = field(default=POSITIVE_THRESHOLD, metadata={"help": "Scores above this are "
+                                                                                    "positive."})
+    negative_threshold: float = field(default=NEGATIVE_THRESHOLD, metadata={"help": "Scores below this are "
+                                                                                    "negative."})
     system_prompt: str = field(
         default="You analyse financial news headlines and microblog posts.",
         metadata={"help": "System message of the chat prompt."},
@@ -78,15 +82,13 @@ def parse_answer(text: str, fields: list[str]) -> tuple[dict[str, str], list[str
 
 
 @register_task
-class InstructTask(Task):
+class InstructTask(Task, PipelineHooks):
     """Decoder LLM answering target, aspect and sentiment in one structured reply (instruction tuning)."""
 
     name = "instruct"
     Options = InstructOptions
-    model_kind: ClassVar[str] = "causal-lm"
-    supports_frozen: ClassVar[bool] = False
-    selection_metric: ClassVar[str] = "loss"
-    selection_greater_is_better: ClassVar[bool] = False
+    #: The raw answer text: identical raw text means identical parsed answers.
+    answer_key: ClassVar[str] = "raw"
 
     @classmethod
     def check_options(cls, options: InstructOptions) -> list[str]:
@@ -97,7 +99,7 @@ class InstructTask(Task):
         if unknown:
             problems.append(f"task 'instruct' fields: unknown {', '.join(map(str, unknown))}; choose from "
                             f"{', '.join(FIELDS)}")
-        problems += choice_problems(cls.name, "aspect_level", options.aspect_level, ("1", "2", "full"))
+        problems += choice_problems(cls.name, "aspect_level", options.aspect_level, ASPECT_LEVELS)
         if options.max_new_tokens < 1:
             problems.append(f"task 'instruct' max_new_tokens must be >= 1; found {options.max_new_tokens}")
         return problems
@@ -140,8 +142,8 @@ class InstructTask(Task):
             labels += [f"sentiment:{s}" for s in SENTIMENT_LABELS]
         return labels
 
-    def head_size(self, labels: list[str]) -> int:
-        return 0
+    def head(self, labels: list[str]) -> HeadSpec:
+        return HeadSpec("causal-lm")
 
     @staticmethod
     def allowed(labels: list[str], name: str) -> list[str]:

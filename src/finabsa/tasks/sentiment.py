@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..data.labels import NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, SENTIMENT_LABELS, sentiment_class
 from ..data.records import Example
 from ..errors import DataError
-from ..evaluation import classification_metrics, regression_metrics
-from .base import choice_problems, register_task
+from .base import HeadSpec, choice_problems, register_task
 from .classification import SequenceClassificationTask, template_problems
+from .metrics import classification_metrics, regression_metrics
 
 __all__ = ["SentimentTask", "SentimentOptions", "SENTIMENT_LABELS"]
 
-#: Label order matches the FiQA split's ``label`` column (0 positive, 1 neutral, 2 negative).
-SENTIMENT_LABELS = ["positive", "neutral", "negative"]
 MODES = ("classes", "regression")
 
 
@@ -22,8 +21,10 @@ MODES = ("classes", "regression")
 class SentimentOptions:
     mode: str = field(default="classes", metadata={"help": "classes (3-way classifier) or regression (predict the "
                                                            "score, report thresholded classes too)."})
-    positive_threshold: float = field(default=0.1, metadata={"help": "Scores above this are positive."})
-    negative_threshold: float = field(default=-0.1, metadata={"help": "Scores below this are negative."})
+    positive_threshold: float = field(default=POSITIVE_THRESHOLD, metadata={"help": "Scores above this are "
+                                                                                    "positive."})
+    negative_threshold: float = field(default=NEGATIVE_THRESHOLD, metadata={"help": "Scores below this are "
+                                                                                    "negative."})
     text_template: str = field(default="{sentence}", metadata={"help": "First input segment; fields: sentence, "
                                                                        "target, aspects, aspect_l1, aspect_l2."})
     pair_template: str = field(default="", metadata={"help": "Optional second segment, e.g. '{target}; {aspects}' "
@@ -61,11 +62,7 @@ class SentimentTask(SequenceClassificationTask):
         return " ".join(parts)
 
     def class_of_score(self, score: float) -> str:
-        if score > self.options.positive_threshold:
-            return "positive"
-        if score < self.options.negative_threshold:
-            return "negative"
-        return "neutral"
+        return sentiment_class(score, self.options.positive_threshold, self.options.negative_threshold)
 
     def label_of(self, example: Example) -> str | None:
         if example.score is not None:
@@ -88,12 +85,14 @@ class SentimentTask(SequenceClassificationTask):
     def build_labels(self, train: list[Example]) -> list[str]:
         return list(SENTIMENT_LABELS)
 
-    def head_size(self, labels: list[str]) -> int:
-        return 1 if self.regression else len(labels)
+    def head(self, labels: list[str]) -> HeadSpec:
+        if self.regression:
+            return HeadSpec("sequence-classification", size=1, problem_type="regression")
+        return super().head(labels)
 
     @property
-    def problem_type(self) -> str:  # type: ignore[override]
-        return "regression" if self.regression else "single_label_classification"
+    def answer_key(self) -> str:  # type: ignore[override]
+        return "score" if self.regression else "label"
 
     @property
     def selection_metric(self) -> str:  # type: ignore[override]

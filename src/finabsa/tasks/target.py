@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..data.records import Example
-from ..evaluation import target_metrics
-from .base import Task, choice_problems, register_task, render_template, softmax
+from .base import HeadSpec, Task, choice_problems, register_task, render_template, softmax
 from .classification import template_problems
+from .hooks import PipelineHooks, StudyHooks
+from .metrics import target_metrics
 
 __all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS"]
 
@@ -98,12 +99,14 @@ def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) 
 
 # --------------------------------------------------------------------------------------------------------------
 @register_task
-class TargetTask(Task):
+class TargetTask(Task, PipelineHooks, StudyHooks):
     """Detect the entity or ticker a sentence is about (span tagging or generation)."""
 
     name = "target"
     Options = TargetOptions
+    answer_key: ClassVar[str] = "target"
     selection_metric: ClassVar[str] = "exact_match"
+    selection_greater_is_better: ClassVar[bool] = True
     headline_metrics: ClassVar[tuple[str, ...]] = ("exact_match", "token_f1", "rouge1")
 
     @classmethod
@@ -187,15 +190,11 @@ class TargetTask(Task):
 class SpanTargetTask(TargetTask):
     """BIO token classification over the sentence; decoding returns the best-scoring span."""
 
-    model_kind: ClassVar[str] = "token-classification"
-
     def build_labels(self, train: list[Example]) -> list[str]:
         return list(BIO_LABELS)
 
-    def head_size(self, labels: list[str]) -> int:
-        return len(labels)
-
-    problem_type: ClassVar[str | None] = None
+    def head(self, labels: list[str]) -> HeadSpec:
+        return HeadSpec("token-classification", size=len(labels))
 
     training_exclusion_reason: ClassVar[str] = "their target could not be located in the sentence"
 
@@ -293,18 +292,14 @@ def _snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
 class GenerativeTargetTask(TargetTask):
     """Encoder-decoder generation of the target text from a prompt."""
 
-    model_kind: ClassVar[str] = "seq2seq"
-    supports_frozen: ClassVar[bool] = False
     selection_metric: ClassVar[str] = "loss"
     selection_greater_is_better: ClassVar[bool] = False
 
     def build_labels(self, train: list[Example]) -> list[str]:
         return []
 
-    def head_size(self, labels: list[str]) -> int:
-        return 0
-
-    problem_type: ClassVar[str | None] = None
+    def head(self, labels: list[str]) -> HeadSpec:
+        return HeadSpec("seq2seq")
 
     def input_templates(self) -> tuple[str, ...]:
         return (self.options.prompt_template,)

@@ -20,10 +20,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .data.records import Example
-from .errors import FinabsaError, RunFolderError
-from .export import EXPORT_FILE
-from .predict import Predictor, as_example
+from ..data.records import Example, as_example
+from ..errors import FinabsaError, RunFolderError
+from ..models.predictor import Predictor
+from ..tasks import PipelineHooks, task_names
+from ..tasks.base import template_values
+from .loading import is_export, load
 
 __all__ = ["Pipeline", "read_pipeline_file"]
 
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 def read_pipeline_file(path: str | Path) -> dict[str, Path]:
     """Task name -> run folder from a pipeline YAML file; relative folders are resolved against the file's folder."""
-    from .config import read_yaml_mapping
+    from ..config import read_yaml_mapping
 
     path = Path(path)
     mapping = read_yaml_mapping(
@@ -73,9 +75,6 @@ class Pipeline:
 
     def __init__(self, runs: Mapping[str, str | Path | Predictor], batch_size: int = 32, runtime: str = "torch",
                  merge: bool = True):
-        from .predict import load
-        from .tasks import task_names
-
         if not runs:
             raise FinabsaError("a pipeline needs at least one task; give e.g. {'sentiment': 'runs/sentiment'}.")
         unknown = [name for name in runs if name not in task_names()]
@@ -94,13 +93,16 @@ class Pipeline:
                 predictor = run
             else:
                 # The ONNX runtimes need export folders; run folders in the same pipeline stay on PyTorch.
-                exported = (Path(run) / EXPORT_FILE).is_file()
+                exported = is_export(run)
                 if runtime != "torch" and not exported:
                     logger.warning("%s: '%s' is a run folder, not an export folder; it runs on PyTorch (write an "
                                    "ONNX export with 'finabsa export RUN --onnx')", name, run)
                 predictor = load(run, batch_size, runtime=runtime if exported else "torch", merge=merge)
             predictor.batch_size = batch_size
             trained_for = predictor.task.name
+            if not isinstance(predictor.task, PipelineHooks):
+                raise FinabsaError(f"task '{trained_for}' ('{predictor.run_dir}') cannot take part in a pipeline: it "
+                                   "does not implement finabsa.tasks.PipelineHooks.")
             if trained_for != name:
                 raise RunFolderError(
                     f"pipeline entry '{name}' points at '{predictor.run_dir}', a run trained for task "
@@ -172,7 +174,7 @@ class Pipeline:
             task = predictor.task
             needs = task.needs()
             # A sentence for which an earlier task found nothing to fill this task's template gets no answer.
-            ready = [i for i, e in enumerate(examples) if all(_has(e, field) for field in needs)]
+            ready = [i for i, e in enumerate(examples) if all(template_values(e)[field] for field in needs)]
             predictions = predictor.predict_examples([examples[i] for i in ready], progress=progress, desc=name)
             answers: dict[int, dict[str, Any]] = dict(zip(ready, predictions))
             for i, record in enumerate(records):
@@ -190,9 +192,3 @@ class Pipeline:
                         f"no {name}: its input needs {', '.join(sorted(needs))}, which was not found"
                     )
         return records
-
-
-def _has(example: Example, field: str) -> bool:
-    if field == "target":
-        return bool(example.target)
-    return bool(example.aspects)

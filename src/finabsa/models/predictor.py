@@ -9,36 +9,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .data.records import Example, parse_aspects
-from .errors import DataError
+from ..data.records import Example, as_example
 
-__all__ = ["Predictor", "load", "as_example"]
-
-
-def as_example(item: str | dict | Example, position: int = 0) -> Example:
-    """Accept a plain sentence, a mapping (``sentence``/``text``, optional ``target``, ``aspects``) or an Example."""
-    if isinstance(item, Example):
-        return item
-    if isinstance(item, str):
-        if not item.strip():
-            raise DataError(f"input {position + 1} is an empty string; give a sentence to analyse.")
-        return Example(sentence=item, split="predict", origin=f"input {position + 1}")
-    if isinstance(item, dict):
-        sentence = item.get("sentence", item.get("text"))
-        if not isinstance(sentence, str) or not sentence.strip():
-            raise DataError(
-                f"input {position + 1} has no text: expected a 'sentence' (or 'text') string; "
-                f"found keys {', '.join(map(str, item)) or 'none'}."
-            )
-        aspects = item.get("aspects")
-        return Example(
-            sentence=sentence,
-            target=item.get("target"),
-            aspects=parse_aspects(aspects, f"input {position + 1}, field 'aspects'") if aspects else (),
-            split="predict",
-            origin=f"input {position + 1}",
-        )
-    raise DataError(f"input {position + 1} must be a string or an object; found {type(item).__name__}.")
+__all__ = ["Predictor"]
 
 
 class Predictor:
@@ -100,29 +73,3 @@ class Predictor:
         """Predict ``examples`` and score them; returns ``(metrics, predictions)``."""
         predictions = self.predict_examples(examples, progress=progress, desc=desc)
         return self.task.score(examples, predictions, self.labels, evaluation), predictions
-
-
-def load(run_dir: str | Path, batch_size: int | None = None, runtime: str = "torch", merge: bool = False) -> Predictor:
-    """Load a finished run folder (or an export folder from ``finabsa export``) for prediction.
-
-    A run folder gives the same model, head and labels the run evaluated; ``merge=True`` folds LoRA into the base
-    weights first (faster; the same labels, probabilities equal to about 1e-6). ``runtime`` (``torch``, ``onnx``,
-    ``onnx-int8``) applies to export folders.
-    """
-    from .export import EXPORT_FILE, RUNTIMES, load_export, merged_model
-    from .runs import load_run
-
-    run_dir = Path(run_dir)
-    if runtime not in RUNTIMES:
-        raise DataError(f"unknown runtime '{runtime}'; expected one of {', '.join(RUNTIMES)}.")
-    if (run_dir / EXPORT_FILE).is_file():
-        return load_export(run_dir, runtime=runtime, batch_size=batch_size)
-    if runtime != "torch":
-        raise DataError(
-            f"'{run_dir}' is a run folder; the {runtime} runtime needs an export folder. Write one with "
-            f"'finabsa export {run_dir} --output EXPORT_DIR --onnx{' --int8' if runtime == 'onnx-int8' else ''}'."
-        )
-    predictor = load_run(run_dir, batch_size=batch_size)
-    if merge:
-        predictor.model = merged_model(predictor.model)
-    return predictor

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .reporting import format_metric, metric_kind
+from .run_report import format_metric, metric_kind
 
 __all__ = ["write_study_report"]
 
@@ -54,8 +54,8 @@ def _floor_text(floors: dict[str, Any], metric: str) -> str:
 
 
 def _data_section(spec: Any) -> list[str]:
-    from .config import load_config
-    from .data.inspect import inspect_data
+    from ..config import load_config
+    from ..data.inspect import inspect_data
 
     config = load_config(None, {**spec.base, **spec.cells[0].settings})
     try:
@@ -78,6 +78,37 @@ def _data_section(spec: Any) -> list[str]:
                  f"{config.data.validation_fraction:.0%}); the test split is read once per final run, for the "
                  "before/after evaluation.")
     return lines
+
+
+def _cell_section(spec: Any, cell: Any, results: list[dict], floors: dict[str, dict], plots: Path) -> list[str]:
+    """One cell's section: every metric before, after and as a seed ensemble, per-class F1, plots, floors."""
+    entries = [r for r in results if r["slug"] == cell.slug]
+    if not entries:
+        return [f"## {cell.name}", "", "No finished run yet.", ""]
+    lines = [f"## {cell.name}", "", f"Variant: {entries[0]['variant']}; model {entries[0]['model']} "
+             f"({entries[0]['method']}); settings: `{json.dumps(cell.settings)}`.", "",
+             "| metric | before | after | ensemble of seeds |", "|---|---|---|---|"]
+    for metric in dict.fromkeys(r["metric"] for r in entries):
+        lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
+                     f"{_cell_text(_find(results, cell.slug, 'after', metric))} | "
+                     f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |")
+    per_class = _per_class(entries[0]["runs"])
+    if per_class:
+        lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
+                  + ", ".join(f"{label} {f1:.3f}" for label, f1 in per_class.items()) + "."]
+    first_run = Path(entries[0]["runs"][0])
+    for name in ("confusion_after.png", "learning_curve.png"):
+        if (first_run / name).is_file():
+            target = plots / f"{cell.slug}-{name}"
+            shutil.copy(first_run / name, target)
+            lines += ["", f"![{cell.name}: {name[:-4]} (seed {spec.seeds[0]})](plots/{target.name})"]
+    floor = floors.get(cell.slug)
+    if floor:
+        lines += ["", "Floors on the same split: " + "; ".join(
+            f"{name.replace('_', ' ')}: " + ", ".join(f"{m} {format_metric(m, v)}" for m, v in metrics.items()
+                                                      if m in ("accuracy", "macro_f1", "exact_match", "rouge1"))
+            for name, metrics in floor.items()) + "."]
+    return lines + [""]
 
 
 def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], output: Path,
@@ -114,34 +145,7 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
     lines += ["", "The reference study reported micro-averaged precision/recall/F1 (equal to accuracy) and selected "
               "models on a validation split contained in its training split.", ""]
     for cell in spec.cells:
-        entries = [r for r in results if r["slug"] == cell.slug]
-        if not entries:
-            lines += [f"## {cell.name}", "", "No finished run yet.", ""]
-            continue
-        lines += [f"## {cell.name}", "", f"Variant: {entries[0]['variant']}; model {entries[0]['model']} "
-                  f"({entries[0]['method']}); settings: `{json.dumps(cell.settings)}`.", "",
-                  "| metric | before | after | ensemble of seeds |", "|---|---|---|---|"]
-        for metric in dict.fromkeys(r["metric"] for r in entries):
-            lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
-                         f"{_cell_text(_find(results, cell.slug, 'after', metric))} | "
-                         f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |")
-        per_class = _per_class(entries[0]["runs"])
-        if per_class:
-            lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
-                      + ", ".join(f"{label} {f1:.3f}" for label, f1 in per_class.items()) + "."]
-        first_run = Path(entries[0]["runs"][0])
-        for name in ("confusion_after.png", "learning_curve.png"):
-            if (first_run / name).is_file():
-                target = plots / f"{cell.slug}-{name}"
-                shutil.copy(first_run / name, target)
-                lines += ["", f"![{cell.name}: {name[:-4]} (seed {spec.seeds[0]})](plots/{target.name})"]
-        floor = floors.get(cell.slug)
-        if floor:
-            lines += ["", "Floors on the same split: " + "; ".join(
-                f"{name.replace('_', ' ')}: " + ", ".join(f"{m} {format_metric(m, v)}" for m, v in metrics.items()
-                                                          if m in ("accuracy", "macro_f1", "exact_match", "rouge1"))
-                for name, metrics in floor.items()) + "."]
-        lines.append("")
+        lines += _cell_section(spec, cell, results, floors, plots)
     lines += ["## Data", ""] + _data_section(spec)
     text = "\n".join(lines) + "\n"
     (output / "report.md").write_text(text, encoding="utf-8")

@@ -1,23 +1,45 @@
-"""Evaluation reports: the before/after table in Markdown, confusion matrices and learning curves as PNG files."""
+"""The evaluation report of a run: one builder for ``train`` and ``evaluate``, rendered as Markdown or a table."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["format_metric", "metric_kind", "markdown_report", "plot_confusion", "plot_learning_curve", "summary_table"]
+__all__ = ["build_report", "format_metric", "metric_kind", "markdown_report", "summary_table"]
 
 _PERCENT = {"accuracy", "exact_match"}
 _FRACTION = {"macro_f1", "weighted_f1", "macro_precision", "macro_recall", "weighted_precision", "weighted_recall",
              "r2", "pearson"}
 
 
+_KNOWN = sorted(_PERCENT | _FRACTION | {"mse", "rmse", "mae", "token_f1", "rouge1"}, key=len, reverse=True)
+
+
 def metric_kind(name: str) -> str:
     """The metric a name stands for: ``sentiment_accuracy`` (one field of a multi-field task) -> ``accuracy``."""
-    field, _, rest = name.partition("_")
-    return rest if field in ("target", "aspect", "sentiment") and rest else name
+    if name in _KNOWN:
+        return name
+    return next((known for known in _KNOWN if name.endswith("_" + known)), name)
+
+
+def build_report(task: Any, config: Any, labels: list[str], test_rows: int, before: dict | None, after: dict,
+                 **extra: Any) -> dict[str, Any]:
+    """The report mapping of a run's evaluation (``report.json``): what was scored, how, and the metrics before
+    and after fine-tuning; ``extra`` adds keys such as ``plots``, ``training`` or ``data_notes``."""
+    return {
+        "task": config.task.name,
+        "task_description": task.describe(),
+        "model": config.model.name,
+        "method": config.adapter.method,
+        "labels": labels,
+        "test_rows": test_rows,
+        "confidence": config.evaluation.confidence,
+        "headline_metrics": list(task.headline_metrics),
+        "before": before,
+        "after": after,
+        **extra,
+    }
 
 
 def format_metric(name: str, value: Any, ci: Sequence[float] | None = None) -> str:
@@ -99,73 +121,3 @@ def summary_table(reports: list[dict[str, Any]]) -> str:
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)) for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_confusion(confusion: dict[str, Any], path: Path, title: str) -> Path:
-    """Confusion matrix heat map (rows: gold, columns: predicted) with counts in the cells when they fit."""
-    import numpy as np
-
-    plt = _pyplot()
-    labels, matrix = confusion["labels"], np.array(confusion["matrix"])
-    keep = [i for i in range(len(labels)) if matrix[i].sum() or matrix[:, i].sum()]
-    labels, matrix = [labels[i] for i in keep], matrix[np.ix_(keep, keep)]
-    size = max(4.0, min(24.0, 0.35 * len(labels) + 3))
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    ax.imshow(matrix, cmap="Blues")
-    font = 7 if len(labels) > 12 else 9
-    ax.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 4 else 0, fontsize=font)
-    ax.set_yticks(range(len(labels)), labels, fontsize=font)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(title)
-    if len(labels) <= 30:
-        peak = matrix.max() or 1
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                if matrix[i, j]:
-                    ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
-                            color="white" if matrix[i, j] > peak / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_learning_curve(metrics_file: Path, path: Path, selection_metric: str) -> Path | None:
-    """Training loss per step and validation loss / selection metric per epoch, from ``metrics.jsonl``."""
-    rows = [json.loads(line) for line in metrics_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    train = [(r["epoch"], r["loss"]) for r in rows if "loss" in r and "eval_loss" not in r]
-    valid = [r for r in rows if "eval_loss" in r]
-    if not train and not valid:
-        return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if train:
-        ax.plot(*zip(*train), label="training loss", color="tab:blue", alpha=0.7)
-    if valid:
-        ax.plot([r["epoch"] for r in valid], [r["eval_loss"] for r in valid], "o-", label="validation loss",
-                color="tab:orange")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    key = f"eval_{selection_metric}"
-    if valid and key in valid[0] and selection_metric != "loss":
-        other = ax.twinx()
-        other.plot([r["epoch"] for r in valid], [r[key] for r in valid], "s--", color="tab:green",
-                   label=f"validation {selection_metric}")
-        other.set_ylabel(selection_metric)
-        other.legend(loc="upper right")
-    ax.legend(loc="upper left")
-    ax.set_title("learning curve")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import FinabsaError
+from ..constants import INPUT_FORMATS, OUTPUT_FORMATS
+from ..data.records import as_example
+from ..errors import FinabsaError
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "BadRow", "read_inputs", "stream_predictions", "flatten_record"]
 
-INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv")
-OUTPUT_FORMATS = ("jsonl", "csv")
 #: Text columns tried, in order, when a CSV input has no ``--text-column``.
 TEXT_COLUMNS = ("text", "sentence", "headline", "title")
 
@@ -174,7 +174,6 @@ def stream_predictions(
     chunk_size: int = 512,
 ) -> dict[str, int]:
     """Predict ``inputs`` chunk by chunk with ``predict`` and write one record per input; returns counts."""
-    from .predict import as_example  # torch is imported on first use, so `finabsa --help` stays fast
 
     writer = _Writer(output, output_format)
     counts = {"rows": 0, "errors": 0}

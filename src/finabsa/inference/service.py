@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import Request  # at module level: FastAPI resolves the endpoints' string annotations here
 
-from .errors import FinabsaError
+from ..errors import FinabsaError
 
 __all__ = ["ServiceLimits", "create_app", "serve", "API_KEY_ENV"]
 
@@ -166,9 +166,7 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
-    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     limits = limits or ServiceLimits()
     problems = limits.problems()
@@ -189,6 +187,61 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
         version=_version(),
         lifespan=lifespan,
     )
+
+    _guard(app, api_key)
+
+    @app.get("/healthz", summary="Liveness: answers while the service runs (no API key needed)")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "tasks": models["tasks"]}
+
+    @app.get("/v1/models", summary="What is loaded: tasks, labels, base models, methods and adapter hashes")
+    async def list_models() -> dict[str, Any]:
+        return models
+
+    @app.post(
+        "/v1/analyze",
+        summary="Target, aspect and sentiment of each text",
+        openapi_extra=_analyze_request_schema(limits),
+    )
+    async def analyze(request: Request):
+        try:
+            body = await _read_body(request, limits.max_body_bytes)
+            texts = parse_analyze_request(body, request.headers.get("content-type"), limits)
+        except ClientError as exc:
+            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
+        try:
+            records = await batcher.submit(texts)
+        except FinabsaError as exc:  # a text the models cannot take (should not happen after validation)
+            return JSONResponse(error_body(422, str(exc)), status_code=422)
+        except Exception:
+            return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
+                                status_code=500)
+        return {"results": records}
+
+    return app
+
+
+def _analyze_request_schema(limits: ServiceLimits) -> dict[str, Any]:
+    """The OpenAPI description of ``POST /v1/analyze``'s body (the route reads the raw body itself)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["texts"],
+                "properties": {"texts": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                         "maxItems": limits.max_texts}},
+                "example": {"texts": ["Tesco shares surge after strong results", "$TSLA looks weak here"]},
+            }}},
+        }
+    }
+
+
+def _guard(app: Any, api_key: str | None) -> None:
+    """The API key check on every route but the open ones, and errors answered as JSON ``{"error": ...}``."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.middleware("http")
     async def require_api_key(request: Request, call_next):
@@ -214,47 +267,6 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
     async def validation_error(request: Request, exc: RequestValidationError):
         return JSONResponse(error_body(422, str(exc.errors())), status_code=422)
 
-    @app.get("/healthz", summary="Liveness: answers while the service runs (no API key needed)")
-    async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "tasks": models["tasks"]}
-
-    @app.get("/v1/models", summary="What is loaded: tasks, labels, base models, methods and adapter hashes")
-    async def list_models() -> dict[str, Any]:
-        return models
-
-    @app.post(
-        "/v1/analyze",
-        summary="Target, aspect and sentiment of each text",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "required": ["texts"],
-                    "properties": {"texts": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                                             "maxItems": limits.max_texts}},
-                    "example": {"texts": ["Tesco shares surge after strong results", "$TSLA looks weak here"]},
-                }}},
-            }
-        },
-    )
-    async def analyze(request: Request):
-        try:
-            body = await _read_body(request, limits.max_body_bytes)
-            texts = parse_analyze_request(body, request.headers.get("content-type"), limits)
-        except ClientError as exc:
-            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
-        try:
-            records = await batcher.submit(texts)
-        except FinabsaError as exc:  # a text the models cannot take (should not happen after validation)
-            return JSONResponse(error_body(422, str(exc)), status_code=422)
-        except Exception:
-            return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
-                                status_code=500)
-        return {"results": records}
-
-    return app
-
 
 async def _read_body(request: Any, limit: int) -> bytes:
     declared = request.headers.get("content-length")
@@ -270,7 +282,7 @@ async def _read_body(request: Any, limit: int) -> bytes:
 
 
 def _version() -> str:
-    from . import __version__
+    from ..constants import __version__
 
     return __version__
 

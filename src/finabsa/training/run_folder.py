@@ -20,22 +20,20 @@ import json
 import platform
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import RunFolderError
+from ..errors import RunFolderError
 
-__all__ = ["REQUIRED_FILES", "RunFolder", "check_complete", "load_run", "package_versions", "git_commit",
-           "refuse_pickles"]
+__all__ = ["RunFolder", "package_versions", "git_commit", "now", "PARTIAL_SUFFIX"]
 
-REQUIRED_FILES = ("config.yaml", "run.json", "labels.json", "report.json", "model")
 PARTIAL_SUFFIX = ".partial"
 _PACKAGES = ("finabsa", "torch", "transformers", "peft", "accelerate", "tokenizers", "numpy", "scikit-learn",
              "ftfy", "datasets")
 
 
 def package_versions() -> dict[str, str | None]:
+    """Versions of Python and the packages a run depends on (None where one is not installed)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -58,6 +56,7 @@ def git_commit() -> str | None:
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -138,73 +137,3 @@ class RunFolder:
             shutil.rmtree(self.final)
         self.path.rename(self.final)
         return self.final
-
-
-#: Pickle-based weight files: loading one can run arbitrary code, so finabsa never loads them from a run folder.
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
-
-
-def refuse_pickles(folder: Path) -> None:
-    """Raise ``RunFolderError`` when a model folder holds pickle-bearing files (finabsa writes only safetensors)."""
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
-    if found:
-        names = ", ".join(str(p.relative_to(folder)) for p in found[:5])
-        raise RunFolderError(
-            f"'{folder}' holds pickle-based file(s) ({names}); loading them could run arbitrary code, so finabsa "
-            "refuses. finabsa writes weights as safetensors only: remove these files if the folder is yours, or get "
-            "the run from its author again."
-        )
-
-
-def check_complete(run_dir: Path) -> dict[str, Any]:
-    """Raise ``RunFolderError`` naming what is missing; return the parsed ``run.json`` of a complete run folder."""
-    if not run_dir.exists():
-        partial = run_dir.with_name(run_dir.name + ".partial")
-        hint = f" An unfinished run is at '{partial}'." if partial.exists() else ""
-        raise RunFolderError(f"run folder '{run_dir}' does not exist.{hint} Give the folder a training run wrote.")
-    if not run_dir.is_dir():
-        raise RunFolderError(f"'{run_dir}' is a file; expected a run folder written by 'finabsa train'.")
-    missing = [name for name in REQUIRED_FILES if not (run_dir / name).exists()]
-    if missing:
-        raise RunFolderError(
-            f"run folder '{run_dir}' is incomplete: missing {', '.join(missing)}. It may come from a run that "
-            "was interrupted; train again or point at a complete run folder."
-        )
-    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    refuse_pickles(run_dir)
-    if info.get("status") != "complete":
-        raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'.")
-    return info
-
-
-def load_run(run_dir: Path, batch_size: int | None = None):
-    """Rebuild the ``Predictor`` of a complete run folder."""
-    from .config import load_config
-    from .models import load_tokenizer, load_trained, resolve_model
-    from .predict import Predictor
-    from .tasks import build_task
-
-    info = check_complete(run_dir)
-    config = load_config(run_dir / "config.yaml")
-    task = build_task(config.task.name, config.task.options)
-    labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
-    base = resolve_model(info["base_model"])
-    model_dir = run_dir / "model"
-    from .models import ResolvedModel
-
-    tokenizer = load_tokenizer(ResolvedModel(name=base.name, location=str(model_dir), alias=False))
-    model = load_trained(model_dir, base, task, labels, config.adapter.method)
-    return Predictor(
-        model,
-        tokenizer,
-        task,
-        labels,
-        max_length=config.model.max_length,
-        batch_size=batch_size or config.training.eval_batch_size,
-        run_dir=run_dir,
-        info={**info, "config": config},
-    )
-
-
-def argv() -> list[str]:
-    return list(sys.argv)

@@ -1,0 +1,133 @@
+"""Data preparation for a task: the one place that turns a configured data set into what a run trains and scores.
+
+Training, re-evaluation (``finabsa evaluate``) and the study all call these functions, so that the rows a task
+uses, the carved splits and the treatment of labels never seen in training are the same everywhere. The task is
+only asked the questions of ``TaskDataNeeds``; any task plug-in answers them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import DataError
+from .records import Example
+from .sources import extra_source, load_data
+from .splits import RunData, prepare_splits
+
+__all__ = ["TaskDataNeeds", "TrainingData", "load_task_data", "training_data", "apply_unseen_label_policy",
+           "scoring_examples"]
+
+
+class TaskDataNeeds(Protocol):
+    """What data preparation asks of a task (every ``finabsa.tasks.Task`` answers it)."""
+
+    training_exclusion_reason: str
+
+    def describe(self) -> str: ...
+    def usable(self, example: Example) -> bool: ...
+    def usable_for_training(self, example: Example) -> bool: ...
+    def gold(self, example: Example) -> Any: ...
+    def stratify_key(self, example: Example) -> str: ...
+    def check_examples(self, examples: list[Example]) -> None: ...
+    def closed_label_set(self, labels: list[str]) -> bool: ...
+    def build_labels(self, train: list[Example]) -> list[str]: ...
+
+
+@dataclass
+class TrainingData:
+    """The rows one run trains on, selects on and is tested on, with its label list and notes for the report."""
+
+    labels: list[str]
+    train: list[Example]
+    validation: list[Example]
+    test: list[Example]
+    notes: list[str] = field(default_factory=list)
+
+
+def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
+    """Load the configured data set (and ``also_train`` sets) and split it into the task's train/validation/test."""
+    splits = load_data(data_config)
+    extra = []
+    for entry in data_config.also_train:
+        for rows in load_data(extra_source(data_config, entry)).values():
+            extra.extend(rows)
+    for rows in [*splits.values(), extra]:
+        task.check_examples(rows)
+    return prepare_splits(
+        splits,
+        usable=task.usable,
+        stratify_key=task.stratify_key,
+        validation=data_config.validation,
+        validation_fraction=data_config.validation_fraction,
+        test_fraction=data_config.test_fraction,
+        seed=data_config.split_seed,
+        max_train_rows=data_config.max_train_rows,
+        max_eval_rows=data_config.max_eval_rows,
+        task_name=task.describe(),
+        extra_train=extra,
+    )
+
+
+def training_data(task: TaskDataNeeds, data_config: Any) -> TrainingData:
+    """Everything a training run reads: labels from train, rows it can train on, the test set after the
+    unseen-label policy, and the notes that say what was left out."""
+    data = load_task_data(task, data_config)
+    labels = task.build_labels(data.train)
+    notes = list(data.notes)
+    test = apply_unseen_label_policy(task, labels, data.test, data_config.unseen_labels, notes)
+    train = [e for e in data.train if task.usable_for_training(e)]
+    validation = [e for e in data.validation if task.usable_for_training(e)]
+    if task.closed_label_set(labels):
+        validation = [e for e in validation if task.gold(e) in labels]
+    skipped = len(data.train) - len(train)
+    if skipped:
+        notes.append(f"{skipped} training row(s) were left out: {task.training_exclusion_reason}.")
+    if not train or not validation:
+        raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
+    return TrainingData(labels, train, validation, test, notes)
+
+
+def apply_unseen_label_policy(task: TaskDataNeeds, labels: list[str], examples: list[Example], policy: str,
+                              notes: list[str]) -> list[Example]:
+    """Rows whose gold label the model cannot predict: ``count`` them as errors (noted), ``drop`` them (noted), or
+    raise an ``error`` naming them."""
+    if not task.closed_label_set(labels):
+        return examples
+    unseen = [e for e in examples if task.gold(e) not in labels]
+    if not unseen:
+        return examples
+    names = sorted({str(task.gold(e)) for e in unseen})
+    if policy == "error":
+        raise DataError(
+            f"{len(unseen)} test row(s) have label(s) never seen in training: {', '.join(names[:5])}"
+            f"{' ...' if len(names) > 5 else ''} (e.g. {unseen[0].origin}). The model cannot predict them; "
+            "set data.unseen_labels to 'count' or 'drop', or train on data that has them."
+        )
+    if policy == "drop":
+        notes.append(f"{len(unseen)} test row(s) with labels never seen in training were dropped.")
+        return [e for e in examples if task.gold(e) in labels]
+    notes.append(f"{len(unseen)} test row(s) have labels never seen in training ({len(names)} distinct); they "
+                 "count as errors.")
+    return examples
+
+
+def scoring_examples(task: TaskDataNeeds, splits: dict[str, list[Example]], split: str, labels: list[str],
+                     policy: str, notes: list[str], max_rows: int | None = None, seed: int = 13) -> list[Example]:
+    """The rows of ``split`` a trained model is scored on: usable by the task, the unseen-label policy applied,
+    and at most ``max_rows`` of them (a seeded sample, so that a file sorted by label is not scored on one class)."""
+    task.check_examples([e for rows in splits.values() for e in rows])
+    if split not in splits:
+        raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}.")
+    examples = [e for e in splits[split] if task.usable(e)]
+    if not examples:
+        raise DataError(
+            f"split '{split}' has no rows usable by task '{task.describe()}' ({len(splits[split])} before filtering)."
+        )
+    examples = apply_unseen_label_policy(task, labels, examples, policy, notes)
+    if max_rows and len(examples) > max_rows:
+        chosen = sorted(random.Random(seed).sample(range(len(examples)), max_rows))
+        examples = [examples[i] for i in chosen]
+        notes.append(f"scored a seeded sample of {max_rows} of the split's {len(splits[split])} rows.")
+    return examples

@@ -1,0 +1,44 @@
+"""Re-evaluate a finished run folder, on its own test split or on other data (``finabsa evaluate``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ..data.fiqa import default_data_path
+from ..data.prepare import scoring_examples
+from ..data.sources import load_data
+from ..reports.run_report import build_report
+from .loading import load
+
+__all__ = ["evaluate"]
+
+
+def evaluate(
+    run_dir: str | Path,
+    data: str | None = None,
+    data_format: str = "auto",
+    split: str = "test",
+    max_rows: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score a saved model on ``split`` of ``data`` (default: the data set it was trained on).
+
+    Returns a report mapping with the same metrics as the run's own report (``after`` only). ``max_rows`` scores a
+    seeded sample of that many rows.
+    """
+    predictor = load(run_dir)
+    config = predictor.info["config"]
+    task = predictor.task
+    source_config = config.data if data is None else dataclasses.replace(
+        config.data, path=data, format=data_format, text_column=None, label_column=None, target_column=None,
+        score_column=None, aspect_column=None, split_column=None,
+    )
+    notes: list[str] = []
+    examples = scoring_examples(task, load_data(source_config), split, predictor.labels, config.data.unseen_labels,
+                                notes, max_rows=max_rows, seed=config.data.split_seed)
+    metrics, _ = predictor.evaluate(examples, config.evaluation, progress=progress)
+    report = build_report(task, config, predictor.labels, len(examples), None, metrics, data_notes=notes)
+    scored = data or config.data.path or str(default_data_path())
+    return {"run_dir": str(run_dir), "data": str(scored), "split": split, **report}

@@ -1,0 +1,149 @@
+"""Loading a trained model for prediction: run folders, export folders, and the runtime they run on.
+
+The one place that reads what ``finabsa train`` and ``finabsa export`` wrote: completeness and pickle checks, the
+configuration, labels and weights, and the choice between PyTorch and ONNX Runtime. ``finabsa.load`` is ``load``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import FinabsaError, RunFolderError
+from ..models.predictor import Predictor
+
+__all__ = ["EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "check_complete", "is_export", "load", "load_export",
+           "load_run", "refuse_pickles"]
+
+#: What a complete run folder holds (see ``finabsa.training.run_folder``).
+REQUIRED_FILES = ("config.yaml", "run.json", "labels.json", "report.json", "model")
+#: The description file of an export folder, and the ONNX model file of each ONNX runtime.
+EXPORT_FILE = "finabsa.json"
+ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+
+
+def is_export(folder: str | Path) -> bool:
+    """Whether ``folder`` is an export folder (``finabsa export``) rather than a run folder."""
+    return (Path(folder) / EXPORT_FILE).is_file()
+
+
+def load(run_dir: str | Path, batch_size: int | None = None, runtime: str = "torch", merge: bool = False) -> Predictor:
+    """Load a finished run folder (or an export folder from ``finabsa export``) for prediction.
+
+    A run folder gives the same model, head and labels the run evaluated; ``merge=True`` folds LoRA into the base
+    weights first (faster; the same labels, probabilities equal to about 1e-6). ``runtime`` (``torch``, ``onnx``,
+    ``onnx-int8``) applies to export folders.
+    """
+    from ..constants import RUNTIMES
+    from ..errors import DataError
+    from ..models.build import merged_model
+
+    run_dir = Path(run_dir)
+    if runtime not in RUNTIMES:
+        raise DataError(f"unknown runtime '{runtime}'; expected one of {', '.join(RUNTIMES)}.")
+    if is_export(run_dir):
+        return load_export(run_dir, runtime=runtime, batch_size=batch_size)
+    if runtime != "torch":
+        raise DataError(
+            f"'{run_dir}' is a run folder; the {runtime} runtime needs an export folder. Write one with "
+            f"'finabsa export {run_dir} --output EXPORT_DIR --onnx{' --int8' if runtime == 'onnx-int8' else ''}'."
+        )
+    predictor = load_run(run_dir, batch_size=batch_size)
+    if merge:
+        predictor.model = merged_model(predictor.model)
+    return predictor
+
+
+#: Pickle-based weight files: loading one can run arbitrary code, so finabsa never loads them from a run folder.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def refuse_pickles(folder: Path) -> None:
+    """Raise ``RunFolderError`` when a model folder holds pickle-bearing files (finabsa writes only safetensors)."""
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
+    if found:
+        names = ", ".join(str(p.relative_to(folder)) for p in found[:5])
+        raise RunFolderError(
+            f"'{folder}' holds pickle-based file(s) ({names}); loading them could run arbitrary code, so finabsa "
+            "refuses. finabsa writes weights as safetensors only: remove these files if the folder is yours, or get "
+            "the run from its author again."
+        )
+
+
+def check_complete(run_dir: Path) -> dict[str, Any]:
+    """Raise ``RunFolderError`` naming what is missing; return the parsed ``run.json`` of a complete run folder."""
+    if not run_dir.exists():
+        partial = run_dir.with_name(run_dir.name + ".partial")
+        hint = f" An unfinished run is at '{partial}'." if partial.exists() else ""
+        raise RunFolderError(f"run folder '{run_dir}' does not exist.{hint} Give the folder a training run wrote.")
+    if not run_dir.is_dir():
+        raise RunFolderError(f"'{run_dir}' is a file; expected a run folder written by 'finabsa train'.")
+    missing = [name for name in REQUIRED_FILES if not (run_dir / name).exists()]
+    if missing:
+        raise RunFolderError(
+            f"run folder '{run_dir}' is incomplete: missing {', '.join(missing)}. It may come from a run that "
+            "was interrupted; train again or point at a complete run folder."
+        )
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    refuse_pickles(run_dir)
+    if info.get("status") != "complete":
+        raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'.")
+    return info
+
+
+def load_run(run_dir: Path, batch_size: int | None = None) -> Predictor:
+    """Rebuild the ``Predictor`` of a complete run folder."""
+    from ..config import load_config
+    from ..models.build import MODEL_DIR, load_trained
+    from ..models.hub import ResolvedModel, load_tokenizer, resolve_model
+    from ..tasks import build_task
+
+    info = check_complete(run_dir)
+    config = load_config(run_dir / "config.yaml")
+    task = build_task(config.task.name, config.task.options)
+    labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
+    base = resolve_model(info["base_model"])
+    model_dir = run_dir / MODEL_DIR
+    tokenizer = load_tokenizer(ResolvedModel(name=base.name, location=str(model_dir), alias=False))
+    model = load_trained(model_dir, base, task.head(labels), labels, config.adapter.method)
+    return Predictor(
+        model,
+        tokenizer,
+        task,
+        labels,
+        max_length=config.model.max_length,
+        batch_size=batch_size or config.training.eval_batch_size,
+        run_dir=run_dir,
+        info={**info, "config": config},
+    )
+
+
+def load_export(folder: Path, runtime: str = "torch", batch_size: int | None = None) -> Predictor:
+    """The ``Predictor`` of an export folder, running on ``runtime``."""
+    from ..models.build import load_base_model
+    from ..models.hub import ResolvedModel, load_tokenizer
+    from ..tasks import build_task
+
+    info = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))
+    if info.get("status") != "complete":
+        raise RunFolderError(f"export folder '{folder}' is incomplete; export it again.")
+    if runtime not in info["runtimes"]:
+        raise FinabsaError(
+            f"export folder '{folder}' has no {runtime} model (it has: {', '.join(info['runtimes'])}); export with "
+            f"{'--int8' if runtime == 'onnx-int8' else '--onnx'}, or pick --runtime among those."
+        )
+    task = build_task(info["task"], info["task_options"])
+    labels = info["labels"]
+    local = ResolvedModel(name=str(folder), location=str(folder), alias=False)
+    tokenizer = load_tokenizer(local)
+    model: Any
+    if runtime == "torch":
+        model = load_base_model(local, task.head(labels), labels).eval()
+    else:
+        from .onnx_runtime import OnnxModel
+
+        model = OnnxModel(folder / ONNX_FILES[runtime])
+    method = f"{info['source_method']}, merged" if runtime == "torch" else f"{info['source_method']}, {runtime}"
+    return Predictor(model, tokenizer, task, labels, max_length=info["max_length"], batch_size=batch_size or 64,
+                     run_dir=folder, info={**info, "method": method, "runtime": runtime})

@@ -1,0 +1,60 @@
+"""Optional task hooks, apart from the core ``Task`` interface.
+
+- ``PipelineHooks``: a task whose run can sit in a ``Pipeline`` (several tasks on the same sentences) says which
+  input fields it needs, which it can fill for the tasks after it, and what its part of the record looks like.
+- ``StudyHooks``: a task that a study compares with simple floors and combines over seeds.
+
+Both carry defaults, so a task opts in by inheriting the mixin and overriding what differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..data.records import Example
+from .base import template_fields
+
+__all__ = ["PipelineHooks", "StudyHooks"]
+
+
+class PipelineHooks:
+    """What a pipeline asks of a task: its inputs, what it provides, and its part of the record."""
+
+    name: str
+
+    @property
+    def record_key(self) -> str | None:
+        """Key of this task's answer in a pipeline record (None: ``record`` returns several keys to merge)."""
+        return self.name
+
+    def input_templates(self) -> tuple[str, ...]:
+        """The input templates this task renders (their fields are what it needs besides the sentence)."""
+        return ()
+
+    def needs(self) -> set[str]:
+        """Template fields the input uses that a plain sentence lacks (e.g. ``target``)."""
+        return {f for f in template_fields(*self.input_templates()) if f not in ("sentence", "dataset")}
+
+    def provides(self) -> tuple[str, ...]:
+        """Template fields this task's prediction can fill for the tasks after it in a pipeline."""
+        return ()
+
+    def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
+        """The example with the fields of ``provides`` filled from ``prediction`` (kept when already given)."""
+        return example
+
+    def record(self, prediction: dict[str, Any]) -> Any:
+        """This task's part of a pipeline record."""
+        return prediction
+
+
+class StudyHooks:
+    """What a study asks of a task besides training it: floors to compare with, and seed ensembles."""
+
+    def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
+        """Predictions of simple floors (name -> one prediction dict per test example), scored like the model's."""
+        return {}
+
+    def ensemble(self, predictions: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+        """Combine several models' predictions for the same examples (e.g. seeds); None when not supported."""
+        return None

@@ -1,0 +1,301 @@
+"""The one training loop: every task goes through ``train(config)``, in named steps.
+
+1. **prepare**: load and split the data for the task, build the label list (``finabsa.data.prepare``);
+2. **build**: the tokenizer and the base model with the task's head and the fine-tuning method;
+3. **evaluate** the model on the test split before fine-tuning;
+4. **fit** with the Hugging Face ``Trainer`` (so ``accelerate launch`` works unchanged), selecting the best epoch
+   on the carved validation split;
+5. **evaluate** again and **save** the run folder: adapter, report, plots, predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import RunConfig
+from ..data.prepare import TrainingData, training_data
+from ..models.build import MODEL_DIR, build_model, count_parameters, save_trained
+from ..models.hub import load_tokenizer, resolve_model
+from ..models.predictor import Predictor
+from ..reports.plots import write_run_plots
+from ..reports.run_report import build_report, markdown_report
+from ..tasks import Task, build_task
+from .run_folder import RunFolder, git_commit, now, package_versions
+from .trainer import (
+    ListDataset,
+    barrier,
+    checkpoint_every,
+    keep_metrics_until,
+    metrics_logger,
+    staging_arguments,
+    step_of,
+    trainer_class,
+)
+
+__all__ = ["RunResult", "train", "train_tasks", "resume", "default_output"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What ``train`` returns: the finished run folder and its evaluation report."""
+
+    run_dir: Path
+    report: dict[str, Any]
+
+
+@dataclass
+class _Prepared:
+    """Everything a run sets up before its run folder exists (steps 1 and 2)."""
+
+    config: RunConfig
+    task: Task
+    data: TrainingData
+    tokenizer: Any
+    model: Any
+    parameters: dict[str, int]
+    started: float
+
+
+def default_output(config: RunConfig) -> Path:
+    """``runs/<task>-<model>-<method>-<timestamp>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    model = Path(config.model.name).name.replace("/", "-")
+    return Path("runs") / f"{config.task.name}-{model}-{config.adapter.method}-{stamp}"
+
+
+def train(config: RunConfig, progress: bool = True, tasks: Sequence[str] | None = None) -> Any:
+    """Train one task as configured and write its run folder; returns the folder and the report (``RunResult``).
+
+    With ``tasks`` (task names, as ``finabsa train --task sentiment,aspect``) every task is trained with the same
+    settings and a list of ``RunResult`` is returned (see ``train_tasks``). ``finabsa train`` on the command line
+    does exactly this. Under ``accelerate launch`` every process trains its share and only the main process
+    writes the run folder.
+    """
+    if tasks is not None:
+        return train_tasks(config, tasks, progress=progress)
+    config.validate()
+    prepared = _prepare(config)
+    # The folder is created only now, so that a bad model name or data set leaves nothing behind.
+    output = Path(config.output) if config.output else default_output(config)
+    config.output = str(output)
+    staging = output.with_name(output.name + ".partial")
+    arguments = staging_arguments(config, prepared.task, staging, progress)
+    folder = RunFolder(output, overwrite=config.overwrite, main=arguments.process_index == 0)
+    barrier()
+    try:
+        return _run(folder, prepared, arguments)
+    except BaseException:
+        logger.error("the run stopped before finishing; its partial state is in %s (resume it with 'finabsa "
+                     "train --resume %s')", folder.path, folder.final)
+        raise
+
+
+def train_tasks(config: RunConfig, tasks: Sequence[str], progress: bool = True) -> list[RunResult]:
+    """Train several tasks with the same settings, one run folder each (``finabsa train --task a,b``).
+
+    With more than one task, ``config.output`` (default ``runs/all-<timestamp>``) is the parent folder and each
+    run is written to ``<output>/<task>``. Every configuration is validated before the first run starts.
+    """
+    configs = task_configs(config, tasks)
+    results = []
+    for each in configs:
+        logger.info("training task '%s' with %s (%s)", each.task.name, each.model.name, each.adapter.method)
+        results.append(train(each, progress=progress))
+    return results
+
+
+def task_configs(config: RunConfig, tasks: Sequence[str]) -> list[RunConfig]:
+    """One validated configuration per task name, each with the settings of ``config``."""
+    parent = Path(config.output) if config.output else Path("runs") / time.strftime("all-%Y%m%d-%H%M%S")
+    configs = []
+    for name in tasks:
+        each = config.with_overrides({"task.name": name})
+        if len(tasks) > 1:
+            each.output = str(parent / name)
+        configs.append(each.validate())
+    return configs
+
+
+def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
+    """Continue an interrupted run from its latest checkpoint (``finabsa train --resume RUN_DIR``).
+
+    The configuration is the one saved in the run's staging folder; model, optimizer, scheduler, RNG states and
+    the position in the epoch come from the checkpoint, so the run ends as an uninterrupted one would.
+    """
+    from ..config import load_config
+    from ..errors import RunFolderError
+
+    folder = RunFolder.for_resume(run_dir)
+    checkpoint = folder.latest_checkpoint()
+    if checkpoint is None:
+        raise RunFolderError(
+            f"'{folder.path}' has no checkpoint yet (the run stopped before its first save); train it again, "
+            "with --overwrite."
+        )
+    config = load_config(folder.path / "config.yaml")
+    config.output = str(folder.final)
+    prepared = _prepare(config.validate())
+    arguments = staging_arguments(config, prepared.task, folder.path, progress)
+    folder.main = arguments.process_index == 0
+    logger.info("resuming %s from %s", folder.final, checkpoint.name)
+    try:
+        return _run(folder, prepared, arguments, checkpoint=checkpoint)
+    except BaseException:
+        logger.error("the run stopped before finishing; its partial state is in %s", folder.path)
+        raise
+
+
+# -- the steps ------------------------------------------------------------------------------------------------
+def _prepare(config: RunConfig) -> _Prepared:
+    """Steps 1 and 2: data, labels, tokenizer and model; everything before the run folder exists."""
+    from transformers import set_seed
+
+    started = time.time()
+    task = build_task(config.task.name, config.task.options)
+    set_seed(config.training.seed)
+    data = training_data(task, config.data)
+    base = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(base)
+    model = build_model(base, task.head(data.labels), data.labels, config.adapter, describe=task.describe())
+    return _Prepared(config, task, data, tokenizer, model, count_parameters(model), started)
+
+
+def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None = None) -> RunResult:
+    """Steps 3 to 5 inside the run folder: evaluate, fit, evaluate, save."""
+    config, task, data = prepared.config, prepared.task, prepared.data
+    progress = not arguments.disable_tqdm
+    run_info = _start_folder(folder, prepared, arguments, checkpoint)
+    predictor = Predictor(prepared.model, prepared.tokenizer, task, data.labels, config.model.max_length,
+                          config.training.eval_batch_size)
+    before = None
+    if config.evaluation.before:
+        before, _ = predictor.evaluate(data.test, config.evaluation, progress=progress, desc="test, before fine-tuning")
+    trainer, outcome, seconds = _fit(folder, prepared, arguments, checkpoint)
+    prepared.model = predictor.model = trainer.model
+    after, predictions = predictor.evaluate(data.test, config.evaluation, progress=progress,
+                                            desc="test, after fine-tuning")
+    if not folder.main:  # other processes of a multi-process run: the main process writes the folder
+        barrier()
+        return RunResult(run_dir=folder.final, report={})
+    training = _training_summary(prepared, trainer, outcome, seconds)
+    return _save(folder, prepared, run_info, before, after, predictions, training)
+
+
+def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None) -> dict[str, Any]:
+    """Write the resolved configuration, the label list and ``run.json`` (status ``running``)."""
+    config, task, data = prepared.config, prepared.task, prepared.data
+    folder.write_text("config.yaml", config.resolved().to_yaml())
+    folder.write_json("labels.json", data.labels)
+    run_info: dict[str, Any] = {
+        "status": "running",
+        "task": config.task.name,
+        "task_description": task.describe(),
+        "task_options": task.resolved_options(),
+        "base_model": config.model.name,
+        "method": config.adapter.method,
+        "seed": config.training.seed,
+        "split_seed": config.data.split_seed,
+        "argv": list(sys.argv),
+        "started": now(),
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "rows": {"train": len(data.train), "validation": len(data.validation), "test": len(data.test)},
+        "processes": arguments.world_size,
+    }
+    if checkpoint is not None:
+        saved_info = folder.path / "run.json"
+        previous = json.loads(saved_info.read_text(encoding="utf-8")) if saved_info.is_file() else {}
+        run_info["started"] = previous.get("started", run_info["started"])
+        run_info["resumed"] = [*previous.get("resumed", []), {"at": now(), "from_checkpoint": checkpoint.name}]
+    folder.write_json("run.json", run_info)
+    logger.info("run folder (being written): %s", folder.path)
+    return run_info
+
+
+def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None) -> tuple[Any, Any, float]:
+    """Step 4: fine-tune with the Trainer (resuming from ``checkpoint`` when given); the best epoch is restored."""
+    from transformers import EarlyStoppingCallback
+
+    config, task, data, tokenizer = prepared.config, prepared.task, prepared.data, prepared.tokenizer
+    encode = lambda rows: task.encode(rows, tokenizer, data.labels, config.model.max_length, with_labels=True)  # noqa: E731
+    train_features, valid_features = encode(data.train), encode(data.validation)
+    metrics_file = folder.path / "metrics.jsonl"
+    if folder.main:
+        keep_metrics_until(metrics_file, step_of(str(checkpoint)) if checkpoint else 0)
+    callbacks = [metrics_logger(metrics_file), checkpoint_every(config.training.checkpoint_steps)]
+    if config.training.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
+    trainer = trainer_class()(
+        model=prepared.model,
+        args=arguments,
+        data_collator=task.collator(tokenizer),
+        train_dataset=ListDataset(train_features),
+        eval_dataset=ListDataset(valid_features),
+        processing_class=tokenizer,
+        compute_metrics=None if task.selection_metric == "loss" else (lambda p: task.trainer_metrics(p, data.labels)),
+        compute_loss_func=task.loss_function(train_features, data.labels, config.training.class_weighting),
+        callbacks=callbacks,
+    )
+    if arguments.disable_tqdm:
+        from transformers.trainer_callback import PrinterCallback
+
+        # Without progress bars the Trainer prints every log dict; metrics.jsonl already keeps them.
+        trainer.remove_callback(PrinterCallback)
+    started = time.time()
+    outcome = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.time() - started
+    barrier()  # every process has loaded the best checkpoint before it is deleted
+    if folder.main:
+        shutil.rmtree(folder.path / "checkpoints", ignore_errors=True)
+    return trainer, outcome, seconds
+
+
+def _training_summary(prepared: _Prepared, trainer: Any, outcome: Any, seconds: float) -> dict[str, Any]:
+    """The report's ``training`` section: what the Trainer did and with which settings."""
+    config, task, data, parameters = prepared.config, prepared.task, prepared.data, prepared.parameters
+    best_metric = trainer.state.best_metric
+    return {
+        "epochs_run": round(trainer.state.epoch or 0, 2),
+        "steps": trainer.state.global_step,
+        "best_validation_" + task.selection_metric: None if best_metric is None else round(best_metric, 4),
+        "best_checkpoint_step": step_of(trainer.state.best_model_checkpoint),
+        "train_seconds": round(seconds, 1),
+        "train_loss": round(outcome.training_loss, 4),
+        "learning_rate": config.resolved_learning_rate(),
+        "trainable_parameters": f"{parameters['trainable']:,} of {parameters['total']:,}",
+        "rows": f"train {len(data.train)}, validation {len(data.validation)}, test {len(data.test)}",
+    }
+
+
+def _save(folder: RunFolder, prepared: _Prepared, run_info: dict[str, Any], before: dict | None, after: dict,
+          predictions: list[dict[str, Any]], training: dict[str, Any]) -> RunResult:
+    """Step 5: adapter, plots, report, test predictions; then rename the finished folder into place."""
+    config, task, data = prepared.config, prepared.task, prepared.data
+    saved = save_trained(prepared.model, prepared.tokenizer, folder.path / MODEL_DIR, config.adapter.method)
+    plots = write_run_plots(folder.path, task.describe(), before, after, folder.path / "metrics.jsonl",
+                            task.selection_metric)
+    report = build_report(task, config, data.labels, len(data.test), before, after, plots=plots, training=training,
+                          data_notes=data.notes)
+    folder.write_json("report.json", report)
+    folder.write_text("report.md", markdown_report(report))
+    folder.write_jsonl(
+        "predictions.jsonl",
+        [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(data.test, predictions)],
+    )
+    run_info.update(status="complete", finished=now(), seconds=round(time.time() - prepared.started, 1),
+                    model_files=saved)
+    folder.write_json("run.json", run_info)
+    run_dir = folder.finish()
+    barrier()
+    logger.info("run folder written: %s", run_dir)
+    return RunResult(run_dir=run_dir, report=report)
