@@ -10,8 +10,8 @@ import pytest
 
 import finabsa
 from finabsa.cli import main
-from finabsa.errors import FinabsaError
 from finabsa.constants import RUNTIMES
+from finabsa.errors import FinabsaError
 from finabsa.inference.export import export_run
 from finabsa.inference.pipeline import Pipeline
 
