@@ -52,7 +52,7 @@ def test_study_writes_report_results_and_every_run(finished_study):
     for name in ("report.md", "report.html", "results.json"):
         assert (out / name).is_file()
     report = (out / "report.md").read_text()
-    assert "| sentiment (sentence) | accuracy | 26.00 % | 59.34 % |" in report
+    assert "| sentiment (sentence) | sentence | accuracy | 26.00 % | 59.34 % |" in report
     assert "## Headline table" in report and "± " in report
     assert "majority" in report and "tfidf logreg" in report and "first cashtag or capitalised" in report
     assert "## Data" in report and "Model selection used validation: `carve`" in report
@@ -124,8 +124,9 @@ def test_study_file_problems_come_together(tmp_path, tiny_data, tiny_bert):
 
 def test_shipped_study_presets_are_valid():
     spec = load_study(REPO / "configs" / "study-fiqa.yaml")
-    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 6
+    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 9 and list(spec.stages) == ["sentfin-sentiment"]
     assert load_study(REPO / "configs" / "study-fiqa.yaml", quick=True).seeds == [1]
+    assert load_study(REPO / "configs" / "study-fiqa-mpnet.yaml").base["model.name"] == "mpnet"
 
 
 def test_study_cli_quick(tmp_path, tiny_data, tiny_bert, capsys):

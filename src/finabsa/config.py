@@ -79,7 +79,7 @@ class TrainingConfig:
     epochs: float = _help("Maximum number of epochs (early stopping may end sooner).", flag="--epochs", default=10.0)
     learning_rate: float | None = _help(
         "Peak learning rate; default by method: lora 5e-4, full 5e-5, frozen 2e-3.",
-            flag="--learning-rate", default=None
+        flag="--learning-rate", default=None,
     )
     batch_size: int = _help("Training batch size per device.", flag="--batch-size", default=16)
     eval_batch_size: int = _help("Batch size for validation, test and prediction.", default=64)
@@ -89,6 +89,11 @@ class TrainingConfig:
         "Stop after this many evaluations without improvement on the validation split (null: never).", default=3
     )
     class_weighting: bool = _help("Weight the loss by inverse class frequency (classification tasks).", default=False)
+    init_from: str | None = _help(
+        "A finished run folder (same base model and method) whose trained weights start this run: a transfer "
+        "stage, e.g. sentiment on SEntFiN before FiQA. Head weights are taken where their shape fits.",
+        flag="--init-from", default=None,
+    )
     gradient_accumulation_steps: int = _help("Accumulate gradients over this many batches.", default=1)
     logging_steps: int = _help("Log training metrics every this many steps.", default=10)
     seed: int = _help("Seed for model initialisation, dropout and data order.", flag="--seed", default=42)

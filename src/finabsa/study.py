@@ -13,10 +13,22 @@ honest floors (untrained head, majority class, TF-IDF + logistic regression) and
         settings: {task.name: sentiment}
         reference: {before: 0.26, after: 0.5934}
     quick: {seeds: [1], base: {training.epochs: 2}}   # what --quick changes
+
+Besides ordinary cells:
+
+- ``stages`` declares transfer stages (``name: {settings: {...}}``), trained once per seed and cached under
+  ``stages/``; a cell with ``stage: NAME`` starts from that stage's weights (``training.init_from``), so several
+  cells share one stage run.
+- A cell with ``view_of: CELL`` trains nothing: it reports CELL's runs through the metrics named
+  ``metric_prefix + accuracy`` etc. (one hierarchical aspect run read at level 1, level 2 and full path).
+- A cell with ``predicted_inputs: {model: CELL, target: CELL, aspect: CELL}`` trains nothing: it scores the model
+  cell's runs on the test sentences alone, with the target and aspects predicted by the other cells' runs of the
+  same seed (what a deployed pipeline sees), instead of the gold ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -35,17 +47,29 @@ __all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_inter
 logger = logging.getLogger(__name__)
 
 
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 @dataclass
 class Cell:
-    """One row of the study table: a task variant trained with every seed."""
+    """One row of the study table: a task variant trained with every seed (or a view of another cell's runs)."""
 
     name: str
     settings: dict[str, Any]
     reference: dict[str, float] = field(default_factory=dict)
+    stage: str | None = None
+    view_of: str | None = None
+    metric_prefix: str = ""
+    predicted_inputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+        return _slug(self.name)
+
+    @property
+    def trains(self) -> bool:
+        return not self.view_of and not self.predicted_inputs
 
 
 @dataclass
@@ -57,6 +81,18 @@ class StudySpec:
     output: str
     reference_name: str = "reference study"
     path: str | None = None
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def cell(self, name: str) -> Cell:
+        return next(c for c in self.cells if c.name == name)
+
+    def run_dir(self, cell: Cell, seed: int) -> Path:
+        """Where a cell's run of ``seed`` is (a view's: the viewed cell's)."""
+        source = self.cell(cell.view_of) if cell.view_of else cell
+        return Path(self.output) / "runs" / source.slug / f"seed-{seed}"
+
+    def stage_dir(self, stage: str, seed: int) -> Path:
+        return Path(self.output) / "stages" / _slug(stage) / f"seed-{seed}"
 
 
 def load_study(path: str | Path, quick: bool = False, output: str | None = None) -> StudySpec:
@@ -64,7 +100,7 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
     path = Path(path)
     raw = read_yaml_mapping(path, "study", "see configs/study-fiqa.yaml for an example")
     problems: list[str] = []
-    known = {"name", "seeds", "base", "cells", "output", "quick", "reference_name"}
+    known = {"name", "seeds", "base", "cells", "output", "quick", "reference_name", "stages"}
     problems += [f"unknown study key '{k}'; known: {', '.join(sorted(known))}" for k in raw if k not in known]
     base = dict(raw.get("base") or {})
     seeds = raw.get("seeds") or [42]
@@ -80,12 +116,16 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
             problems.append(f"cells[{i}] must be a mapping with a 'name'; found {entry!r}")
             continue
         cell = Cell(name=str(entry["name"]), settings=dict(entry.get("settings") or {}),
-                    reference=dict(entry.get("reference") or {}))
+                    reference=dict(entry.get("reference") or {}), stage=entry.get("stage"),
+                    view_of=entry.get("view_of"), metric_prefix=str(entry.get("metric_prefix") or ""),
+                    predicted_inputs=dict(entry.get("predicted_inputs") or {}))
         try:
             _cell_config(base, cell, 0, Path("x")).validate()
         except ConfigError as exc:
             problems += [f"cell '{cell.name}': {p}" for p in exc.problems]
         cells.append(cell)
+    stages = dict(raw.get("stages") or {})
+    problems += _reference_problems(cells, stages)
     if not cells:
         problems.append("the study declares no cells")
     slugs = [c.slug for c in cells]
@@ -96,7 +136,23 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
     default_output = f"reports/{name}{'-quick' if quick else ''}"
     return StudySpec(name=name, seeds=list(seeds), base=base, cells=cells,
                      output=output or raw.get("output") or default_output,
-                     reference_name=str(raw.get("reference_name") or "reference study"), path=str(path))
+                     reference_name=str(raw.get("reference_name") or "reference study"), path=str(path),
+                     stages={name: dict((value or {}).get("settings") or {}) for name, value in stages.items()})
+
+
+def _reference_problems(cells: list[Cell], stages: dict[str, Any]) -> list[str]:
+    """Cells that name a stage or another cell that the study does not declare."""
+    names = {c.name for c in cells if c.trains}
+    problems = [f"cell '{c.name}': stage '{c.stage}' is not declared under 'stages' (declared: "
+                f"{', '.join(stages) or 'none'})" for c in cells if c.stage and c.stage not in stages]
+    for cell in cells:
+        wanted = ([cell.view_of] if cell.view_of else []) + list(cell.predicted_inputs.values())
+        problems += [f"cell '{cell.name}': '{name}' is not a training cell of this study (cells: "
+                     f"{', '.join(sorted(names))})" for name in wanted if name not in names]
+        unknown = set(cell.predicted_inputs) - {"model", "target", "aspect"}
+        if unknown or (cell.predicted_inputs and "model" not in cell.predicted_inputs):
+            problems.append(f"cell '{cell.name}': predicted_inputs takes model (required), target and aspect")
+    return problems
 
 
 def _cell_config(base: dict[str, Any], cell: Cell, seed: int, run_dir: Path) -> RunConfig:
@@ -126,30 +182,18 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
     Seeds are the outer loop, so a study stopped early still has every cell filled for the first seeds;
     ``report_only`` writes the report from the runs finished so far without training.
     """
-    from .training import resume, train
-
     output = Path(spec.output)
     started = time.time()
-    total = len(spec.cells) * len(spec.seeds)
+    training_cells = [cell for cell in spec.cells if cell.trains]
+    total = len(training_cells) * len(spec.seeds)
     done = 0
     for seed in [] if report_only else spec.seeds:
-        for cell in spec.cells:
+        for cell in training_cells:
             done += 1
-            run_dir = output / "runs" / cell.slug / f"seed-{seed}"
-            if _complete(run_dir):
-                logger.info("[%d/%d] %s, seed %d: finished earlier, skipped", done, total, cell.name, seed)
-                continue
-            config = _cell_config(spec.base, cell, seed, run_dir)
-            config.overwrite = True  # a leftover unfinished folder of this run is replaced (unless resumable)
-            if _resumable(run_dir, config):
-                logger.info("[%d/%d] %s, seed %d: resuming an interrupted run", done, total, cell.name, seed)
-                resume(run_dir, progress=progress)
-                continue
-            logger.info("[%d/%d] %s, seed %d: training", done, total, cell.name, seed)
-            train(config, progress=progress)
+            _run_cell(spec, cell, seed, f"[{done}/{total}] {cell.name}, seed {seed}", progress)
     results = aggregate(spec)
     floors = {cell.slug: baselines(_cell_config(spec.base, cell, spec.seeds[0], output)) for cell in spec.cells}
-    for cell in spec.cells:
+    for cell in training_cells:
         runs = next((r["runs"] for r in results if r["slug"] == cell.slug), [])
         ensemble = seed_ensemble(_cell_config(spec.base, cell, spec.seeds[0], output), runs)
         if ensemble:
@@ -159,6 +203,39 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
 
     write_study_report(spec, results, floors, output, wall_seconds=wall)
     return {"output": str(output), "results": results, "wall_seconds": wall}
+
+
+def _run_cell(spec: StudySpec, cell: Cell, seed: int, label: str, progress: bool) -> None:
+    """Train (or resume) one cell's run of one seed, after its stage; a finished run is skipped."""
+    run_dir = spec.run_dir(cell, seed)
+    if _complete(run_dir):
+        logger.info("%s: finished earlier, skipped", label)
+        return
+    config = _cell_config(spec.base, cell, seed, run_dir)
+    if cell.stage:
+        config.training.init_from = str(_stage_run(spec, cell.stage, seed, progress))
+    _train_or_resume(config, run_dir, label, progress)
+
+
+def _stage_run(spec: StudySpec, stage: str, seed: int, progress: bool) -> Path:
+    """The finished run of a transfer stage for ``seed``, trained on first use and reused by every cell after."""
+    run_dir = spec.stage_dir(stage, seed)
+    if not _complete(run_dir):
+        config = load_config(None, {**spec.base, **spec.stages[stage], "training.seed": seed, "output": str(run_dir)})
+        _train_or_resume(config, run_dir, f"stage '{stage}', seed {seed}", progress)
+    return run_dir
+
+
+def _train_or_resume(config: RunConfig, run_dir: Path, label: str, progress: bool) -> None:
+    from .training import resume, train
+
+    config.overwrite = True  # a leftover unfinished folder of this run is replaced (unless resumable)
+    if _resumable(run_dir, config):
+        logger.info("%s: resuming an interrupted run", label)
+        resume(run_dir, progress=progress)
+        return
+    logger.info("%s: training", label)
+    train(config, progress=progress)
 
 
 def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
@@ -190,12 +267,7 @@ def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
     """One entry per (cell, stage, metric): mean, sd and 95 % CI over the seeds' reports."""
     entries = []
     for cell in spec.cells:
-        reports, runs = [], []
-        for seed in spec.seeds:
-            run_dir = Path(spec.output) / "runs" / cell.slug / f"seed-{seed}"
-            if _complete(run_dir):
-                reports.append(json.loads((run_dir / "report.json").read_text()))
-                runs.append(str(run_dir))
+        reports, runs = _cell_reports(spec, cell)
         if not reports:
             continue
         first = reports[0]
@@ -222,6 +294,70 @@ def aggregate(spec: StudySpec) -> list[dict[str, Any]]:
                     "interval": "t over seeds" if len(values) > 1 else "bootstrap over test rows",
                 })
     return entries
+
+
+def _cell_reports(spec: StudySpec, cell: Cell) -> tuple[list[dict], list[str]]:
+    """The report of each finished seed of a cell (a view's read through its prefix), and the run folders."""
+    reports, runs = [], []
+    for seed in spec.seeds:
+        run_dir = spec.run_dir(cell, seed)
+        if cell.predicted_inputs:
+            report = predicted_input_report(spec, cell, seed)
+            run_dir = spec.run_dir(spec.cell(cell.predicted_inputs["model"]), seed)
+        elif _complete(run_dir):
+            report = _view(json.loads((run_dir / "report.json").read_text()), cell.metric_prefix)
+        else:
+            report = None
+        if report is not None:
+            reports.append(report)
+            runs.append(str(run_dir))
+    return reports, runs
+
+
+def _view(report: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A run's report as read through ``prefix``: ``level1_accuracy`` becomes the view's ``accuracy``."""
+    if not prefix:
+        return report
+    names = [m[len(prefix):] for m in report["headline_metrics"] if m.startswith(prefix)]
+    view = {**report, "headline_metrics": names,
+            "task_description": f"{report['task_description']}, read at {prefix.rstrip('_')}"}
+    for stage in ("before", "after"):
+        view[stage] = {n: report[stage].get(prefix + n) for n in names} if report.get(stage) else None
+    return view
+
+
+def predicted_input_report(spec: StudySpec, cell: Cell, seed: int) -> dict[str, Any] | None:
+    """The model cell's run of ``seed`` scored on test sentences alone, its target and aspects predicted by the
+    target and aspect cells' runs of the same seed (cached in ``derived/``); None until those runs finished."""
+    cache = Path(spec.output) / "derived" / cell.slug / f"seed-{seed}.json"
+    runs = {role: spec.run_dir(spec.cell(name), seed) for role, name in cell.predicted_inputs.items()}
+    if not all(_complete(run) for run in runs.values()):
+        return None
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    from .data.prepare import training_data
+    from .inference.loading import load
+    from .inference.pipeline import Pipeline
+    from .reports.run_report import build_report
+
+    model = load(runs["model"])
+    task, config = model.task, model.info["config"]
+    test = training_data(task, config.data).test
+    pipeline = Pipeline({**{role: run for role, run in runs.items() if role != "model"}, task.name: model},
+                        merge=False)
+    bare = [dataclasses.replace(e, target=None, aspects=()) for e in test]
+    predicted = pipeline.predict_tasks(bare)[task.name]
+    unanswered = sum(p is None for p in predicted)
+    predicted = [p or {"label": "(no input found)", "score": 0.0, "probability": 0.0} for p in predicted]
+    metrics = task.score(test, predicted, model.labels, config.evaluation)
+    inputs = ", ".join(f"{role} from '{name}'" for role, name in cell.predicted_inputs.items() if role != "model")
+    report = build_report(task, config, model.labels, len(test), None, metrics,
+                          data_notes=[f"test inputs: the sentence only; {inputs} (same seed); {unanswered} "
+                                      "sentence(s) got no input and count as wrong."])
+    report["task_description"] = f"{task.describe()}, predicted inputs"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(report, indent=2, default=str))
+    return report
 
 
 def seed_ensemble(config: RunConfig, runs: list[str]) -> dict[str, Any] | None:

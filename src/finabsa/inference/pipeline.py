@@ -161,14 +161,11 @@ class Pipeline:
             }
         return {"tasks": list(self.order), "batch_size": self.batch_size, "models": models}
 
-    def analyze(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
-        """One record per input, in input order: ``{text, targets, aspect, sentiment}`` for the loaded tasks.
-
-        Inputs are sentences, or mappings with ``text`` (or ``sentence``) and optionally a given ``target`` or
-        ``aspects``, which are used instead of predicted ones where a template needs them.
-        """
-        examples = [as_example(item, i) for i, item in enumerate(inputs)]
-        records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
+    def predict_tasks(self, examples: list[Example], progress: bool = False) -> dict[str, list[dict | None]]:
+        """Each task's raw predictions for ``examples``, in order (None where a task's input was not found);
+        earlier tasks fill the fields later tasks read, exactly as in ``analyze``."""
+        examples = list(examples)
+        answers: dict[str, list[dict | None]] = {}
         for name in self.order:
             predictor = self.predictors[name]
             task = predictor.task
@@ -176,19 +173,34 @@ class Pipeline:
             # A sentence for which an earlier task found nothing to fill this task's template gets no answer.
             ready = [i for i, e in enumerate(examples) if all(template_values(e)[field] for field in needs)]
             predictions = predictor.predict_examples([examples[i] for i in ready], progress=progress, desc=name)
-            answers: dict[int, dict[str, Any]] = dict(zip(ready, predictions))
-            for i, record in enumerate(records):
-                if i in answers:
-                    part = task.record(answers[i])
+            answers[name] = [None] * len(examples)
+            for i, prediction in zip(ready, predictions):
+                answers[name][i] = prediction
+                examples[i] = task.fill(examples[i], prediction)
+        return answers
+
+    def analyze(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
+        """One record per input, in input order: ``{text, targets, aspect, sentiment}`` for the loaded tasks.
+
+        Inputs are sentences, or mappings with ``text`` (or ``sentence``) and optionally a given ``target`` or
+        ``aspects``, which are used instead of predicted ones where a template needs them.
+        """
+        examples = [as_example(item, i) for i, item in enumerate(inputs)]
+        answers = self.predict_tasks(examples, progress=progress)
+        records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
+        for name in self.order:
+            task = self.predictors[name].task
+            for record, answer in zip(records, answers[name]):
+                if answer is not None:
+                    part = task.record(answer)
                     if task.record_key is None:  # a task answering several fields (an instruction-tuned LLM)
                         record.setdefault("notes", []).extend(part.pop("notes", []))
                         record.update(part)
                     else:
                         record[task.record_key] = part
-                    examples[i] = task.fill(examples[i], answers[i])
                 elif task.record_key is not None:
                     record[task.record_key] = None
                     record.setdefault("notes", []).append(
-                        f"no {name}: its input needs {', '.join(sorted(needs))}, which was not found"
+                        f"no {name}: its input needs {', '.join(sorted(task.needs()))}, which was not found"
                     )
         return records

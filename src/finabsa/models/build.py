@@ -23,6 +23,7 @@ __all__ = [
     "save_trained",
     "load_trained",
     "merged_model",
+    "initialise_from",
     "count_parameters",
 ]
 
@@ -200,3 +201,30 @@ def merged_model(model: Any) -> Any:
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     return model.eval()
+
+
+def initialise_from(model: Any, folder: Path, method: str) -> dict[str, int]:
+    """Copy the weights a finished run saved in ``folder`` (its ``model/``) into ``model``, built the same way.
+
+    Weights whose shape differs (a 3-class head into a 1-output regression head) are left as they are. Returns
+    how many tensors were copied and skipped.
+    """
+    from safetensors.torch import load_file
+
+    if method == "lora":
+        from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+        current, saved = get_peft_model_state_dict(model), load_file(str(folder / "adapter_model.safetensors"))
+    else:
+        current = {n: p for n, p in model.state_dict().items()}
+        saved = load_file(str(folder / (HEAD_FILE if method == "frozen" else "model.safetensors")))
+    fitting = {k: v for k, v in saved.items() if k in current and tuple(current[k].shape) == tuple(v.shape)}
+    if not fitting:
+        raise ModelLoadError(f"none of the weights in '{folder}' fit this model; train the stage with the same base "
+                             "model and method.")
+    if method == "lora":
+        # PEFT expects every adapter and head tensor: the ones that do not fit keep their current values.
+        set_peft_model_state_dict(model, {**{k: v.detach().clone() for k, v in current.items()}, **fitting})
+    else:
+        model.load_state_dict(fitting, strict=False)
+    return {"copied": len(fitting), "skipped": len(saved) - len(fitting)}

@@ -53,6 +53,37 @@ def _floor_text(floors: dict[str, Any], metric: str) -> str:
     return "; ".join(parts) or "–"
 
 
+def inputs_text(spec: Any, cell: Any) -> str:
+    """What a cell's model reads at test time: the sentence, plus gold or predicted target and aspects; and the
+    transfer stage it started from."""
+    from ..config import load_config
+    from ..tasks import PipelineHooks, build_task
+
+    source = spec.cell(cell.view_of) if getattr(cell, "view_of", None) else cell
+    if getattr(cell, "predicted_inputs", None):
+        source = spec.cell(cell.predicted_inputs["model"])
+    config = load_config(None, {**spec.base, **source.settings})
+    task = build_task(config.task.name, config.task.options)
+    needs = sorted(task.needs()) if isinstance(task, PipelineHooks) else []
+    given = "predicted" if getattr(cell, "predicted_inputs", None) else "gold"
+    text = "sentence" + "".join(f" + {given} {field}" for field in needs)
+    if getattr(source, "stage", None):
+        text += f" (after stage '{source.stage}')"
+    return text
+
+
+def _stages_section(spec: Any) -> list[str]:
+    """Which transfer stages the study trained (once per seed) and which cells started from each."""
+    if not getattr(spec, "stages", None):
+        return []
+    lines = ["## Transfer stages", "", "Each stage is trained once per seed (`stages/` in this folder) and its "
+             "weights start every cell that names it.", ""]
+    for name, settings in spec.stages.items():
+        users = [c.name for c in spec.cells if getattr(c, "stage", None) == name] or ["no cell"]
+        lines.append(f"- **{name}**: `{json.dumps(settings)}`; used by: {', '.join(users)}.")
+    return lines + [""]
+
+
 def _data_section(spec: Any) -> list[str]:
     from ..config import load_config
     from ..data.inspect import inspect_data
@@ -86,7 +117,8 @@ def _cell_section(spec: Any, cell: Any, results: list[dict], floors: dict[str, d
     if not entries:
         return [f"## {cell.name}", "", "No finished run yet.", ""]
     lines = [f"## {cell.name}", "", f"Variant: {entries[0]['variant']}; model {entries[0]['model']} "
-             f"({entries[0]['method']}); settings: `{json.dumps(cell.settings)}`.", "",
+             f"({entries[0]['method']}); settings: `{json.dumps(cell.settings)}`; inputs at test time: "
+             f"{inputs_text(spec, cell)}.", "",
              "| metric | before | after | ensemble of seeds |", "|---|---|---|---|"]
     for metric in dict.fromkeys(r["metric"] for r in entries):
         lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
@@ -128,15 +160,15 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
         "## Headline table", "",
         f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the model before "
         "fine-tuning (the untrained head; zero-shot prompts for instruct).", "",
-        "| cell | metric | reference: before | reference: after | floors | ours: before | ours: after "
-        "| ours after: macro-F1 (targets: ROUGE-1) | ours: ensemble of seeds |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| cell | inputs at test time | metric | reference: before | reference: after | floors | ours: before "
+        "| ours: after | ours after: macro-F1 (targets: ROUGE-1) | ours: ensemble of seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell in spec.cells:
         metric = _main_metric(results, cell.slug)
         macro = _find(results, cell.slug, "after", "macro_f1" if metric == "accuracy" else "rouge1")
         lines.append(
-            f"| {cell.name} | {metric} | {_reference(cell.reference.get('before'), metric)} | "
+            f"| {cell.name} | {inputs_text(spec, cell)} | {metric} | {_reference(cell.reference.get('before'), metric)} | "
             f"{_reference(cell.reference.get('after'), metric)} | {_floor_text(floors.get(cell.slug, {}), metric)} | "
             f"{_cell_text(_find(results, cell.slug, 'before', metric))} | "
             f"{_cell_text(_find(results, cell.slug, 'after', metric))} | {_cell_text(macro)} | "
@@ -144,6 +176,7 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
         )
     lines += ["", "The reference study reported micro-averaged precision/recall/F1 (equal to accuracy) and selected "
               "models on a validation split contained in its training split.", ""]
+    lines += _stages_section(spec)
     for cell in spec.cells:
         lines += _cell_section(spec, cell, results, floors, plots)
     lines += ["## Data", ""] + _data_section(spec)

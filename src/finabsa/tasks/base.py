@@ -60,6 +60,7 @@ import numpy as np
 import torch
 
 from ..data.records import Example
+from ..data.spans import mark_target
 from ..errors import DataError, UnknownNameError
 
 __all__ = [
@@ -88,8 +89,9 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-#: Fields an input template may use, e.g. ``"{sentence}"`` or ``"{target}; {aspects}"``.
-TEMPLATE_FIELDS = ("sentence", "target", "aspects", "aspect_l1", "aspect_l2", "dataset")
+#: Fields an input template may use, e.g. ``"{sentence}"`` or ``"{target}; {aspects}"``; ``marked_sentence`` is the
+#: sentence with its target between ``<t>`` and ``</t>`` (target-aware input for several targets per sentence).
+TEMPLATE_FIELDS = ("sentence", "target", "marked_sentence", "aspects", "aspect_l1", "aspect_l2", "dataset")
 
 
 def choice_problems(task: str, option: str, value: object, choices: tuple[str, ...]) -> list[str]:
@@ -116,6 +118,7 @@ def template_values(example: Example) -> dict[str, str | None]:
         "sentence": example.sentence,
         "dataset": example.dataset,
         "target": example.target,
+        "marked_sentence": mark_target(example.sentence, example.target),
         "aspects": "; ".join(example.aspects) if example.aspects else None,
         "aspect_l1": "; ".join(dict.fromkeys(a.split("/")[0] for a in example.aspects)) if example.aspects else None,
         "aspect_l2": "; ".join(dict.fromkeys("/".join(a.split("/")[:2]) for a in example.aspects))
@@ -181,7 +184,9 @@ class Task(ABC):
     answer_key: ClassVar[str] = "label"
     #: Why rows fail ``usable_for_training``, for the report.
     training_exclusion_reason: ClassVar[str] = ""
-    #: Metric the Trainer selects the best checkpoint by: ``loss`` (validation loss), or a key of ``trainer_metrics``.
+    #: Metric the best epoch is selected by: ``loss`` (validation loss), or a key of ``score``'s result, computed on
+    #: the validation split through the same prediction and decoding path as the test (so selection and test
+    #: measure the same thing).
     selection_metric: ClassVar[str] = "loss"
     selection_greater_is_better: ClassVar[bool] = False
     #: Headline metrics for the before/after table, in order.
@@ -287,10 +292,6 @@ class Task(ABC):
         self, examples: list[Example], predictions: list[dict[str, Any]], labels: list[str], evaluation: Any
     ) -> dict[str, Any]:
         """Metrics of predictions against the examples' gold answers (see ``finabsa.tasks.metrics``)."""
-
-    def trainer_metrics(self, eval_prediction: Any, labels: list[str]) -> dict[str, float]:
-        """Cheap validation metrics for the Trainer (must include ``selection_metric`` unless it is ``loss``)."""
-        return {}
 
     def loss_function(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool) -> Any:
         """An optional ``compute_loss_func`` for the Trainer (e.g. class-weighted); None uses the model's loss."""

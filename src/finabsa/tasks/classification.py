@@ -77,7 +77,7 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
             first, second = self.inputs(rows)
             return [" ".join(parts) for parts in zip(first, second or [""] * len(first))]
 
-        gold = [self.label_of(e) for e in train]
+        gold = [self.gold(e) for e in train]
         majority = Counter(gold).most_common(1)[0][0]
         vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
         model = LogisticRegression(max_iter=2000, C=10.0).fit(vectoriser.fit_transform(texts(train)), gold)
@@ -150,16 +150,6 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
             bootstrap_samples=evaluation.bootstrap_samples,
             confidence=evaluation.confidence,
         )
-
-    def trainer_metrics(self, eval_prediction, labels):
-        logits = eval_prediction.predictions
-        logits = logits[0] if isinstance(logits, tuple) else logits
-        predicted = logits.argmax(axis=-1)
-        gold = eval_prediction.label_ids
-        metrics = classification_metrics(
-            [labels[i] for i in gold], [labels[i] for i in predicted], labels, bootstrap_samples=0
-        )
-        return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 
     def loss_function(self, train_features, labels, class_weighting):
         if not class_weighting:

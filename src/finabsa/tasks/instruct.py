@@ -276,7 +276,7 @@ class InstructTask(Task, PipelineHooks):
         return None  # the answers fill the record's own targets / aspect / sentiment keys
 
     def provides(self) -> tuple[str, ...]:
-        return ("target",) if "target" in self.options.fields else ()
+        return ("target", "marked_sentence") if "target" in self.options.fields else ()
 
     def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
         if example.target or not prediction.get("target"):

@@ -10,7 +10,7 @@ from ..data.records import Example
 from ..errors import DataError
 from .base import HeadSpec, choice_problems, register_task
 from .classification import SequenceClassificationTask, template_problems
-from .metrics import classification_metrics, regression_metrics
+from .metrics import regression_metrics
 
 __all__ = ["SentimentTask", "SentimentOptions", "SENTIMENT_LABELS"]
 
@@ -26,7 +26,9 @@ class SentimentOptions:
     negative_threshold: float = field(default=NEGATIVE_THRESHOLD, metadata={"help": "Scores below this are "
                                                                                     "negative."})
     text_template: str = field(default="{sentence}", metadata={"help": "First input segment; fields: sentence, "
-                                                                       "target, aspects, aspect_l1, aspect_l2."})
+                                                                       "marked_sentence (target between <t> and "
+                                                                       "</t>), target, aspects, aspect_l1, "
+                                                                       "aspect_l2."})
     pair_template: str = field(default="", metadata={"help": "Optional second segment, e.g. '{target}; {aspects}' "
                                                              "(the study's 'sentence + aspects')."})
 
@@ -95,14 +97,6 @@ class SentimentTask(SequenceClassificationTask):
         return "score" if self.regression else "label"
 
     @property
-    def selection_metric(self) -> str:  # type: ignore[override]
-        return "mse" if self.regression else "macro_f1"
-
-    @property
-    def selection_greater_is_better(self) -> bool:  # type: ignore[override]
-        return not self.regression
-
-    @property
     def headline_metrics(self) -> tuple[str, ...]:  # type: ignore[override]
         return ("accuracy", "macro_f1", "mse", "r2") if self.regression else ("accuracy", "macro_f1")
 
@@ -142,20 +136,6 @@ class SentimentTask(SequenceClassificationTask):
                 )
             )
         return metrics
-
-    def trainer_metrics(self, eval_prediction, labels):
-        if not self.regression:
-            return super().trainer_metrics(eval_prediction, labels)
-        predicted = eval_prediction.predictions
-        predicted = (predicted[0] if isinstance(predicted, tuple) else predicted).reshape(-1).clip(-1, 1)
-        gold = eval_prediction.label_ids.reshape(-1)
-        metrics = regression_metrics(gold, predicted, bootstrap_samples=0)
-        classes = classification_metrics(
-            [self.class_of_score(s) for s in gold], [self.class_of_score(s) for s in predicted], labels,
-            bootstrap_samples=0,
-        )
-        return {"mse": metrics["mse"], "r2": metrics["r2"], "accuracy": classes["accuracy"],
-                "macro_f1": classes["macro_f1"]}
 
     def loss_function(self, train_features, labels, class_weighting):
         return None if self.regression else super().loss_function(train_features, labels, class_weighting)

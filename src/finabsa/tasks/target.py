@@ -7,7 +7,6 @@ model (flan-t5 for users online).
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..data.records import Example
+from ..data.spans import find_target_spans
 from .base import HeadSpec, Task, choice_problems, register_task, render_template, softmax
 from .classification import template_problems
 from .hooks import PipelineHooks, StudyHooks
@@ -42,59 +42,6 @@ class TargetOptions:
         metadata={"help": "Similarity (0-1) above which a target spelled differently from the sentence (e.g. "
                           "'Morrissons' for 'Morrisons') is matched to the sentence's words for span labels."},
     )
-
-
-# --------------------------------------------------------------------------------------------------------------
-def _compact(text: str) -> tuple[str, list[int]]:
-    """Lower-cased alphanumerics of ``text`` and, for each, its index in ``text``."""
-    chars, positions = [], []
-    for i, ch in enumerate(text):
-        if ch.isalnum():
-            chars.append(ch.lower())
-            positions.append(i)
-    return "".join(chars), positions
-
-
-def _word_bounded(text: str, start: int, end: int) -> bool:
-    """Whether ``text[start:end]`` neither starts nor ends inside a word."""
-    starts_clean = start == 0 or not (text[start - 1].isalnum() and text[start].isalnum())
-    ends_clean = end == len(text) or not (text[end - 1].isalnum() and text[end].isalnum())
-    return starts_clean and ends_clean
-
-
-def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> list[tuple[int, int]]:
-    """Character spans where ``target`` occurs in ``sentence``.
-
-    Tries, in order: case-insensitive occurrences; occurrences ignoring spaces and punctuation ('SAB Miller' in
-    'SABMiller'); and the most similar run of words when the target is misspelt ('Rangold' for 'Randgold').
-    Returns ``[]`` when nothing is close enough.
-    """
-    target = target.strip()
-    if not target:
-        return []
-    spans = [(m.start(), m.end()) for m in re.finditer(re.escape(target), sentence, flags=re.IGNORECASE)]
-    # 'A' also occurs inside 'AA' and 'BP' inside 'BPX': whole-word occurrences win when there are any.
-    whole = [(start, end) for start, end in spans if _word_bounded(sentence, start, end)]
-    if whole or spans:
-        return whole or spans
-    compact_sentence, positions = _compact(sentence)
-    compact_target, _ = _compact(target)
-    if compact_target:
-        found = [m.start() for m in re.finditer(re.escape(compact_target), compact_sentence)]
-        if found:
-            return [(positions[s], positions[s + len(compact_target) - 1] + 1) for s in found]
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", sentence)]
-    n_target = max(1, len(target.split()))
-    best, best_ratio = None, fuzzy_threshold
-    for size in {max(1, n_target - 1), n_target, n_target + 1}:
-        for i in range(len(words) - size + 1):
-            start, end = words[i][0], words[i + size - 1][1]
-            candidate = sentence[start:end].strip(".,;:!?'\"()[]")
-            ratio = difflib.SequenceMatcher(None, candidate.lower(), target.lower()).ratio()
-            if ratio > best_ratio:
-                offset = sentence[start:end].find(candidate)
-                best, best_ratio = (start + offset, start + offset + len(candidate)), ratio
-    return [best] if best else []
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -143,7 +90,7 @@ class TargetTask(Task, PipelineHooks, StudyHooks):
         return "targets"
 
     def provides(self) -> tuple[str, ...]:
-        return ("target",)
+        return ("target", "marked_sentence")
 
     def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
         return example if example.target else replace(example, target=prediction["target"] or None)
@@ -269,15 +216,6 @@ class SpanTargetTask(TargetTask):
         start, end = offsets[real[i]][0], offsets[real[j]][1]
         start, end = _snap_to_words(example.sentence, start, end)
         return {"target": example.sentence[start:end], "start": start, "end": end, "score": float(math.exp(score))}
-
-    def trainer_metrics(self, eval_prediction, labels):
-        logits = eval_prediction.predictions
-        logits = logits[0] if isinstance(logits, tuple) else logits
-        predicted = logits.argmax(axis=-1)
-        gold = eval_prediction.label_ids
-        mask = gold != -100
-        exact = [bool((predicted[i][mask[i]] == gold[i][mask[i]]).all()) for i in range(len(gold))]
-        return {"exact_match": float(np.mean(exact)) if exact else 0.0}
 
 
 def _snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
+from ..config import EvaluationConfig, RunConfig
 from ..data.prepare import TrainingData, training_data
-from ..models.build import MODEL_DIR, build_model, count_parameters, save_trained
+from ..models.build import MODEL_DIR, build_model, count_parameters, initialise_from, save_trained
 from ..models.hub import load_tokenizer, resolve_model
 from ..models.predictor import Predictor
 from ..reports.plots import write_run_plots
@@ -167,7 +167,32 @@ def _prepare(config: RunConfig) -> _Prepared:
     base = resolve_model(config.model.name)
     tokenizer = load_tokenizer(base)
     model = build_model(base, task.head(data.labels), data.labels, config.adapter, describe=task.describe())
+    if config.training.init_from:
+        data.notes.append(_initialise(model, config))
     return _Prepared(config, task, data, tokenizer, model, count_parameters(model), started)
+
+
+def _initialise(model: Any, config: RunConfig) -> str:
+    """Start from a finished run's weights (a transfer stage); returns the note for the report."""
+    from ..errors import RunFolderError
+
+    stage = Path(config.training.init_from)
+    info_file = stage / "run.json"
+    info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+    if info.get("status") != "complete":
+        raise RunFolderError(f"training.init_from: '{stage}' is not a finished run folder (no run.json with status "
+                             "complete); train the stage first, or point at a finished run.")
+    wanted = (config.model.name, config.adapter.method)
+    if (info.get("base_model"), info.get("method")) != wanted:
+        raise RunFolderError(
+            f"training.init_from: '{stage}' was trained with {info.get('base_model')} ({info.get('method')}); this "
+            f"run uses {wanted[0]} ({wanted[1]}). A stage must use the same base model and method."
+        )
+    counts = initialise_from(model, stage / MODEL_DIR, config.adapter.method)
+    logger.info("initialised from %s: %d tensors copied, %d left (shape differs)", stage, counts["copied"],
+                counts["skipped"])
+    return (f"started from the weights of '{stage}' ({info.get('task_description')}, {info['rows']['train']} "
+            f"training rows): {counts['copied']} tensors copied, {counts['skipped']} not (shape differs).")
 
 
 def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None = None) -> RunResult:
@@ -242,7 +267,7 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         train_dataset=ListDataset(train_features),
         eval_dataset=ListDataset(valid_features),
         processing_class=tokenizer,
-        compute_metrics=None if task.selection_metric == "loss" else (lambda p: task.trainer_metrics(p, data.labels)),
+        compute_metrics=None if task.selection_metric == "loss" else _validation_scorer(prepared),
         compute_loss_func=task.loss_function(train_features, data.labels, config.training.class_weighting),
         callbacks=callbacks,
     )
@@ -258,6 +283,22 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     if folder.main:
         shutil.rmtree(folder.path / "checkpoints", ignore_errors=True)
     return trainer, outcome, seconds
+
+
+def _validation_scorer(prepared: _Prepared) -> Any:
+    """The Trainer's ``compute_metrics``: the task's own test metrics on the validation split, predicted and decoded
+    by the same ``Predictor`` as the test (a decoded span's exact match for targets, not a tag-sequence match)."""
+    config, task, data = prepared.config, prepared.task, prepared.data
+    predictor = Predictor(prepared.model, prepared.tokenizer, task, data.labels, config.model.max_length,
+                          config.training.eval_batch_size)
+    no_intervals = EvaluationConfig(bootstrap_samples=0)
+
+    def scores(_: Any) -> dict[str, float]:
+        metrics = task.score(data.validation, predictor.predict_examples(data.validation), data.labels, no_intervals)
+        return {name: float(value) for name, value in metrics.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool)}
+
+    return scores
 
 
 def _training_summary(prepared: _Prepared, trainer: Any, outcome: Any, seconds: float) -> dict[str, Any]:
