@@ -136,9 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dir", help="run folder written by 'finabsa train'")
     evaluate.add_argument("--data", help="data set to score on (default: the one the run was trained on)")
-    evaluate.add_argument("--data-format", default="auto", help="auto, fiqa-splits, fiqa-official or hub")
-    evaluate.add_argument("--split", default="test", help="split to score (default: test)")
-    evaluate.add_argument("--max-rows", type=int, help="score at most this many rows")
+    for flag in source_flags():
+        flag.add_to(evaluate)
+    evaluate.add_argument("--split", default="test", help="split to score, or 'all' for every row (a labelled file "
+                          "of your own with no split column); default: test")
+    evaluate.add_argument("--max-rows", type=int, help="score a seeded sample of this many rows")
     evaluate.add_argument("--output", help="also write the report as JSON to this file")
 
     predict = commands.add_parser(
@@ -253,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--runtime", default="torch", choices=RUNTIMES,
                        help="runtime for export folders in the pipeline (default: torch)")
 
+    runs = commands.add_parser(
+        "runs", help="list run folders, or compare several side by side",
+        description="List the run folders under a folder (default: runs/) with task, model, method, seed, status, "
+        "minutes and headline metrics; given two or more run folders, show them side by side.",
+        epilog="examples:\n  finabsa runs\n  finabsa runs reports/study-fiqa\n"
+        "  finabsa runs runs/sentiment-a runs/sentiment-b",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    runs.add_argument("paths", nargs="*", default=["runs"], help="a folder holding run folders, or run folders")
+
     commands.add_parser("tasks", help="list the tasks and their options",
                         description="List the registered tasks and the options each accepts (set with --set "
                         "task.OPTION=VALUE or in the YAML task section).")
@@ -332,8 +344,11 @@ def _command_evaluate(args: argparse.Namespace) -> int:
     from .inference.evaluate import evaluate
     from .reports.run_report import summary_table
 
-    report = evaluate(args.run_dir, data=args.data, data_format=args.data_format, split=args.split,
-                      max_rows=args.max_rows, progress=True)
+    columns = {flag.key.split(".", 1)[1]: flag.value(args) for flag in source_flags()
+               if flag.key != "data.format" and flag.value(args) is not None}
+    report = evaluate(args.run_dir, data=args.data, data_format=args.data_format or "auto", split=args.split,
+                      max_rows=args.max_rows, progress=True, **columns)
+    print(f"scored {report['rows_scored']} row(s) of split '{args.split}' of {report['data']}")
     print(summary_table([report]))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
@@ -359,8 +374,7 @@ def _command_predict(args: argparse.Namespace) -> int:
                                "--help'.")
         model = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
 
-        def predict_chunk(items: list[Any]) -> list[dict[str, Any]]:
-            return [{"text": item.sentence, **prediction} for item, prediction in zip(items, model.predict(items))]
+        predict_chunk = model.predict
 
     source = args.file
     if args.pipeline and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
@@ -402,6 +416,25 @@ def _command_serve(args: argparse.Namespace) -> int:
     limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars, max_batch=max(args.batch_size, 1))
     serve(args.pipeline, host=args.host, port=args.port, api_key=args.api_key, limits=limits,
           batch_size=args.batch_size, runtime=args.runtime)
+    return 0
+
+
+def _command_runs(args: argparse.Namespace) -> int:
+    from .reports.runs_listing import compare_table, find_runs, runs_table
+
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FinabsaError(f"no such folder: {', '.join(missing)}; give a folder holding run folders (default: runs/) "
+                           "or run folders.")
+    if len(paths) > 1 and all((p / "run.json").is_file() for p in paths):
+        print(compare_table(paths))
+        return 0
+    found = [run for p in paths for run in find_runs(p)]
+    if not found:
+        raise FinabsaError(f"no run folders under {', '.join(map(str, paths))}; 'finabsa train' writes them (into "
+                           "runs/ by default).")
+    print(runs_table(found))
     return 0
 
 
@@ -467,13 +500,24 @@ def _command_data(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"train": _command_train, "evaluate": _command_evaluate, "predict": _command_predict,
              "tasks": _command_tasks, "data": _command_data, "study": _command_study,
-             "serve": _command_serve, "export": _command_export}
+             "serve": _command_serve, "export": _command_export, "runs": _command_runs}
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; ``predict``'s sentences may stand before, between or after its options."""
+    args, extra = parser.parse_known_args(argv)
+    # argparse fills the sentences from the first run of positional words only; the rest come back as extras.
+    if extra and getattr(args, "command", None) == "predict" and not any(e.startswith("-") for e in extra):
+        args.texts = [*args.texts, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``finabsa`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if not args.command:
         parser.print_help()
         return 2

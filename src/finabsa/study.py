@@ -82,6 +82,8 @@ class StudySpec:
     reference_name: str = "reference study"
     path: str | None = None
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The settings ``--quick`` changed (empty for the full study): the report says so at the top.
+    quick: dict[str, Any] = field(default_factory=dict)
 
     def cell(self, name: str) -> Cell:
         return next(c for c in self.cells if c.name == name)
@@ -104,9 +106,11 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
     problems += [f"unknown study key '{k}'; known: {', '.join(sorted(known))}" for k in raw if k not in known]
     base = dict(raw.get("base") or {})
     seeds = raw.get("seeds") or [42]
+    quick_settings: dict[str, Any] = {}
     if quick:
         section = raw.get("quick") or {}
         seeds = section.get("seeds", seeds[:1])
+        quick_settings = {"seeds": seeds, **(section.get("base") or {})}
         base.update(section.get("base") or {})
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
         problems.append(f"seeds must be a non-empty list of integers; found {seeds!r}")
@@ -137,7 +141,8 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
     return StudySpec(name=name, seeds=list(seeds), base=base, cells=cells,
                      output=output or raw.get("output") or default_output,
                      reference_name=str(raw.get("reference_name") or "reference study"), path=str(path),
-                     stages={name: dict((value or {}).get("settings") or {}) for name, value in stages.items()})
+                     stages={name: dict((value or {}).get("settings") or {}) for name, value in stages.items()},
+                     quick=quick_settings)
 
 
 def _reference_problems(cells: list[Cell], stages: dict[str, Any]) -> list[str]:
@@ -192,6 +197,9 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
             done += 1
             _run_cell(spec, cell, seed, f"[{done}/{total}] {cell.name}, seed {seed}", progress)
     results = aggregate(spec)
+    if report_only and not results:
+        raise ConfigError([f"no finished runs under '{output / 'runs'}' to report on; run the study without "
+                           "--report-only first (runs finished earlier are kept and skipped)."])
     floors = {cell.slug: baselines(_cell_config(spec.base, cell, spec.seeds[0], output)) for cell in spec.cells}
     for cell in training_cells:
         runs = next((r["runs"] for r in results if r["slug"] == cell.slug), [])

@@ -16,6 +16,10 @@ __all__ = ["LoadEvent", "LoadLog", "SkipRow"]
 
 logger = logging.getLogger("finabsa.data")
 
+#: Repairs already announced in this process: a study loads the same files dozens of times, and each repair is
+#: worth one warning, not one per load.
+_ANNOUNCED: set[tuple[str, str]] = set()
+
 
 class SkipRow(Exception):
     """Raised by a lenient ``LoadLog.problem``: the loader leaves the row out and goes on."""
@@ -40,7 +44,8 @@ class LoadLog:
 
     def repaired(self, kind: str, location: str, detail: str, warn: bool = True) -> None:
         self.events.append(LoadEvent(kind, location, detail, fatal=False))
-        if warn:
+        if warn and (location, detail) not in _ANNOUNCED:
+            _ANNOUNCED.add((location, detail))
             logger.warning("%s: repaired %s", location, detail)
 
     def problem(self, kind: str, location: str, message: str) -> None:

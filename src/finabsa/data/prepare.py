@@ -24,6 +24,7 @@ class TaskDataNeeds(Protocol):
     """What data preparation asks of a task (every ``finabsa.tasks.Task`` answers it)."""
 
     training_exclusion_reason: str
+    data_needs: str
 
     def describe(self) -> str: ...
     def usable(self, example: Example) -> bool: ...
@@ -67,6 +68,7 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
         max_eval_rows=data_config.max_eval_rows,
         task_name=task.describe(),
         extra_train=extra,
+        needs=task.data_needs,
     )
 
 
@@ -115,9 +117,12 @@ def apply_unseen_label_policy(task: TaskDataNeeds, labels: list[str], examples: 
 
 def scoring_examples(task: TaskDataNeeds, splits: dict[str, list[Example]], split: str, labels: list[str],
                      policy: str, notes: list[str], max_rows: int | None = None, seed: int = 13) -> list[Example]:
-    """The rows of ``split`` a trained model is scored on: usable by the task, the unseen-label policy applied,
-    and at most ``max_rows`` of them (a seeded sample, so that a file sorted by label is not scored on one class)."""
+    """The rows of ``split`` (``all``: every split) a trained model is scored on: usable by the task, the
+    unseen-label policy applied, and at most ``max_rows`` of them (a seeded sample, so that a file sorted by label
+    is not scored on one class)."""
     task.check_examples([e for rows in splits.values() for e in rows])
+    if split == "all":
+        splits = {"all": [e for rows in splits.values() for e in rows]}
     if split not in splits:
         raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}.")
     examples = [e for e in splits[split] if task.usable(e)]

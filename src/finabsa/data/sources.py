@@ -164,6 +164,7 @@ def _column(source: Any, name: str, found: list[str], defaults: tuple[str, ...])
 
 def _table_rows(rows: list[dict[str, Any]], file: str, default_split: str, source: Any, log: LoadLog):
     found = list(rows[0])
+    columns = tuple(found)  # kept on each row's meta (one shared tuple), so that later messages can name them
     text = _column(source, "text", found, ("sentence", "text", "title", "headline", "Title"))
     label = _column(source, "label", found, ())
     target = _column(source, "target", found, ("target", "entity"))
@@ -199,7 +200,7 @@ def _table_rows(rows: list[dict[str, Any]], file: str, default_split: str, sourc
                 split=row_split,
                 dataset=Path(file).stem,
                 origin=where(file, index),
-                meta={"repaired": repaired},
+                meta={"repaired": repaired, "columns": columns},
             )
         except SkipRow:
             continue
@@ -289,7 +290,9 @@ def load_data(source: Any, log: LoadLog | None = None) -> dict[str, list[Example
     if repaired:
         import logging
 
-        logging.getLogger("finabsa.data").info("repaired mojibake in %d cell(s) of %s", repaired, source.path)
+        rows = sum(1 for rows in splits.values() for e in rows if e.meta.get("repaired"))
+        logging.getLogger("finabsa.data").info("repaired mojibake in %d cell(s) of %d row(s) of %s", repaired, rows,
+                                               source.path)
     return splits
 
 

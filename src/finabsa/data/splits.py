@@ -113,6 +113,7 @@ def prepare_splits(
     max_eval_rows: int | None = None,
     task_name: str = "",
     extra_train: list[Example] | None = None,
+    needs: str = "",
 ) -> RunData:
     """Filter rows the task can use, choose validation and test sets, and apply row limits.
 
@@ -127,9 +128,13 @@ def prepare_splits(
             notes.append(f"{dropped} row(s) of split '{name}' lack what task '{task_name}' needs and were left out.")
     train = filtered.get("train", [])
     if not train:
+        rows = splits.get("train", [])
+        columns = rows[0].meta.get("columns") if rows else None
+        found = f"; the file has the columns {', '.join(map(str, columns))}" if columns else ""
         raise DataError(
-            f"the training split has no usable rows for task '{task_name}' "
-            f"({len(splits.get('train', []))} row(s) before filtering); check the data set and the task's columns."
+            f"the training split has no usable rows for task '{task_name}' ({len(rows)} row(s) before filtering): "
+            f"the task needs {needs or 'its labels'}{found}. Map the right column with the flag named, or choose "
+            "a task this data set has labels for."
         )
     test = filtered.get("test", [])
     if not test:

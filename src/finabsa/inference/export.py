@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import torch
 from ..errors import FinabsaError
 from ..models.build import merged_model
 from ..training.run_folder import RunFolder
-from .loading import EXPORT_FILE, ONNX_FILES, load
+from .loading import EXPORT_FILE, ONNX_FILES, is_export, load
 
 __all__ = ["export_run"]
 
@@ -33,6 +34,10 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
                overwrite: bool = False) -> Path:
     """Write the export folder of a complete run folder; returns its path (written atomically)."""
     run_dir = Path(run_dir)
+    if is_export(run_dir):
+        source = json.loads((run_dir / EXPORT_FILE).read_text(encoding="utf-8")).get("source_run", "its run folder")
+        raise FinabsaError(f"'{run_dir}' is an export folder already (written by 'finabsa export'); export from the "
+                           f"run folder it came from: '{source}'.")
     predictor = load(run_dir)
     task = predictor.task
     if (onnx or int8) and task.head(predictor.labels).generates:
@@ -53,8 +58,14 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
 
         # Per-channel scales with a reduced range: on FiQA targets per-tensor int8 lost 2.7 points of exact match,
         # this setting 0 to 2 (benchmarks/infer_speed.py measures it beside fp32).
-        quantize_dynamic(str(folder.path / ONNX_FILES["onnx"]), str(folder.path / ONNX_FILES["onnx-int8"]),
-                         weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.WARNING))  # onnxruntime logs one INFO line per quantised tensor on root
+        try:
+            quantize_dynamic(str(folder.path / ONNX_FILES["onnx"]), str(folder.path / ONNX_FILES["onnx-int8"]),
+                             weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        finally:
+            root.setLevel(level)
         files.append(ONNX_FILES["onnx-int8"])
     config = predictor.info["config"]
     folder.write_json(EXPORT_FILE, {

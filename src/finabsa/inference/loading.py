@@ -75,7 +75,8 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
     """Raise ``RunFolderError`` naming what is missing; return the parsed ``run.json`` of a complete run folder."""
     if not run_dir.exists():
         partial = run_dir.with_name(run_dir.name + ".partial")
-        hint = f" An unfinished run is at '{partial}'." if partial.exists() else ""
+        hint = (f" An unfinished run is at '{partial}': continue it with 'finabsa train --resume {run_dir}'."
+                if partial.exists() else "")
         raise RunFolderError(f"run folder '{run_dir}' does not exist.{hint} Give the folder a training run wrote.")
     if not run_dir.is_dir():
         raise RunFolderError(f"'{run_dir}' is a file; expected a run folder written by 'finabsa train'.")
@@ -83,12 +84,22 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
     if missing:
         raise RunFolderError(
             f"run folder '{run_dir}' is incomplete: missing {', '.join(missing)}. It may come from a run that "
-            "was interrupted; train again or point at a complete run folder."
+            f"was interrupted: continue it with 'finabsa train --resume {run_dir}', or point at a complete run folder."
         )
-    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise RunFolderError(f"'{run_dir / 'run.json'}' is not readable JSON ({exc}); the run folder is damaged: "
+                             "train the run again or restore the folder from a copy.") from None
     refuse_pickles(run_dir)
     if info.get("status") != "complete":
-        raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'.")
+        raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'; "
+                             f"continue it with 'finabsa train --resume {run_dir}'.")
+    lost = [name for name in info.get("model_files", [])
+            if name != "README.md" and not (run_dir / "model" / name).exists()]
+    if lost:
+        raise RunFolderError(f"run folder '{run_dir}' is damaged: model/ lacks {', '.join(lost)}, which the run "
+                             "wrote. Restore the folder from a copy, or train the run again.")
     return info
 
 
@@ -105,8 +116,15 @@ def load_run(run_dir: Path, batch_size: int | None = None) -> Predictor:
     labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
     base = resolve_model(info["base_model"])
     model_dir = run_dir / MODEL_DIR
-    tokenizer = load_tokenizer(ResolvedModel(name=base.name, location=str(model_dir), alias=False))
-    model = load_trained(model_dir, base, task.head(labels), labels, config.adapter.method)
+    try:
+        tokenizer = load_tokenizer(ResolvedModel(name=base.name, location=str(model_dir), alias=False))
+        model = load_trained(model_dir, base, task.head(labels), labels, config.adapter.method)
+    except FinabsaError:
+        raise
+    except Exception as exc:  # a truncated or foreign weight file: say which folder, not a library traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise RunFolderError(f"the model in '{model_dir}' could not be read ({type(exc).__name__}: {first}); the run "
+                             "folder is damaged: restore it from a copy, or train the run again.") from None
     return Predictor(
         model,
         tokenizer,

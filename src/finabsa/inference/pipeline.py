@@ -97,7 +97,7 @@ class Pipeline:
                 if runtime != "torch" and not exported:
                     logger.warning("%s: '%s' is a run folder, not an export folder; it runs on PyTorch (write an "
                                    "ONNX export with 'finabsa export RUN --onnx')", name, run)
-                predictor = load(run, batch_size, runtime=runtime if exported else "torch", merge=merge)
+                predictor = _load_entry(name, Path(run), batch_size, runtime if exported else "torch", merge)
             predictor.batch_size = batch_size
             trained_for = predictor.task.name
             if not isinstance(predictor.task, PipelineHooks):
@@ -191,6 +191,8 @@ class Pipeline:
         for name in self.order:
             task = self.predictors[name].task
             for record, answer in zip(records, answers[name]):
+                if answer is not None and answer.get("truncated"):
+                    record.setdefault("notes", []).append(f"{name}: {answer['truncated']}")
                 if answer is not None:
                     part = task.record(answer)
                     if task.record_key is None:  # a task answering several fields (an instruction-tuned LLM)
@@ -204,3 +206,25 @@ class Pipeline:
                         f"no {name}: its input needs {', '.join(sorted(task.needs()))}, which was not found"
                     )
         return records
+
+
+def _load_entry(name: str, run: Path, batch_size: int, runtime: str, merge: bool) -> Predictor:
+    """Load one pipeline entry; a missing folder whose ``--quick`` study twin exists says so."""
+    try:
+        return load(run, batch_size, runtime=runtime, merge=merge)
+    except RunFolderError as exc:
+        twin = _quick_twin(run)
+        if run.exists() or twin is None:
+            raise
+        raise RunFolderError(f"pipeline entry '{name}': {exc} The quick study wrote '{twin}': point the pipeline "
+                             "file there, or run the full study.") from None
+
+
+def _quick_twin(run: Path) -> Path | None:
+    """``reports/study-x-quick/...`` for a missing ``reports/study-x/...`` that a ``--quick`` study wrote."""
+    parts = run.parts
+    for i in range(len(parts) - 1):
+        twin = Path(*parts[:i], parts[i] + "-quick", *parts[i + 1:])
+        if twin.exists():
+            return twin
+    return None

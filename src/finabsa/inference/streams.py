@@ -72,7 +72,8 @@ def read_inputs(
 
     ``text`` files (and standard input) hold one sentence per line; a line starting with ``{`` is read as JSON.
     ``jsonl`` holds one JSON object per line. ``csv``/``tsv`` take the text from ``text_column`` (default: the first
-    of text, sentence, headline, title). Blank text lines are skipped.
+    of text, sentence, headline, title); the row's other columns come along under ``_input``, so that they reach
+    the output record. A blank line is a ``BadRow``, so that output records stay aligned with input lines.
     """
     kind = _format_of(path, input_format)
     name = "stdin" if path in (None, "-") else Path(path).name
@@ -83,6 +84,7 @@ def read_inputs(
     for number, line in enumerate(lines, start=1):
         line = line.rstrip("\r\n")
         if not line.strip():
+            yield BadRow(f"{name}, line {number}", "blank line: no text to analyse")
             continue
         if kind == "jsonl" or line.lstrip().startswith("{"):
             try:
@@ -97,7 +99,7 @@ def read_inputs(
             yield line
 
 
-def _read_table(lines: Iterable[str], name: str, delimiter: str, text_column: str | None) -> Iterator[str | BadRow]:
+def _read_table(lines: Iterable[str], name: str, delimiter: str, text_column: str | None) -> Iterator[dict | BadRow]:
     reader = csv.reader(lines, delimiter=delimiter)
     header = next(reader, None)
     if header is None:
@@ -118,7 +120,8 @@ def _read_table(lines: Iterable[str], name: str, delimiter: str, text_column: st
         if index >= len(row) or not row[index].strip():
             yield BadRow(f"{name}, row {number}", f"column '{column}' is empty")
         else:
-            yield row[index]
+            others = {key: value for key, value in zip(header, row) if key != column}
+            yield {"text": row[index], "_input": others} if others else {"text": row[index]}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -177,30 +180,46 @@ def stream_predictions(
 
     writer = _Writer(output, output_format)
     counts = {"rows": 0, "errors": 0}
-    chunk: list[Any] = []
+    chunk: list[tuple[Any, dict[str, Any]]] = []
 
     def flush() -> None:
-        good = [item for item in chunk if not isinstance(item, BadRow)]
+        good = [item for item, _ in chunk if not isinstance(item, BadRow)]
         predicted = iter(predict(good) if good else [])
-        records = [
-            {"text": item.text, "error": f"{item.where}: {item.message}" if item.where else item.message}
-            if isinstance(item, BadRow) else next(predicted)
-            for item in chunk
-        ]
+        records = []
+        for item, carried in chunk:
+            if isinstance(item, BadRow):
+                record = {"text": item.text, "error": f"{item.where}: {item.message}" if item.where else item.message}
+            else:
+                record = next(predicted)
+            records.append({**record, "input": carried} if carried else record)
         writer.write(records)
         counts["rows"] += len(records)
-        counts["errors"] += sum(isinstance(item, BadRow) for item in chunk)
+        counts["errors"] += sum(isinstance(item, BadRow) for item, _ in chunk)
         chunk.clear()
 
     for number, item in enumerate(inputs, start=1):
+        carried = _carried(item)
         if not isinstance(item, BadRow):
             try:
                 item = as_example(item, number - 1)  # converted once; predictors take Examples as they are
             except FinabsaError as exc:
                 item = BadRow("", str(exc), item if isinstance(item, str) else "")
-        chunk.append(item)
+        chunk.append((item, carried))
         if len(chunk) >= chunk_size:
             flush()
     if chunk:
         flush()
     return counts
+
+
+#: Fields of a JSON input that finabsa reads itself; any other field is carried to the output record.
+_READ_FIELDS = ("text", "sentence", "target", "aspects")
+
+
+def _carried(item: Any) -> dict[str, Any]:
+    """The input's own other columns or fields (ids, dates...), to be written back beside the prediction."""
+    if not isinstance(item, dict):
+        return {}
+    if "_input" in item:
+        return dict(item.pop("_input"))
+    return {key: value for key, value in item.items() if key not in _READ_FIELDS}

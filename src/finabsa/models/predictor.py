@@ -38,9 +38,11 @@ class Predictor:
         self.info = info or {}
 
     def predict(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
-        """Predict for sentences, mappings or Examples; one result dict per input, in input order."""
+        """Predict for sentences, mappings or Examples; one result dict per input, in input order, starting with
+        the input's ``text`` (as ``finabsa predict`` prints it)."""
         examples = [as_example(item, i) for i, item in enumerate(inputs)]
-        return self.predict_examples(examples, progress=progress)
+        predictions = self.predict_examples(examples, progress=progress)
+        return [{"text": example.sentence, **prediction} for example, prediction in zip(examples, predictions)]
 
     @torch.no_grad()
     def predict_examples(self, examples: list[Example], progress: bool = False, desc: str = "predict") -> list[dict]:
@@ -64,6 +66,9 @@ class Predictor:
             decoded = self.task.decode(outputs, batch_features, [examples[i] for i in index], self.labels,
                                        self.tokenizer)
             for i, prediction in zip(index, decoded):
+                if len(features[i]["input_ids"]) >= self.max_length:
+                    # The tokenizer cut the input at max_length: the answer saw only its beginning.
+                    prediction["truncated"] = f"input cut to its first {self.max_length} tokens"
                 results[i] = prediction
         if was_training:
             self.model.train()

@@ -93,7 +93,7 @@ def _data_section(spec: Any) -> list[str]:
         report = inspect_data(config.data, tokenizer=None)
     except Exception as exc:  # the data section must never stop a finished study from being reported
         return [f"(data section unavailable: {exc})"]
-    lines = ["| split | rows | positive | neutral | negative |", "|---|---|---|---|---|"]
+    lines = ["The data set, as loaded:", "", "| split | rows | positive | neutral | negative |", "|---|---|---|---|---|"]
     for s in report["splits"]:
         labels = report["labels"][s]
         lines.append(f"| {s} | {report['rows'][s]} | {labels.get('positive', 0)} | {labels.get('neutral', 0)} | "
@@ -108,6 +108,13 @@ def _data_section(spec: Any) -> list[str]:
     lines.append(f"- Model selection used validation: `{config.data.validation}` ({how}, "
                  f"{config.data.validation_fraction:.0%}); the test split is read once per final run, for the "
                  "before/after evaluation.")
+    lines += ["", "What each cell's runs used (first seed; rows after the task's filtering, splitting and limits):", ""]
+    for cell in spec.cells:
+        run = spec.run_dir(cell, spec.seeds[0])
+        if (run / "run.json").is_file():
+            rows = json.loads((run / "run.json").read_text())["rows"]
+            lines.append(f"- {cell.name}: train {rows['train']}, validation {rows['validation']}, "
+                         f"test {rows['test']}.")
     return lines
 
 
@@ -124,6 +131,7 @@ def _cell_section(spec: Any, cell: Any, results: list[dict], floors: dict[str, d
         lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
                      f"{_cell_text(_find(results, cell.slug, 'after', metric))} | "
                      f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |")
+    lines += _one_class_note(entries[0]["runs"]) if cell.trains else []
     per_class = _per_class(entries[0]["runs"])
     if per_class:
         lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
@@ -143,6 +151,53 @@ def _cell_section(spec: Any, cell: Any, results: list[dict], floors: dict[str, d
     return lines + [""]
 
 
+def _headline_table(spec: Any, results: list[dict], floors: dict[str, dict]) -> list[str]:
+    lines = [
+        "## Headline table", "",
+        f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the model before "
+        "fine-tuning (the untrained head; zero-shot prompts for instruct; for a cell with a transfer stage, the "
+        "stage's model before fine-tuning on this data). ⚠ marks a cell at or below its majority-class floor.", "",
+        "| cell | inputs at test time | metric | reference: before | reference: after | floors | ours: before "
+        "| ours: after | ours after: macro-F1 (targets: ROUGE-1), 0-1 | ours: ensemble of seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in spec.cells:
+        metric = _main_metric(results, cell.slug)
+        macro = _as_fraction(_find(results, cell.slug, "after", "macro_f1" if metric == "accuracy" else "rouge1"))
+        after = _find(results, cell.slug, "after", metric)
+        majority = floors.get(cell.slug, {}).get("majority", {}).get(metric)
+        flag = " ⚠" if after is not None and majority is not None and after["mean"] <= majority + 1e-9 else ""
+        lines.append(
+            f"| {cell.name} | {inputs_text(spec, cell)} | {metric} | {_reference(cell.reference.get('before'), metric)} "
+            f"| {_reference(cell.reference.get('after'), metric)} | {_floor_text(floors.get(cell.slug, {}), metric)} | "
+            f"{_cell_text(_find(results, cell.slug, 'before', metric))} | {_cell_text(after)}{flag} | "
+            f"{_cell_text(macro)} | {_cell_text(_find(results, cell.slug, 'ensemble', metric))} |"
+        )
+    return lines + ["", "The reference study reported micro-averaged precision/recall/F1 (equal to accuracy) and "
+                    "selected models on a validation split contained in its training split.", ""]
+
+
+def _as_fraction(entry: dict | None) -> dict | None:
+    """ROUGE-1 and token F1 are kept on a 0-100 scale; shown beside macro-F1, they are put on its 0-1 scale."""
+    if entry is None or metric_kind(entry["metric"]) not in ("rouge1", "token_f1"):
+        return entry
+    return {**entry, "metric": "macro_f1", **{k: entry[k] / 100 for k in ("mean", "sd", "ci_low", "ci_high")}}
+
+
+def _one_class_note(runs: list[str]) -> list[str]:
+    """A warning for each run that predicted the same class for every test row."""
+    notes = []
+    for run in runs:
+        file = Path(run) / "predictions.jsonl"
+        if not file.is_file():
+            continue
+        labels = {json.loads(line).get("label") for line in file.read_text().splitlines() if line.strip()}
+        if len(labels) == 1 and None not in labels:
+            notes.append(f"⚠ {Path(run).name} predicts '{labels.pop()}' for every test row: it learnt no more than "
+                         "a majority class.")
+    return ["", *notes] if notes else []
+
+
 def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], output: Path,
                        wall_seconds: float) -> list[Path]:
     """Write report.md, report.html, results.json and the plots for a finished (or partly finished) study."""
@@ -150,32 +205,18 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
     plots = output / "plots"
     plots.mkdir(exist_ok=True)
     seeds = ", ".join(map(str, spec.seeds))
-    lines = [
-        f"# Study: {spec.name}", "",
+    lines = [f"# Study: {spec.name}", ""]
+    if getattr(spec, "quick", None):
+        lines += [f"**Quick preset** (`--quick`: {json.dumps(spec.quick)}): a smoke test of the table's shape, "
+                  "not a result; its numbers are not comparable with the reference or the full study.", ""]
+    lines += [
         f"Seeds {seeds}; every cell is mean ± sd over seeds with a 95 % t-interval over seeds in brackets "
         "(a single seed shows its bootstrap interval over test rows). 'Ensemble' averages the seeds' "
         "predictions (class probabilities, scores, or a vote on targets), with a bootstrap interval over test "
         f"rows. Wall time of this invocation: {wall_seconds / 60:.1f} min (runs finished earlier were skipped); "
         f"the runs themselves took {_run_minutes(results):.1f} min in all.", "",
-        "## Headline table", "",
-        f"Reference: {spec.reference_name}. Floors are computed on our split. 'Before' is the model before "
-        "fine-tuning (the untrained head; zero-shot prompts for instruct).", "",
-        "| cell | inputs at test time | metric | reference: before | reference: after | floors | ours: before "
-        "| ours: after | ours after: macro-F1 (targets: ROUGE-1) | ours: ensemble of seeds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for cell in spec.cells:
-        metric = _main_metric(results, cell.slug)
-        macro = _find(results, cell.slug, "after", "macro_f1" if metric == "accuracy" else "rouge1")
-        lines.append(
-            f"| {cell.name} | {inputs_text(spec, cell)} | {metric} | {_reference(cell.reference.get('before'), metric)} | "
-            f"{_reference(cell.reference.get('after'), metric)} | {_floor_text(floors.get(cell.slug, {}), metric)} | "
-            f"{_cell_text(_find(results, cell.slug, 'before', metric))} | "
-            f"{_cell_text(_find(results, cell.slug, 'after', metric))} | {_cell_text(macro)} | "
-            f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |"
-        )
-    lines += ["", "The reference study reported micro-averaged precision/recall/F1 (equal to accuracy) and selected "
-              "models on a validation split contained in its training split.", ""]
+    lines += _headline_table(spec, results, floors)
     lines += _stages_section(spec)
     for cell in spec.cells:
         lines += _cell_section(spec, cell, results, floors, plots)

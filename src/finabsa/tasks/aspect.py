@@ -42,6 +42,7 @@ class AspectTask(SequenceClassificationTask):
 
     name = "aspect"
     Options = AspectOptions
+    data_needs = "aspect paths such as Stock/Price Action (--aspect-column)"
 
     @classmethod
     def check_options(cls, options: AspectOptions) -> list[str]:
@@ -145,7 +146,7 @@ class AspectTask(SequenceClassificationTask):
         tree = AspectTree(labels)
         metrics: dict[str, Any] = {}
         for position, (level, depth) in enumerate(LEVEL_DEPTHS.items()):
-            # Floors predict one full path, without levels: its truncations are theirs.
+            # Floors predict a label at the configured level, without levels: its truncations stand for them.
             answers = [p["levels"][position] if "levels" in p else truncate_aspect(p["label"], depth)
                        for p in predictions]
             part = classification_metrics([self.label_of(e, depth) for e in examples], answers, tree.nodes[level],

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..data.records import truncate_aspect
 
@@ -60,8 +59,10 @@ class AspectTree:
             answer[level] = (self.nodes[level][best], probability)
         return answer
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: Any, targets: Any) -> Any:
         """Mean over the batch of the negative log-likelihood at every level (full path, level 2, level 1)."""
+        import torch
+
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         total = -log_probs.gather(1, targets[:, None]).squeeze(1)
         for level in ("1", "2"):
@@ -75,7 +76,7 @@ class AspectTree:
 def hierarchical_loss(tree: AspectTree) -> Any:
     """A Trainer ``compute_loss_func`` for the tree loss."""
 
-    def compute(outputs: Any, targets: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+    def compute(outputs: Any, targets: Any, num_items_in_batch: Any = None) -> Any:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
         return tree.loss(logits, targets.view(-1))
 

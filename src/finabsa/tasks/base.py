@@ -52,12 +52,12 @@ scoring for one class label per sentence: a sentence-level task built on it only
 
 from __future__ import annotations
 
+# Tasks import torch only where they compute with it, so that listing tasks (``finabsa tasks``) stays fast.
 import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from ..data.records import Example
 from ..data.spans import mark_target
@@ -182,6 +182,8 @@ class Task(ABC):
     Options: ClassVar[type]
     #: The prediction field that holds the task's answer (what reload-identity tests compare).
     answer_key: ClassVar[str] = "label"
+    #: What a row must carry for this task, in the words of the data flags (for messages about unusable data).
+    data_needs: ClassVar[str] = ""
     #: Why rows fail ``usable_for_training``, for the report.
     training_exclusion_reason: ClassVar[str] = ""
     #: Metric the best epoch is selected by: ``loss`` (validation loss), or a key of ``score``'s result, computed on
@@ -276,7 +278,7 @@ class Task(ABC):
     def collator(self, tokenizer: Any) -> Any:
         """The data collator that pads a list of feature dicts into a batch."""
 
-    def forward(self, model: Any, batch: dict[str, torch.Tensor], tokenizer: Any) -> Any:
+    def forward(self, model: Any, batch: dict[str, Any], tokenizer: Any) -> Any:
         """Run the model on a batch for prediction; the default returns the logits."""
         return model(**batch).logits
 

@@ -6,8 +6,6 @@ from abc import abstractmethod
 from collections import Counter
 from typing import Any, ClassVar
 
-import torch
-
 from ..data.records import Example
 from .base import TEMPLATE_FIELDS, HeadSpec, Task, render_template, softmax
 from .hooks import PipelineHooks, StudyHooks
@@ -77,7 +75,7 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
             first, second = self.inputs(rows)
             return [" ".join(parts) for parts in zip(first, second or [""] * len(first))]
 
-        gold = [self.gold(e) for e in train]
+        gold = [self.label_of(e) for e in train]
         majority = Counter(gold).most_common(1)[0][0]
         vectoriser = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
         model = LogisticRegression(max_iter=2000, C=10.0).fit(vectoriser.fit_transform(texts(train)), gold)
@@ -154,6 +152,8 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
     def loss_function(self, train_features, labels, class_weighting):
         if not class_weighting:
             return None
+        import torch
+
         counts = Counter(int(f["labels"]) for f in train_features)
         total = sum(counts.values())
         # Inverse frequency, normalised so that a balanced set gets weight 1 for every class.

@@ -19,8 +19,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-import torch
-
 from ..data.labels import ASPECT_LEVELS, NEGATIVE_THRESHOLD, POSITIVE_THRESHOLD, SENTIMENT_LABELS
 from ..data.records import Example
 from .aspect import AspectOptions, AspectTask
@@ -87,6 +85,8 @@ class InstructTask(Task, PipelineHooks):
 
     name = "instruct"
     Options = InstructOptions
+    data_needs = ("a target (--target-column), aspect paths (--aspect-column) and a sentiment score or "
+                  "label, as its fields ask")
     #: The raw answer text: identical raw text means identical parsed answers.
     answer_key: ClassVar[str] = "raw"
 
@@ -207,9 +207,14 @@ class InstructTask(Task, PipelineHooks):
             self._choose_by_likelihood(predictions, outputs["model"], outputs["batch"], labels, tokenizer)
         return predictions
 
-    @torch.no_grad()
     def _choose_by_likelihood(self, predictions, model, batch, labels, tokenizer) -> None:
         """Replace class answers by the allowed label the model finds most likely after the answer so far."""
+        import torch
+
+        with torch.no_grad():
+            self._choose_with(torch, predictions, model, batch, labels, tokenizer)
+
+    def _choose_with(self, torch: Any, predictions, model, batch, labels, tokenizer) -> None:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         prompts = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
         for name in ("aspect", "sentiment"):
@@ -304,7 +309,9 @@ class _CausalCollator:
     def __init__(self, pad_token_id: int):
         self.pad = pad_token_id
 
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
         width = max(len(f["input_ids"]) for f in features)
         training = "labels" in features[0]
         batch: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": []}

@@ -39,6 +39,7 @@ class SentimentTask(SequenceClassificationTask):
 
     name = "sentiment"
     Options = SentimentOptions
+    data_needs = "a sentiment score in [-1, 1] (--score-column) or a positive/neutral/negative label (--label-column)"
 
     @classmethod
     def check_options(cls, options: SentimentOptions) -> list[str]:

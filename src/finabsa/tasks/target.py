@@ -51,6 +51,7 @@ class TargetTask(Task, PipelineHooks, StudyHooks):
 
     name = "target"
     Options = TargetOptions
+    data_needs = "the target entity of each row (--target-column)"
     answer_key: ClassVar[str] = "target"
     selection_metric: ClassVar[str] = "exact_match"
     selection_greater_is_better: ClassVar[bool] = True
