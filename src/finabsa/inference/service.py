@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 #: Environment variable read for the API key when ``--api-key`` is not given.
 API_KEY_ENV = "FINABSA_API_KEY"
 #: Routes that answer without the API key (for load balancers and container health checks).
-OPEN_ROUTES = ("/healthz",)
+OPEN_ROUTES = ("/healthz", "/")
 
 
 @dataclass
@@ -166,7 +166,7 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
 
     limits = limits or ServiceLimits()
     problems = limits.problems()
@@ -189,6 +189,13 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
     )
 
     _guard(app, api_key)
+
+    page = web_page(limits, api_key is not None)
+
+    @app.get("/", summary="The web page: paste headlines or upload a file, see targets, aspect and sentiment",
+             response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
 
     @app.get("/healthz", summary="Liveness: answers while the service runs (no API key needed)")
     async def healthz() -> dict[str, Any]:
@@ -219,6 +226,16 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
         return {"results": records}
 
     return app
+
+
+def web_page(limits: ServiceLimits, key_required: bool) -> str:
+    """The single-page front end (``inference/web/index.html``, no build step, no CDN), told the request limit and
+    whether to ask for an API key. The page holds no data, so it is served without the key and sends the key it
+    is given with its API calls."""
+    from importlib.resources import files
+
+    html = files("finabsa.inference").joinpath("web", "index.html").read_text(encoding="utf-8")
+    return html.replace("__MAX_TEXTS__", str(limits.max_texts)).replace("__KEY_REQUIRED__", str(key_required).lower())
 
 
 def _analyze_request_schema(limits: ServiceLimits) -> dict[str, Any]:

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["build_report", "format_metric", "metric_kind", "markdown_report", "summary_table"]
+from .examples import examples_html, examples_markdown
+
+__all__ = ["build_report", "format_metric", "html_report", "metric_kind", "markdown_report", "summary_table"]
 
 _PERCENT = {"accuracy", "exact_match"}
 _FRACTION = {"macro_f1", "weighted_f1", "macro_precision", "macro_recall", "weighted_precision", "weighted_recall",
@@ -75,8 +77,20 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def markdown_report(report: dict[str, Any]) -> str:
-    """The run's evaluation report as Markdown (headline table, per-class table, plots, data notes)."""
+def html_report(report: dict[str, Any], examples: list[dict[str, Any]]) -> str:
+    """The run's report as one HTML page: the Markdown report, with the examples drawn as the web page draws them."""
+    import markdown
+
+    body = markdown.markdown(markdown_report(report), extensions=["tables"])
+    cards = f"<h2>Examples, rendered</h2>{examples_html(examples)}" if examples else ""
+    return ("<!doctype html><meta charset='utf-8'><title>finabsa run</title><style>body{font-family:sans-serif;"
+            "max-width:60em;margin:2em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:2px 6px}img{max-width:100%}</style>\n" + body + cards)
+
+
+def markdown_report(report: dict[str, Any], examples: list[dict[str, Any]] | None = None) -> str:
+    """The run's evaluation report as Markdown (headline table, per-class table, plots, data notes, and up to 20
+    test examples, the wrong ones first)."""
     lines = [
         f"# {report['task_description']} — {report['model']} ({report['method']})",
         "",
@@ -107,6 +121,10 @@ def markdown_report(report: dict[str, Any]) -> str:
         lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in training.items()]
     if report.get("data_notes"):
         lines += ["", "## Data", ""] + [f"- {note}" for note in report["data_notes"]]
+    if examples:
+        wrong = sum(not row["correct"] for row in examples)
+        lines += ["", f"## Examples (test split, {wrong} wrong of these {len(examples)}, wrong first)", ""]
+        lines += examples_markdown(examples)
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .examples import examples_html, pick_examples
 from .run_report import format_metric, metric_kind
 
 __all__ = ["write_study_report"]
@@ -132,6 +133,7 @@ def _cell_section(spec: Any, cell: Any, results: list[dict], floors: dict[str, d
                      f"{_cell_text(_find(results, cell.slug, 'after', metric))} | "
                      f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |")
     lines += _one_class_note(entries[0]["runs"]) if cell.trains else []
+    lines += _examples(entries[0]["runs"][0]) if cell.trains else []
     per_class = _per_class(entries[0]["runs"])
     if per_class:
         lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
@@ -182,6 +184,17 @@ def _as_fraction(entry: dict | None) -> dict | None:
     if entry is None or metric_kind(entry["metric"]) not in ("rouge1", "token_f1"):
         return entry
     return {**entry, "metric": "macro_f1", **{k: entry[k] / 100 for k in ("mean", "sd", "ci_low", "ci_high")}}
+
+
+def _examples(run: str) -> list[str]:
+    """20 test sentences of a run, the wrong ones first, drawn as the web page draws them (an HTML block)."""
+    file = Path(run) / "predictions.jsonl"
+    if not file.is_file():
+        return []
+    rows = pick_examples([json.loads(line) for line in file.read_text().splitlines() if line.strip()])
+    wrong = sum(not row["correct"] for row in rows)
+    return ["", f"<details><summary>Examples: {len(rows)} test sentences of {Path(run).name}, {wrong} wrong, wrong "
+                f"first</summary>", "", examples_html(rows), "", "</details>"]
 
 
 def _one_class_note(runs: list[str]) -> list[str]:

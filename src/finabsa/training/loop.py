@@ -25,8 +25,9 @@ from ..data.prepare import TrainingData, training_data
 from ..models.build import MODEL_DIR, build_model, count_parameters, initialise_from, save_trained
 from ..models.hub import load_tokenizer, resolve_model
 from ..models.predictor import Predictor
+from ..reports.examples import pick_examples
 from ..reports.plots import write_run_plots
-from ..reports.run_report import build_report, markdown_report
+from ..reports.run_report import build_report, html_report, markdown_report
 from ..tasks import Task, build_task
 from .run_folder import RunFolder, git_commit, now, package_versions
 from .trainer import (
@@ -327,12 +328,12 @@ def _save(folder: RunFolder, prepared: _Prepared, run_info: dict[str, Any], befo
                             task.selection_metric)
     report = build_report(task, config, data.labels, len(data.test), before, after, plots=plots, training=training,
                           data_notes=data.notes)
+    rows = [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(data.test, predictions)]
+    examples = pick_examples(rows)
     folder.write_json("report.json", report)
-    folder.write_text("report.md", markdown_report(report))
-    folder.write_jsonl(
-        "predictions.jsonl",
-        [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(data.test, predictions)],
-    )
+    folder.write_text("report.md", markdown_report(report, examples))
+    folder.write_text("report.html", html_report(report, examples))
+    folder.write_jsonl("predictions.jsonl", rows)
     run_info.update(status="complete", finished=now(), seconds=round(time.time() - prepared.started, 1),
                     model_files=saved)
     folder.write_json("run.json", run_info)
