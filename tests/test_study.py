@@ -192,3 +192,10 @@ def test_data_section_uses_the_default_data_set_when_the_study_names_none(tmp_pa
     spec.base.pop("data.path")
     text = "\n".join(_data_section(spec))
     assert "unavailable" not in text and "| train |" in text and "Model selection used validation" in text
+
+
+def test_report_only_without_finished_runs_says_so(tmp_path, tiny_data, tiny_bert, capsys):
+    path = _study_file(tmp_path, tiny_data, tiny_bert)
+    assert main(["study", str(path), "--report-only", "--output", str(tmp_path / "empty")]) == 2
+    assert "no finished runs under" in capsys.readouterr().err
+    assert not (tmp_path / "empty" / "report.md").exists()
