@@ -130,7 +130,8 @@ def test_predict_pipeline_jsonl_from_stdin_with_bad_lines(pipeline_runs, tmp_pat
     assert [line["text"] for line in lines[:2]] == [SENTENCES[0], SENTENCES[2]]
     assert "sentiment" in lines[0] and "error" not in lines[0]
     assert lines[2]["error"].startswith("stdin, line 3: not valid JSON")
-    assert "has no text" in lines[3]["error"]
+    assert lines[3]["error"] == "stdin, line 4: blank line: no text to analyse"  # output lines match input lines
+    assert "has no text" in lines[4]["error"]
 
 
 def test_read_inputs_formats_and_errors(tmp_path):
@@ -140,7 +141,7 @@ def test_read_inputs_formats_and_errors(tmp_path):
     assert items[0] == {"text": "a b"} and isinstance(items[1], BadRow) and "found list" in items[1].message
     tsv = tmp_path / "in.tsv"
     tsv.write_text("headline\tx\nShell up\t1\n")
-    assert list(read_inputs(str(tsv))) == ["Shell up"]
+    assert list(read_inputs(str(tsv))) == [{"text": "Shell up", "_input": {"x": "1"}}]
     with pytest.raises(FinabsaError, match="has none of the columns text, sentence.*--text-column"):
         list(read_inputs(str(tsv), input_format="csv"))
     with pytest.raises(FinabsaError, match="does not exist"):

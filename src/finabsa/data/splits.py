@@ -100,6 +100,17 @@ def _extra_rows(usable_extra: list[Example], held_out_rows: list[Example], notes
     return kept
 
 
+def _no_usable_rows(rows: list[Example], task_name: str, needs: str) -> DataError:
+    """What the task needed, and which columns the file has (table sources keep them on each row)."""
+    columns = rows[0].meta.get("columns") if rows else None
+    found = f"; the file has the columns {', '.join(map(str, columns))}" if columns else ""
+    return DataError(
+        f"the training split has no usable rows for task '{task_name}' ({len(rows)} row(s) before filtering): "
+        f"the task needs {needs or 'its labels'}{found}. Map the right column with the flag named, or choose "
+        "a task this data set has labels for."
+    )
+
+
 def prepare_splits(
     splits: dict[str, list[Example]],
     *,
@@ -128,14 +139,7 @@ def prepare_splits(
             notes.append(f"{dropped} row(s) of split '{name}' lack what task '{task_name}' needs and were left out.")
     train = filtered.get("train", [])
     if not train:
-        rows = splits.get("train", [])
-        columns = rows[0].meta.get("columns") if rows else None
-        found = f"; the file has the columns {', '.join(map(str, columns))}" if columns else ""
-        raise DataError(
-            f"the training split has no usable rows for task '{task_name}' ({len(rows)} row(s) before filtering): "
-            f"the task needs {needs or 'its labels'}{found}. Map the right column with the flag named, or choose "
-            "a task this data set has labels for."
-        )
+        raise _no_usable_rows(splits.get("train", []), task_name, needs)
     test = filtered.get("test", [])
     if not test:
         train, test = carve(train, test_fraction, seed + 1, stratify_key)

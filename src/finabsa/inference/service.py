@@ -166,7 +166,7 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import JSONResponse
 
     limits = limits or ServiceLimits()
     problems = limits.problems()
@@ -190,12 +190,7 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
 
     _guard(app, api_key)
 
-    page = web_page(limits, api_key is not None)
-
-    @app.get("/", summary="The web page: paste headlines or upload a file, see targets, aspect and sentiment",
-             response_class=HTMLResponse)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(page)
+    _add_page(app, web_page(limits, api_key is not None))
 
     @app.get("/healthz", summary="Liveness: answers while the service runs (no API key needed)")
     async def healthz() -> dict[str, Any]:
@@ -226,6 +221,15 @@ def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits 
         return {"results": records}
 
     return app
+
+
+def _add_page(app: Any, page: str) -> None:
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/", summary="The web page: paste headlines or upload a file, see targets, aspect and sentiment",
+             response_class=HTMLResponse)
+    async def index():  # no return annotation: FastAPI would resolve it in this module, where it is not imported
+        return HTMLResponse(page)
 
 
 def web_page(limits: ServiceLimits, key_required: bool) -> str:
