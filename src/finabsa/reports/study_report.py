@@ -132,8 +132,10 @@ def _cell_section(spec: Any, cell: Any, results: list[dict], floors: dict[str, d
         lines.append(f"| {metric} | {_cell_text(_find(results, cell.slug, 'before', metric))} | "
                      f"{_cell_text(_find(results, cell.slug, 'after', metric))} | "
                      f"{_cell_text(_find(results, cell.slug, 'ensemble', metric))} |")
-    lines += _one_class_note(entries[0]["runs"]) if cell.trains else []
-    lines += _examples(entries[0]["runs"][0]) if cell.trains else []
+    if not cell.trains:  # a view or a predicted-input cell: the runs' own tables and plots are under their cell
+        return lines + ["", "Per-class scores, plots and examples: see the cell whose runs this reads.", ""]
+    lines += _one_class_note(entries[0]["runs"])
+    lines += _examples(entries[0]["runs"][0])
     per_class = _per_class(entries[0]["runs"])
     if per_class:
         lines += ["", "Per-class F1 after fine-tuning (mean over seeds): "
