@@ -99,7 +99,8 @@ def test_bad_files_name_the_columns_needed_and_found(good_run, tiny_bert, tmp_pa
 
 
 def test_evaluate_scores_a_users_own_file_with_its_columns(good_run, tmp_path, capsys):
-    rows = [[f"Shell shares rise {i}", "positive"] for i in range(6)] + [[f"BP fined {i}", "negative"] for i in range(6)]
+    rows = [[f"Shell shares rise {i}", "positive"] for i in range(6)]
+    rows += [[f"BP fined {i}", "negative"] for i in range(6)]
     data = _csv(tmp_path / "mine.csv", ["headline", "mood"], rows)
     output = tmp_path / "report.json"
     assert main(["evaluate", str(good_run), "--data", str(data), "--text-column", "headline", "--label-column",
