@@ -199,3 +199,13 @@ def test_report_only_without_finished_runs_says_so(tmp_path, tiny_data, tiny_ber
     assert main(["study", str(path), "--report-only", "--output", str(tmp_path / "empty")]) == 2
     assert "no finished runs under" in capsys.readouterr().err
     assert not (tmp_path / "empty" / "report.md").exists()
+
+
+def test_quick_settings_win_over_cell_and_stage_settings(tmp_path, tiny_data, tiny_bert):
+    path = _study_file(tmp_path, tiny_data, tiny_bert, stages={"s": {"settings": {"data.max_train_rows": 3000}}})
+    spec_data = yaml.safe_load(path.read_text())
+    spec_data["cells"][0]["settings"]["data.max_train_rows"] = 500
+    path.write_text(yaml.safe_dump(spec_data))
+    quick = load_study(path, quick=True)
+    assert quick.cells[0].settings["data.max_train_rows"] == 20 and quick.stages["s"]["data.max_train_rows"] == 20
+    assert load_study(path).cells[0].settings["data.max_train_rows"] == 500

@@ -119,7 +119,9 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
         if not isinstance(entry, dict) or "name" not in entry:
             problems.append(f"cells[{i}] must be a mapping with a 'name'; found {entry!r}")
             continue
-        cell = Cell(name=str(entry["name"]), settings=dict(entry.get("settings") or {}),
+        # --quick wins over a cell's own settings too (a cell that asks for 10 epochs gets the quick 2).
+        quick_base = {k: v for k, v in quick_settings.items() if k != "seeds"}
+        cell = Cell(name=str(entry["name"]), settings={**dict(entry.get("settings") or {}), **quick_base},
                     reference=dict(entry.get("reference") or {}), stage=entry.get("stage"),
                     view_of=entry.get("view_of"), metric_prefix=str(entry.get("metric_prefix") or ""),
                     predicted_inputs=dict(entry.get("predicted_inputs") or {}))
@@ -141,7 +143,9 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
     return StudySpec(name=name, seeds=list(seeds), base=base, cells=cells,
                      output=output or raw.get("output") or default_output,
                      reference_name=str(raw.get("reference_name") or "reference study"), path=str(path),
-                     stages={name: dict((value or {}).get("settings") or {}) for name, value in stages.items()},
+                     stages={name: {**dict((value or {}).get("settings") or {}),
+                                    **{k: v for k, v in quick_settings.items() if k != "seeds"}}
+                             for name, value in stages.items()},
                      quick=quick_settings)
 
 
