@@ -1,0 +1,68 @@
+"""Listing and comparing run folders (``finabsa runs``): what each run is, how it ended and what it scored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .run_report import format_metric
+
+__all__ = ["find_runs", "run_summary", "runs_table", "compare_table"]
+
+
+def find_runs(root: Path, depth: int = 5) -> list[Path]:
+    """Run folders (finished or ``.partial``) at or below ``root``, sorted by path."""
+    if (root / "run.json").is_file():
+        return [root]
+    found = []
+    frontier = [root]
+    for _ in range(depth):
+        children = [child for folder in frontier if folder.is_dir() for child in sorted(folder.iterdir())
+                    if child.is_dir() and child.name not in ("model", "checkpoints")]
+        found += [child for child in children if (child / "run.json").is_file()]
+        frontier = [child for child in children if not (child / "run.json").is_file()]
+    return sorted(found)
+
+
+def run_summary(run: Path) -> dict[str, Any]:
+    """Task, model, method, status, duration and headline metrics (after fine-tuning) of one run folder."""
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    report_file = run / "report.json"
+    report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.is_file() else {}
+    after = report.get("after") or {}
+    metrics = {name: after.get(name) for name in report.get("headline_metrics", [])}
+    status = info.get("status", "?")
+    if run.name.endswith(".partial"):
+        status = "unfinished (running, or stopped: finabsa train --resume)"
+    return {"run": str(run), "task": info.get("task_description", info.get("task")), "model": info.get("base_model"),
+            "method": info.get("method"), "seed": info.get("seed"), "status": status,
+            "minutes": round((info.get("seconds") or 0) / 60, 1), "started": info.get("started"), "metrics": metrics}
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def runs_table(runs: list[Path]) -> str:
+    """One line per run: where, what, how it ended, and its first two headline metrics."""
+    rows = []
+    for run in runs:
+        s = run_summary(run)
+        shown = list(s["metrics"].items())[:2]
+        rows.append([s["run"], s["task"], s["model"], s["method"], str(s["seed"]), s["status"], str(s["minutes"]),
+                     ", ".join(f"{name} {format_metric(name, value)}" for name, value in shown) or "–"])
+    return _table(["run", "task", "model", "method", "seed", "status", "min", "after fine-tuning"], rows)
+
+
+def compare_table(runs: list[Path]) -> str:
+    """Runs side by side: one column per run, one row per setting and headline metric."""
+    summaries = [run_summary(run) for run in runs]
+    metrics = list(dict.fromkeys(name for s in summaries for name in s["metrics"]))
+    rows = [[key] + [str(s[key]) for s in summaries] for key in ("task", "model", "method", "seed", "status",
+                                                                 "minutes")]
+    rows += [[name] + [format_metric(name, s["metrics"].get(name)) for s in summaries] for name in metrics]
+    return _table(["", *[s["run"] for s in summaries]], rows)
