@@ -114,13 +114,13 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
         base.update(section.get("base") or {})
     if not isinstance(seeds, list) or not all(isinstance(s, int) for s in seeds) or not seeds:
         problems.append(f"seeds must be a non-empty list of integers; found {seeds!r}")
+    # --quick wins over a cell's or stage's own settings too (a cell that asks for 10 epochs gets the quick 2).
+    quick_base = {k: v for k, v in quick_settings.items() if k != "seeds"}
     cells = []
     for i, entry in enumerate(raw.get("cells") or []):
         if not isinstance(entry, dict) or "name" not in entry:
             problems.append(f"cells[{i}] must be a mapping with a 'name'; found {entry!r}")
             continue
-        # --quick wins over a cell's own settings too (a cell that asks for 10 epochs gets the quick 2).
-        quick_base = {k: v for k, v in quick_settings.items() if k != "seeds"}
         cell = Cell(name=str(entry["name"]), settings={**dict(entry.get("settings") or {}), **quick_base},
                     reference=dict(entry.get("reference") or {}), stage=entry.get("stage"),
                     view_of=entry.get("view_of"), metric_prefix=str(entry.get("metric_prefix") or ""),
@@ -143,8 +143,7 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
     return StudySpec(name=name, seeds=list(seeds), base=base, cells=cells,
                      output=output or raw.get("output") or default_output,
                      reference_name=str(raw.get("reference_name") or "reference study"), path=str(path),
-                     stages={name: {**dict((value or {}).get("settings") or {}),
-                                    **{k: v for k, v in quick_settings.items() if k != "seeds"}}
+                     stages={name: {**dict((value or {}).get("settings") or {}), **quick_base}
                              for name, value in stages.items()},
                      quick=quick_settings)
 
@@ -170,8 +169,9 @@ def _cell_config(base: dict[str, Any], cell: Cell, seed: int, run_dir: Path) -> 
 
 
 def _complete(run_dir: Path) -> bool:
-    info = run_dir / "run.json"
-    return info.is_file() and json.loads(info.read_text()).get("status") == "complete"
+    from .training.run_folder import is_finished
+
+    return is_finished(run_dir)
 
 
 def _resumable(run_dir: Path, config: RunConfig) -> bool:

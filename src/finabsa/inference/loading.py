@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
+from ..training.run_folder import read_run_info
 
 __all__ = ["EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "check_complete", "is_export", "load", "load_export",
            "load_run", "refuse_pickles"]
@@ -86,11 +87,7 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
             f"run folder '{run_dir}' is incomplete: missing {', '.join(missing)}. It may come from a run that "
             f"was interrupted: continue it with 'finabsa train --resume {run_dir}', or point at a complete run folder."
         )
-    try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise RunFolderError(f"'{run_dir / 'run.json'}' is not readable JSON ({exc}); the run folder is damaged: "
-                             "train the run again or restore the folder from a copy.") from None
+    info = read_run_info(run_dir)
     refuse_pickles(run_dir)
     if info.get("status") != "complete":
         raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'; "

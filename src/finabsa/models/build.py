@@ -216,7 +216,7 @@ def initialise_from(model: Any, folder: Path, method: str) -> dict[str, int]:
 
         current, saved = get_peft_model_state_dict(model), load_file(str(folder / "adapter_model.safetensors"))
     else:
-        current = {n: p for n, p in model.state_dict().items()}
+        current = dict(model.state_dict())
         saved = load_file(str(folder / (HEAD_FILE if method == "frozen" else "model.safetensors")))
     fitting = {k: v for k, v in saved.items() if k in current and tuple(current[k].shape) == tuple(v.shape)}
     if not fitting:

@@ -94,7 +94,8 @@ def _data_section(spec: Any) -> list[str]:
         report = inspect_data(config.data, tokenizer=None)
     except Exception as exc:  # the data section must never stop a finished study from being reported
         return [f"(data section unavailable: {exc})"]
-    lines = ["The data set, as loaded:", "", "| split | rows | positive | neutral | negative |", "|---|---|---|---|---|"]
+    lines = ["The data set, as loaded:", "", "| split | rows | positive | neutral | negative |",
+             "|---|---|---|---|---|"]
     for s in report["splits"]:
         labels = report["labels"][s]
         lines.append(f"| {s} | {report['rows'][s]} | {labels.get('positive', 0)} | {labels.get('neutral', 0)} | "
@@ -172,8 +173,9 @@ def _headline_table(spec: Any, results: list[dict], floors: dict[str, dict]) -> 
         majority = floors.get(cell.slug, {}).get("majority", {}).get(metric)
         flag = " ⚠" if after is not None and majority is not None and after["mean"] <= majority + 1e-9 else ""
         lines.append(
-            f"| {cell.name} | {inputs_text(spec, cell)} | {metric} | {_reference(cell.reference.get('before'), metric)} "
-            f"| {_reference(cell.reference.get('after'), metric)} | {_floor_text(floors.get(cell.slug, {}), metric)} | "
+            f"| {cell.name} | {inputs_text(spec, cell)} | {metric} "
+            f"| {_reference(cell.reference.get('before'), metric)} | {_reference(cell.reference.get('after'), metric)} "
+            f"| {_floor_text(floors.get(cell.slug, {}), metric)} | "
             f"{_cell_text(_find(results, cell.slug, 'before', metric))} | {_cell_text(after)}{flag} | "
             f"{_cell_text(macro)} | {_cell_text(_find(results, cell.slug, 'ensemble', metric))} |"
         )

@@ -29,7 +29,7 @@ from ..reports.examples import pick_examples
 from ..reports.plots import write_run_plots
 from ..reports.run_report import build_report, html_report, markdown_report
 from ..tasks import Task, build_task
-from .run_folder import RunFolder, git_commit, now, package_versions
+from .run_folder import RunFolder, git_commit, is_finished, now, package_versions, read_run_info
 from .trainer import (
     ListDataset,
     barrier,
@@ -178,11 +178,10 @@ def _initialise(model: Any, config: RunConfig) -> str:
     from ..errors import RunFolderError
 
     stage = Path(config.training.init_from)
-    info_file = stage / "run.json"
-    info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
-    if info.get("status") != "complete":
+    if not is_finished(stage):
         raise RunFolderError(f"training.init_from: '{stage}' is not a finished run folder (no run.json with status "
                              "complete); train the stage first, or point at a finished run.")
+    info = read_run_info(stage)
     wanted = (config.model.name, config.adapter.method)
     if (info.get("base_model"), info.get("method")) != wanted:
         raise RunFolderError(

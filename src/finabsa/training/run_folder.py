@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import RunFolderError
 
-__all__ = ["RunFolder", "package_versions", "git_commit", "now", "PARTIAL_SUFFIX"]
+__all__ = ["RunFolder", "package_versions", "git_commit", "now", "PARTIAL_SUFFIX", "read_run_info", "is_finished"]
 
 PARTIAL_SUFFIX = ".partial"
 _PACKAGES = ("finabsa", "torch", "transformers", "peft", "accelerate", "tokenizers", "numpy", "scikit-learn",
@@ -137,3 +137,20 @@ class RunFolder:
             shutil.rmtree(self.final)
         self.path.rename(self.final)
         return self.final
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """The parsed ``run.json`` of a run folder; ``RunFolderError`` when it is missing or not readable JSON."""
+    try:
+        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise RunFolderError(f"'{run_dir / 'run.json'}' is not readable JSON ({exc}); the run folder is damaged: "
+                             "train the run again or restore the folder from a copy.") from None
+
+
+def is_finished(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run that finished (``run.json`` readable, status ``complete``)."""
+    try:
+        return read_run_info(run_dir).get("status") == "complete"
+    except RunFolderError:
+        return False
