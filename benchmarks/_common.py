@@ -114,3 +114,25 @@ def add_pipeline_arguments(parser, runtime: bool = True) -> None:
         parser.add_argument("--runtime", default="torch", choices=("torch", "onnx", "onnx-int8"),
                             help="runtime of export folders in the pipeline (infer_speed.py writes "
                             "reports/bench/exports/pipeline.yaml)")
+
+
+def ensure_exports(runs: dict[str, Path], folder: Path) -> dict[str, Path]:
+    """ONNX exports of the pipeline's runs, written once (reused while the source run is unchanged)."""
+    import json
+
+    from finabsa.inference.export import export_run
+
+    folder = Path(folder)
+    exports = {}
+    for task, run in runs.items():
+        target = folder / task
+        info = target / "finabsa.json"
+        fresh = info.is_file() and json.loads(info.read_text())["source_run"] == str(run.resolve()) and \
+            info.stat().st_mtime > (run / "run.json").stat().st_mtime
+        if not fresh:
+            print(f"exporting {task} from {run} ...", flush=True)
+            export_run(run, target, onnx=True, int8=True, overwrite=True)
+        exports[task] = target
+    # A pipeline file of the exports, for `serve_load.py --pipeline ... --runtime onnx-int8` and `finabsa serve`.
+    (folder / "pipeline.yaml").write_text("".join(f"{task}: {task}\n" for task in exports), encoding="utf-8")
+    return exports

@@ -20,6 +20,9 @@ VARIANTS = [
     pytest.param("target", {"method": "generate"}, {}, "tiny_t5", id="target-generate-lora"),
     pytest.param("target", {"method": "generate"}, {"method": "full"}, "tiny_t5", id="target-generate-full"),
     pytest.param("instruct", {"max_new_tokens": 8}, {}, "tiny_llama", id="instruct-lora"),
+    pytest.param("joint", {}, {}, "tiny_bert", id="joint-lora"),
+    pytest.param("joint", {}, {"method": "full"}, "tiny_bert", id="joint-fullft"),
+    pytest.param("joint", {}, {"method": "frozen"}, "tiny_bert", id="joint-frozen"),
 ]
 
 RUN_FILES = ["config.yaml", "run.json", "labels.json", "metrics.jsonl", "report.json", "report.md",

@@ -124,7 +124,8 @@ def test_study_file_problems_come_together(tmp_path, tiny_data, tiny_bert):
 
 def test_shipped_study_presets_are_valid():
     spec = load_study(REPO / "configs" / "study-fiqa.yaml")
-    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 8 and list(spec.stages) == ["sentfin-sentiment"]
+    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 13 and list(spec.stages) == ["sentfin-sentiment"]
+    assert [c.view_of for c in spec.cells if c.name.startswith("joint, read")] == [spec.cells[8].name] * 4
     assert load_study(REPO / "configs" / "study-fiqa.yaml", quick=True).seeds == [1]
     assert load_study(REPO / "configs" / "study-fiqa-mpnet.yaml").base["model.name"] == "mpnet"
 

@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   finabsa train --task sentiment                       # LoRA on MiniLM, FiQA from ../shared/data/fiqa2018
   finabsa train --task aspect --set task.level=1       # aspect category at level 1
   finabsa train --task sentiment,aspect,target         # the three tasks, one run folder each, one summary table
+  finabsa train configs/joint.yaml                     # one model for every target, its sentiment and the aspect
   finabsa train configs/sentiment.yaml --epochs 3      # a preset, with a flag overriding it
   finabsa train --task sentiment --max-train-rows 64 --max-eval-rows 32 --epochs 1   # a quick trial
   finabsa evaluate runs/sentiment-minilm-lora-20261126-101500
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("config", nargs="?", help="YAML preset (see configs/); flags override it")
     train.add_argument("--task", help="task name, or several separated by commas: sentiment, aspect, target, "
+                       "joint (one encoder: every target, its sentiment and the aspect; see configs/joint.yaml), "
                        "instruct (a decoder LLM answering all three)")
     for flag in config_flags():
         flag.add_to(train)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import DataError
 from .records import Example
-from .sources import extra_source, load_data
-from .splits import RunData, prepare_splits
+from .sources import USE_KEYS, extra_source, load_data
+from .splits import RunData, carve, normalise_sentence, prepare_splits
 
 __all__ = ["TaskDataNeeds", "TrainingData", "load_task_data", "training_data", "apply_unseen_label_policy",
            "scoring_examples"]
@@ -34,6 +35,8 @@ class TaskDataNeeds(Protocol):
     def check_examples(self, examples: list[Example]) -> None: ...
     def closed_label_set(self, labels: list[str]) -> bool: ...
     def build_labels(self, train: list[Example]) -> list[str]: ...
+    def group_rows(self, splits: dict[str, list[Example]], extra: list[Example]) -> tuple[dict, list[Example]]: ...
+    def training_notes(self, train: list[Example]) -> list[str]: ...
 
 
 @dataclass
@@ -45,18 +48,78 @@ class TrainingData:
     validation: list[Example]
     test: list[Example]
     notes: list[str] = field(default_factory=list)
+    #: Held-out test sets carved from ``also_train`` entries (``hold_out``), by name; scored after fine-tuning.
+    extra_tests: dict[str, list[Example]] = field(default_factory=dict)
+
+
+
+def _sample_sentences(rows: list[Example], limit: int, seed: int) -> list[Example]:
+    """At most ``limit`` sentences of ``rows`` (seeded), keeping every row of a chosen sentence."""
+    sentences = sorted({normalise_sentence(e.sentence) for e in rows})
+    if len(sentences) <= limit:
+        return rows
+    chosen = set(random.Random(seed).sample(sentences, limit))
+    return [e for e in rows if normalise_sentence(e.sentence) in chosen]
+
+
+def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tuple[list[Example], dict]:
+    """Training rows of the ``also_train`` entries, and the test sets carved from those with ``hold_out``.
+
+    ``split`` keeps one split of the entry (default: all); ``hold_out`` carves that fraction of its sentences into a
+    test set named after its path; ``max_rows`` keeps at most that many of its sentences for training (a seeded
+    sample).
+    """
+    extra: list[Example] = []
+    tests: dict[str, list[Example]] = {}
+    for entry in data_config.also_train:
+        use = {k: entry[k] for k in USE_KEYS if k in entry} if isinstance(entry, dict) else {}
+        source = extra_source(data_config, entry)
+        loaded = load_data(source)
+        if use.get("split") and use["split"] not in loaded:
+            raise DataError(f"{source.path} has no split '{use['split']}'; it has: {', '.join(sorted(loaded))}.")
+        rows = [e for name, split in loaded.items() if use.get("split", name) == name for e in split]
+        name = Path(source.path).stem
+        if use.get("hold_out"):
+            rows, held = carve(rows, float(use["hold_out"]), data_config.split_seed + 2, task.stratify_key)
+            tests[name] = held
+            notes.append(f"held-out test '{name}': {len(held)} row(s) carved from {source.path} (seeded, "
+                         f"sentence-disjoint, {float(use['hold_out']):.0%}); no training sentence touches them.")
+        if use.get("max_rows"):
+            kept = _sample_sentences(rows, int(use["max_rows"]), data_config.split_seed)
+            if len(kept) < len(rows):
+                notes.append(f"{name}: trained on a seeded sample of {use['max_rows']} sentences ({len(kept)} of "
+                             f"{len(rows)} rows).")
+            rows = kept
+        extra.extend(rows)
+    return extra, tests
+
+
+def _without_sentences(splits: dict[str, list[Example]], held: set[str], notes: list[str]) -> dict:
+    """The main train and validation rows minus those whose sentence is in a held-out test set."""
+    kept = {}
+    for name, rows in splits.items():
+        keep = rows if name == "test" else [e for e in rows if normalise_sentence(e.sentence) not in held]
+        if len(keep) < len(rows):
+            notes.append(f"{len(rows) - len(keep)} row(s) of split '{name}' left out: their sentence is in a "
+                         "held-out test set.")
+        kept[name] = keep
+    return kept
 
 
 def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
     """Load the configured data set (and ``also_train`` sets) and split it into the task's train/validation/test."""
     splits = load_data(data_config)
-    extra = []
-    for entry in data_config.also_train:
-        for rows in load_data(extra_source(data_config, entry)).values():
-            extra.extend(rows)
-    for rows in [*splits.values(), extra]:
+    notes: list[str] = []
+    extra, tests = _extra_sets(task, data_config, notes)
+    if tests:
+        splits = _without_sentences(splits, {normalise_sentence(e.sentence) for rows in tests.values() for e in rows},
+                                    notes)
+    for rows in [*splits.values(), extra, *tests.values()]:
         task.check_examples(rows)
-    return prepare_splits(
+    splits, extra = task.group_rows(splits, extra)
+    tests = {name: [e for e in task.group_rows({name: rows}, [])[0][name] if task.usable(e)]
+             for name, rows in tests.items()}
+    data = prepare_splits(
         splits,
         usable=task.usable,
         stratify_key=task.stratify_key,
@@ -70,6 +133,9 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
         extra_train=extra,
         needs=task.data_needs,
     )
+    data.notes[:0] = notes
+    data.extra_tests = tests
+    return data
 
 
 def training_data(task: TaskDataNeeds, data_config: Any) -> TrainingData:
@@ -88,7 +154,8 @@ def training_data(task: TaskDataNeeds, data_config: Any) -> TrainingData:
         notes.append(f"{skipped} training row(s) were left out: {task.training_exclusion_reason}.")
     if not train or not validation:
         raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
-    return TrainingData(labels, train, validation, test, notes)
+    notes.extend(task.training_notes(train))
+    return TrainingData(labels, train, validation, test, notes, data.extra_tests)
 
 
 def apply_unseen_label_policy(task: TaskDataNeeds, labels: list[str], examples: list[Example], policy: str,
@@ -125,7 +192,7 @@ def scoring_examples(task: TaskDataNeeds, splits: dict[str, list[Example]], spli
         splits = {"all": [e for rows in splits.values() for e in rows]}
     if split not in splits:
         raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}.")
-    examples = [e for e in splits[split] if task.usable(e)]
+    examples = [e for e in task.group_rows({split: splits[split]}, [])[0][split] if task.usable(e)]
     if not examples:
         raise DataError(
             f"split '{split}' has no rows usable by task '{task.describe()}' ({len(splits[split])} before filtering)."

@@ -15,9 +15,25 @@ import ftfy.badness
 from ..errors import DataError
 from .log import LoadLog
 
-__all__ = ["Example", "as_example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect", "where"]
+__all__ = ["Example", "Mention", "as_example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect",
+           "where"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One target of a sentence with the labels its source gives it (a score, a class, aspect paths).
+
+    Sentences grouped for the joint task (``finabsa.data.grouping``) carry one mention per distinct target;
+    ``origin`` names the file and row it came from.
+    """
+
+    text: str
+    score: float | None = None
+    label: str | None = None
+    aspects: tuple[str, ...] = ()
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,7 +42,8 @@ class Example:
 
     ``aspects`` holds full ``/``-separated paths (``Stock/Price Action/Bullish``); ``score`` is the sentiment toward
     the target in [-1, 1]; ``label`` is a sentence-level class given directly by sources without a score.
-    ``origin`` names file and row so that every message about the example can point at it.
+    ``origin`` names file and row so that every message about the example can point at it. ``mentions`` holds every
+    target of the sentence when rows were grouped per sentence (the joint task); it is empty otherwise.
     """
 
     sentence: str
@@ -39,6 +56,7 @@ class Example:
     dataset: str = "fiqa"
     origin: str = ""
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    mentions: tuple[Mention, ...] = ()
 
     def with_split(self, split: str) -> Example:
         return replace(self, split=split)

@@ -32,7 +32,8 @@ from .log import LoadLog, SkipRow
 from .records import Example, parse_aspects, parse_score, repair_text, where
 from .tables import TABLE_SUFFIXES, find_split_file, read_table, require_columns
 
-__all__ = ["FORMATS", "SOURCE_KEYS", "detect_format", "extra_source", "load_data", "load_fiqa", "PHRASEBANK_AGREEMENTS"]
+__all__ = ["FORMATS", "SOURCE_KEYS", "USE_KEYS", "detect_format", "extra_source", "load_data", "load_fiqa",
+           "PHRASEBANK_AGREEMENTS"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PHRASEBANK_AGREEMENTS = {"50": "50Agree", "66": "66Agree", "75": "75Agree", "all": "AllAgree", "100": "AllAgree"}
@@ -312,6 +313,8 @@ def load_fiqa(path: str | Path | None = None, fmt: str = "auto", repair: bool = 
 #: Keys a data source mapping (``data.also_train`` entries) may set.
 SOURCE_KEYS = ("path", "format", "encoding", "agreement", "text_column", "label_column", "target_column",
                 "score_column", "aspect_column", "split_column", "repair_text")
+#: Keys an ``also_train`` entry may set besides ``SOURCE_KEYS``: how its rows are used (``finabsa.data.prepare``).
+USE_KEYS = ("hold_out", "max_rows", "split")
 
 
 def extra_source(main: Any, entry: Any) -> Any:
@@ -321,8 +324,16 @@ def extra_source(main: Any, entry: Any) -> Any:
         entry = {"path": entry}
     if not isinstance(entry, dict) or not entry.get("path"):
         raise ConfigError([f"expected a path or a mapping with 'path'; found {entry!r}"])
-    unknown = [k for k in entry if k not in SOURCE_KEYS]
+    unknown = [k for k in entry if k not in SOURCE_KEYS + USE_KEYS]
     if unknown:
-        raise ConfigError([f"unknown key(s) {', '.join(unknown)}; known: {', '.join(SOURCE_KEYS)}"])
-    return type(main)(**{"repair_text": main.repair_text, **entry})
+        raise ConfigError([f"unknown key(s) {', '.join(unknown)}; known: {', '.join(SOURCE_KEYS + USE_KEYS)}"])
+    problems = [f"{key} must be a number > 0; found {entry[key]!r}" for key in ("hold_out", "max_rows")
+                if key in entry and not (isinstance(entry[key], (int, float)) and entry[key] > 0)]
+    if "split" in entry and entry["split"] not in ("train", "validation", "test"):
+        problems.append(f"split must be train, validation or test; found {entry['split']!r}")
+    if "hold_out" in entry and not problems and not entry["hold_out"] < 1:
+        problems.append(f"hold_out is a fraction of the sentences, below 1; found {entry['hold_out']!r}")
+    if problems:
+        raise ConfigError(problems)
+    return type(main)(**{"repair_text": main.repair_text, **{k: v for k, v in entry.items() if k in SOURCE_KEYS}})
 

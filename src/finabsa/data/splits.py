@@ -73,6 +73,8 @@ class RunData:
     validation: list[Example]
     test: list[Example]
     notes: list[str] = field(default_factory=list)
+    #: Held-out test sets carved from other data sets (``data.also_train`` entries with ``hold_out``), by name.
+    extra_tests: dict[str, list[Example]] = field(default_factory=dict)
 
 
 def _shipped_validation(train: list[Example], valid: list[Example], notes: list[str]) -> list[Example]:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import FinabsaError
-from ..models.build import merged_model
+from ..models.build import merged_model, output_axes
 from ..training.run_folder import RunFolder
 from .loading import EXPORT_FILE, ONNX_FILES, is_export, load
 
@@ -49,7 +49,7 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
     model = merged_model(predictor.model)
     model.save_pretrained(str(folder.path))
     predictor.tokenizer.save_pretrained(str(folder.path))
-    files = ["model.safetensors"]
+    files = sorted(p.name for p in folder.path.glob("*.safetensors"))
     if onnx or int8:
         _export_onnx(model, predictor, folder.path / ONNX_FILES["onnx"])
         files.append(ONNX_FILES["onnx"])
@@ -90,11 +90,10 @@ def _export_onnx(model: Any, predictor: Any, path: Path) -> None:
                                  return_tensors="pt")
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
-    per_token = predictor.task.head(predictor.labels).per_token
-    output_axes = {0: "batch", 1: "sequence"} if per_token else {0: "batch"}
+    outputs = output_axes(predictor.task.head(predictor.labels))
     with warnings.catch_warnings(), torch.no_grad():
         # The TorchScript exporter needs no extra packages and handles BERT-style encoders in seconds.
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (), str(path), kwargs={n: sample[n] for n in names}, input_names=names,
-                          output_names=["logits"], dynamic_axes={**axes, "logits": output_axes}, opset_version=17,
+                          output_names=list(outputs), dynamic_axes={**axes, **outputs}, opset_version=17,
                           dynamo=False)

@@ -26,6 +26,7 @@ class OnnxModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self.path = path
 
     def __call__(self, **batch: torch.Tensor) -> Any:
@@ -35,8 +36,9 @@ class OnnxModel:
             if value is None:  # e.g. token_type_ids the collator did not produce: all zeros, as the model assumes
                 value = torch.zeros_like(batch["input_ids"])
             feeds[name] = value.cpu().numpy().astype("int64")
-        (logits,) = self.session.run(["logits"], feeds)
-        return SimpleNamespace(logits=torch.from_numpy(logits))
+        outputs = self.session.run(self.output_names, feeds)
+        # The same attribute names as the PyTorch model's output (``logits``, or the joint model's four outputs).
+        return SimpleNamespace(**{name: torch.from_numpy(value) for name, value in zip(self.output_names, outputs)})
 
     def parameters(self):
         yield torch.empty(0)

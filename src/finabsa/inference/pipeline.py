@@ -196,7 +196,9 @@ class Pipeline:
                 if answer is not None:
                     part = task.record(answer)
                     if task.record_key is None:  # a task answering several fields (an instruction-tuned LLM)
-                        record.setdefault("notes", []).extend(part.pop("notes", []))
+                        notes = part.pop("notes", [])
+                        if notes:
+                            record.setdefault("notes", []).extend(notes)
                         record.update(part)
                     else:
                         record[task.record_key] = part

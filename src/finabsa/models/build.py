@@ -24,6 +24,7 @@ __all__ = [
     "load_trained",
     "merged_model",
     "initialise_from",
+    "output_axes",
     "count_parameters",
 ]
 
@@ -35,6 +36,8 @@ _HEAD_CLASSES = {
     "token-classification": ("AutoModelForTokenClassification", "TOKEN_CLS"),
     "seq2seq": ("AutoModelForSeq2SeqLM", "SEQ_2_SEQ_LM"),
     "causal-lm": ("AutoModelForCausalLM", "CAUSAL_LM"),
+    # finabsa's own model (``joint_model.JointModel``); PEFT wraps it as a custom model, with no task type.
+    "joint": ("JointModel", None),
 }
 
 #: LoRA targets per architecture (``config.model_type``); attention and feed-forward projections.
@@ -85,8 +88,12 @@ def load_base_model(model: ResolvedModel, head: Any, labels: list[str], location
     previous, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    auto_class = getattr(transformers, _HEAD_CLASSES[head.kind][0])
     try:
+        if head.kind == "joint":
+            from .joint_model import JointModel
+
+            return JointModel.from_pretrained(location or model.location, num_tags=3, num_aspects=head.size)
+        auto_class = getattr(transformers, _HEAD_CLASSES[head.kind][0])
         return auto_class.from_pretrained(location or model.location, **_head_kwargs(head, labels))
     except Exception as exc:
         raise load_error(model, exc) from None
@@ -132,9 +139,12 @@ def _with_lora(base: Any, model: ResolvedModel, head: Any, adapter: Any) -> Any:
     # checkpoints such as MiniLM never trained it, and a frozen, untuned pooler held LoRA far below full
     # fine-tuning on aspects (43 % vs 68 % test accuracy in our sweep).
     poolers = [name for name, _ in base.named_modules() if name.split(".")[-1] == "pooler"]
-    extra = {}
+    extra: dict[str, Any] = {}
     if poolers and head.kind == "sequence-classification":
         extra = {"modules_to_save": ["pooler"], "exclude_modules": [f"{p}.dense" for p in poolers]}
+    elif head.kind == "joint":
+        # The joint model reads token states, not the pooler: leave it out; its heads train in full.
+        extra = {"modules_to_save": list(base.HEAD_MODULES), "exclude_modules": [f"{p}.dense" for p in poolers]}
     config = LoraConfig(
         task_type=_HEAD_CLASSES[head.kind][1],
         **extra,
@@ -201,6 +211,15 @@ def merged_model(model: Any) -> Any:
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     return model.eval()
+
+
+def output_axes(head: Any) -> dict[str, dict[int, str]]:
+    """The outputs of a model with ``head`` (names in order) and their dynamic axes, as ONNX export declares them."""
+    if head.kind == "joint":
+        from .joint_model import OUTPUT_AXES
+
+        return dict(OUTPUT_AXES)
+    return {"logits": {0: "batch", 1: "sequence"} if head.per_token else {0: "batch"}}
 
 
 def initialise_from(model: Any, folder: Path, method: str) -> dict[str, int]:

@@ -21,6 +21,8 @@ EXAMPLES_CSS = (
 def _predicted(row: dict[str, Any]) -> str:
     if isinstance(row.get("gold"), dict):  # several answers at once (an instruction-tuned LLM)
         return "; ".join(f"{field}: {row.get(field)}" for field in row["gold"])
+    if "pairs" in row:  # the joint task: (target, sentiment) pairs
+        return str(row["pairs"])
     return str(row.get("target") if "target" in row else row.get("label"))
 
 

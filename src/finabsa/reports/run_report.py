@@ -12,7 +12,7 @@ __all__ = ["build_report", "format_metric", "html_report", "metric_kind", "markd
 
 _PERCENT = {"accuracy", "exact_match"}
 _FRACTION = {"macro_f1", "weighted_f1", "macro_precision", "macro_recall", "weighted_precision", "weighted_recall",
-             "r2", "pearson"}
+             "r2", "pearson", "f1", "precision", "recall"}
 
 
 _KNOWN = sorted(_PERCENT | _FRACTION | {"mse", "rmse", "mae", "token_f1", "rouge1"}, key=len, reverse=True)
@@ -119,6 +119,11 @@ def markdown_report(report: dict[str, Any], examples: list[dict[str, Any]] | Non
     if training:
         lines += ["", "## Training", ""]
         lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in training.items()]
+    for name, metrics in (report.get("held_out_tests") or {}).items():
+        lines += ["", f"## Held-out test '{name}' (after fine-tuning, {metrics.get('n', '?')} rows)", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {m} | {format_metric(m, metrics[m], metrics.get(f'{m}_ci'))} |"
+                  for m in report["headline_metrics"] if metrics.get(m) is not None]
     if report.get("data_notes"):
         lines += ["", "## Data", ""] + [f"- {note}" for note in report["data_notes"]]
     if examples:

@@ -1,10 +1,11 @@
 """Task plug-ins, registered by name. Importing this package registers the built-in tasks."""
 
-from . import aspect, instruct, sentiment, target  # noqa: F401  (registration side effect)
+from . import aspect, instruct, joint, sentiment, target  # noqa: F401  (registration side effect)
 from .aspect import AspectTask
 from .base import HeadSpec, Task, get_task, register_task, render_template, task_names
 from .hooks import PipelineHooks, StudyHooks
 from .instruct import InstructTask
+from .joint import JointTask
 from .sentiment import SentimentTask
 from .target import BIO_LABELS, TargetTask, find_target_spans
 
@@ -13,6 +14,7 @@ __all__ = [
     "BIO_LABELS",
     "HeadSpec",
     "InstructTask",
+    "JointTask",
     "PipelineHooks",
     "SentimentTask",
     "StudyHooks",

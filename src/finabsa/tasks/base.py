@@ -141,8 +141,9 @@ def render_template(template: str, example: Example) -> str:
     return template.format(**{k: v or "" for k, v in values.items()})
 
 
-#: Model heads a task can declare: one class (or score) per sentence, one tag per token, or generated text.
-HEAD_KINDS = ("sequence-classification", "token-classification", "seq2seq", "causal-lm")
+#: Model heads a task can declare: one class (or score) per sentence, one tag per token, generated text, or the
+#: joint heads (target tags, a sentence's aspect, sentiment pooled over each target; ``size`` is the aspect count).
+HEAD_KINDS = ("sequence-classification", "token-classification", "seq2seq", "causal-lm", "joint")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +256,15 @@ class Task(ABC):
     def closed_label_set(self, labels: list[str]) -> bool:
         """Whether predictions are one of ``labels`` (so gold labels outside them can never be right)."""
         return False
+
+    def training_notes(self, train: list[Example]) -> list[str]:
+        """Lines for the report and the log about the training rows (e.g. how many rows train each head)."""
+        return []
+
+    def group_rows(self, splits: dict[str, list[Example]], extra: list[Example]) -> tuple[dict, list[Example]]:
+        """The loaded splits and extra training rows as this task trains on them; the default keeps one row per
+        (sentence, target). The joint task groups them per sentence (``finabsa.data.grouping``)."""
+        return splits, extra
 
     @abstractmethod
     def build_labels(self, train: list[Example]) -> list[str]:

@@ -18,6 +18,7 @@ __all__ = [
     "classification_metrics",
     "regression_metrics",
     "target_metrics",
+    "set_metrics",
     "token_f1",
     "rouge1_f",
     "normalise_answer",
@@ -199,3 +200,15 @@ def target_metrics(
         "token_f1_ci": bootstrap_interval(lambda idx: float(f1[idx].mean() * 100), n, bootstrap_samples, confidence,
                                           seed),
     }
+
+
+def set_metrics(gold: Sequence[set], predicted: Sequence[set], prefix: str) -> dict:
+    """Micro precision, recall and F1 of predicted sets against gold sets (one pair of sets per sentence), e.g.
+    the targets a sentence names, or its (target, sentiment) pairs; keys start with ``prefix``."""
+    true_positive = sum(len(g & p) for g, p in zip(gold, predicted))
+    n_predicted, n_gold = sum(len(p) for p in predicted), sum(len(g) for g in gold)
+    precision = true_positive / n_predicted if n_predicted else 0.0
+    recall = true_positive / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {f"{prefix}precision": precision, f"{prefix}recall": recall, f"{prefix}f1": f1,
+            f"{prefix}gold": n_gold, f"{prefix}predicted": n_predicted, f"{prefix}correct": true_positive}

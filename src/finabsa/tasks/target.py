@@ -21,7 +21,8 @@ from .classification import template_problems
 from .hooks import PipelineHooks, StudyHooks
 from .metrics import target_metrics
 
-__all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS"]
+__all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS",
+           "bio_tags", "best_span", "snap_to_words", "token_features"]
 
 BIO_LABELS = ["O", "B", "I"]
 METHODS = ("span", "generate")
@@ -150,38 +151,11 @@ class SpanTargetTask(TargetTask):
         return bool(find_target_spans(example.sentence, example.target or "", self.options.fuzzy_threshold))
 
     def encode(self, examples, tokenizer, labels, max_length, with_labels):
-        encoded = tokenizer(
-            [e.sentence for e in examples], truncation=True, max_length=max_length, return_offsets_mapping=True
-        )
-        features = []
-        for i, example in enumerate(examples):
-            offsets = encoded["offset_mapping"][i]
-            special = encoded.special_tokens_mask[i] if "special_tokens_mask" in encoded else None
-            feature = {k: encoded[k][i] for k in encoded.keys() if k not in ("offset_mapping", "special_tokens_mask")}
-            real = [
-                (end > start) and not (special and special[j]) for j, (start, end) in enumerate(offsets)
-            ]
-            feature["_offsets"] = [tuple(o) for o in offsets]
-            feature["_real"] = real
-            if with_labels:
+        features = token_features(examples, tokenizer, max_length)
+        if with_labels:
+            for feature, example in zip(features, examples):
                 spans = find_target_spans(example.sentence, example.target or "", self.options.fuzzy_threshold)
-                tags = []
-                for j, (start, end) in enumerate(offsets):
-                    if not real[j]:
-                        tags.append(-100)
-                        continue
-                    tag = 0
-                    for span_start, span_end in spans:
-                        if start < span_end and end > span_start:
-                            first = all(
-                                not (real[k] and offsets[k][0] < span_end and offsets[k][1] > span_start)
-                                for k in range(j)
-                            )
-                            tag = 1 if first or start <= span_start else 2
-                            break
-                    tags.append(tag)
-                feature["labels"] = tags
-            features.append(feature)
+                feature["labels"] = bio_tags(feature["_offsets"], feature["_real"], spans)
         return features
 
     def collator(self, tokenizer):
@@ -197,29 +171,72 @@ class SpanTargetTask(TargetTask):
         ]
 
     def _best_span(self, probs: np.ndarray, feature: dict[str, Any], example: Example) -> dict[str, Any]:
-        real = [j for j, ok in enumerate(feature["_real"]) if ok]
-        if not real:
-            return {"target": "", "start": None, "end": None, "score": 0.0}
-        log_p = np.log(np.clip(probs[real], 1e-9, 1.0))
-        n = len(real)
-        best = (-math.inf, 0, 0)
-        for i in range(n):
-            total = log_p[i, 1]
-            for j in range(i, min(n, i + self.options.max_span_tokens)):
-                if j > i:
-                    total += log_p[j, 2]
-                # The span must end here: the next token is not a continuation.
-                end_term = np.log(max(1e-9, 1 - probs[real[j + 1], 2])) if j + 1 < n else 0.0
-                if total + end_term > best[0]:
-                    best = (total + end_term, i, j)
-        score, i, j = best
-        offsets = feature["_offsets"]
-        start, end = offsets[real[i]][0], offsets[real[j]][1]
-        start, end = _snap_to_words(example.sentence, start, end)
-        return {"target": example.sentence[start:end], "start": start, "end": end, "score": float(math.exp(score))}
+        span = best_span(probs, feature, example.sentence, self.options.max_span_tokens)
+        span.pop("tokens", None)
+        return span
 
 
-def _snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
+def token_features(examples: list[Example], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
+    """Tokenised sentences with each token's character offsets (``_offsets``) and whether it is a real word piece
+    of the sentence (``_real``: not padding or a special token), for tagging and span decoding."""
+    encoded = tokenizer(
+        [e.sentence for e in examples], truncation=True, max_length=max_length, return_offsets_mapping=True
+    )
+    features = []
+    for i in range(len(examples)):
+        offsets = encoded["offset_mapping"][i]
+        special = encoded.special_tokens_mask[i] if "special_tokens_mask" in encoded else None
+        feature = {k: encoded[k][i] for k in encoded.keys() if k not in ("offset_mapping", "special_tokens_mask")}
+        feature["_offsets"] = [tuple(o) for o in offsets]
+        feature["_real"] = [(end > start) and not (special and special[j]) for j, (start, end) in enumerate(offsets)]
+        features.append(feature)
+    return features
+
+
+def bio_tags(offsets: list[tuple[int, int]], real: list[bool], spans: list[tuple[int, int]]) -> list[int]:
+    """BIO tag indices (``BIO_LABELS``) of the tokens for character ``spans``; -100 for tokens that are not real."""
+    tags = []
+    for j, (start, end) in enumerate(offsets):
+        if not real[j]:
+            tags.append(-100)
+            continue
+        tag = 0
+        for span_start, span_end in spans:
+            if start < span_end and end > span_start:
+                first = all(
+                    not (real[k] and offsets[k][0] < span_end and offsets[k][1] > span_start) for k in range(j)
+                )
+                tag = 1 if first or start <= span_start else 2
+                break
+        tags.append(tag)
+    return tags
+
+
+def best_span(probs: np.ndarray, feature: dict[str, Any], sentence: str, max_span_tokens: int) -> dict[str, Any]:
+    """The most probable single span under the BIO tag probabilities (``B I* `` followed by a non-``I``)."""
+    real = [j for j, ok in enumerate(feature["_real"]) if ok]
+    if not real:
+        return {"target": "", "start": None, "end": None, "score": 0.0, "tokens": []}
+    log_p = np.log(np.clip(probs[real], 1e-9, 1.0))
+    n = len(real)
+    best = (-math.inf, 0, 0)
+    for i in range(n):
+        total = log_p[i, 1]
+        for j in range(i, min(n, i + max_span_tokens)):
+            if j > i:
+                total += log_p[j, 2]
+            # The span must end here: the next token is not a continuation.
+            end_term = np.log(max(1e-9, 1 - probs[real[j + 1], 2])) if j + 1 < n else 0.0
+            if total + end_term > best[0]:
+                best = (total + end_term, i, j)
+    score, i, j = best
+    offsets = feature["_offsets"]
+    start, end = snap_to_words(sentence, offsets[real[i]][0], offsets[real[j]][1])
+    return {"target": sentence[start:end], "start": start, "end": end, "score": float(math.exp(score)),
+            "tokens": real[i : j + 1]}
+
+
+def snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
     """Widen a span that starts or ends inside a word (a stray sub-word token) to whole words."""
     while start > 0 and sentence[start - 1].isalnum() and sentence[start].isalnum():
         start -= 1

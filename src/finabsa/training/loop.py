@@ -209,11 +209,13 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     prepared.model = predictor.model = trainer.model
     after, predictions = predictor.evaluate(data.test, config.evaluation, progress=progress,
                                             desc="test, after fine-tuning")
+    held_out = {name: predictor.evaluate(rows, config.evaluation, progress=progress, desc=f"held-out test '{name}'")[0]
+                for name, rows in data.extra_tests.items()}
     if not folder.main:  # other processes of a multi-process run: the main process writes the folder
         barrier()
         return RunResult(run_dir=folder.final, report={})
     training = _training_summary(prepared, trainer, outcome, seconds)
-    return _save(folder, prepared, run_info, before, after, predictions, training)
+    return _save(folder, prepared, run_info, before, after, predictions, training, held_out)
 
 
 def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None) -> dict[str, Any]:
@@ -319,14 +321,14 @@ def _training_summary(prepared: _Prepared, trainer: Any, outcome: Any, seconds: 
 
 
 def _save(folder: RunFolder, prepared: _Prepared, run_info: dict[str, Any], before: dict | None, after: dict,
-          predictions: list[dict[str, Any]], training: dict[str, Any]) -> RunResult:
+          predictions: list[dict[str, Any]], training: dict[str, Any], held_out: dict[str, Any]) -> RunResult:
     """Step 5: adapter, plots, report, test predictions; then rename the finished folder into place."""
     config, task, data = prepared.config, prepared.task, prepared.data
     saved = save_trained(prepared.model, prepared.tokenizer, folder.path / MODEL_DIR, config.adapter.method)
     plots = write_run_plots(folder.path, task.describe(), before, after, folder.path / "metrics.jsonl",
                             task.selection_metric)
     report = build_report(task, config, data.labels, len(data.test), before, after, plots=plots, training=training,
-                          data_notes=data.notes)
+                          data_notes=data.notes, **({"held_out_tests": held_out} if held_out else {}))
     rows = [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(data.test, predictions)]
     examples = pick_examples(rows)
     folder.write_json("report.json", report)

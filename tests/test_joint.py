@@ -1,0 +1,241 @@
+"""The joint task: every target of a sentence, its sentiment and the aspect from one encoder pass.
+
+Tiny models and a small multi-target table written here: multi-span decoding, per-target pooling (training and
+inference pool the same way), head masking, the record format, reload identity, export parity, and the errors for
+data the joint model cannot use.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import finabsa
+from conftest import quick_config
+from finabsa.data.grouping import group_by_sentence, merge_sources
+from finabsa.data.records import Example, Mention
+from finabsa.errors import DataError
+from finabsa.inference.export import export_run
+from finabsa.tasks import build_task
+from finabsa.tasks.joint import JointCollator, JointLoss, pooled_sentiment
+
+PAIRS = [("{a} shares surge while {b} slumps on profit warning", 0.6, -0.5, "Stock/Price Action"),
+         ("{a} raises dividend, {b} cuts jobs", 0.5, -0.4, "Corporate/Dividend Policy"),
+         ("{a} and {b} to report results on Tuesday", 0.02, 0.03, "Corporate/Financial")]
+COMPANIES = ["Tesco", "Barclays", "Glencore", "Lloyds", "Shell", "Unilever", "Vodafone", "HSBC", "Nokia", "Sainsbury"]
+SENTENCES = ["Barclays rises, Lloyds falls after stress test", "$TSLA breaking out", "Tesco to report results"]
+
+
+def _table(path: Path, n: int, seed: int, extra: list[dict] | None = None) -> Path:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        template, score_a, score_b, aspect = PAIRS[i % 3]
+        a, b = rng.sample(COMPANIES, 2)
+        sentence = f"{template.format(a=a, b=b)} ({i})"
+        rows.append({"sentence": sentence, "target": a, "sentiment_score": score_a, "aspects": str([aspect])})
+        rows.append({"sentence": sentence, "target": b, "sentiment_score": score_b, "aspects": str([aspect])})
+    rows += extra or []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["sentence", "target", "sentiment_score", "aspects"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def joint_data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("joint_data")
+    _table(folder / "train.csv", 45, seed=1)
+    _table(folder / "test.csv", 9, seed=2)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def joint_run(joint_data, tiny_bert, tmp_path_factory) -> Path:
+    config = quick_config(joint_data, tiny_bert, tmp_path_factory.mktemp("joint") / "run", task="joint",
+                          training={"epochs": 2})
+    return finabsa.train(config, progress=False).run_dir
+
+
+def _feature(tokenizer, sentence: str):
+    task = build_task("joint")
+    return task, task.encode([Example(sentence=sentence)], tokenizer, [], 32, with_labels=False)[0]
+
+
+def _tag_probabilities(feature, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Tag probabilities that mark the tokens of ``spans`` (character ranges) B, I, ... and the rest O."""
+    probabilities = np.tile([0.9, 0.05, 0.05], (len(feature["_offsets"]), 1))
+    for start, end in spans:
+        inside = [j for j, (s, e) in enumerate(feature["_offsets"]) if feature["_real"][j] and s < end and e > start]
+        for position, j in enumerate(inside):
+            probabilities[j] = [0.05, 0.9, 0.05] if position == 0 else [0.05, 0.05, 0.9]
+    return probabilities
+
+
+def test_multi_span_decoding_finds_every_target_and_joins_word_pieces(tokenizer):
+    task, feature = _feature(tokenizer, SENTENCES[0])
+    spans = task._decode_spans(_tag_probabilities(feature, [(0, 8), (16, 22)]), feature, SENTENCES[0])
+    assert [(s["text"], s["start"], s["end"]) for s in spans] == [("Barclays", 0, 8), ("Lloyds", 16, 22)]
+    # Two pieces of one word tagged B, B are one target, not two.
+    probabilities = _tag_probabilities(feature, [(16, 22)])
+    pieces = [j for j, (s, e) in enumerate(feature["_offsets"]) if feature["_real"][j] and s >= 16 and e <= 22]
+    assert len(pieces) >= 2, "the test needs a word split into pieces"
+    probabilities[pieces[1]] = [0.05, 0.9, 0.05]
+    assert [s["text"] for s in task._decode_spans(probabilities, feature, SENTENCES[0])] == ["Lloyds"]
+
+
+def test_a_sentence_with_no_tagged_span_still_answers_min_targets(tokenizer):
+    task, feature = _feature(tokenizer, SENTENCES[0])
+    nothing = np.tile([0.9, 0.05, 0.05], (len(feature["_offsets"]), 1))
+    assert len(task._decode_spans(nothing, feature, SENTENCES[0])) == 1
+    task.options.min_targets = 0
+    assert task._decode_spans(nothing, feature, SENTENCES[0]) == []
+
+
+def test_training_and_inference_pool_a_target_the_same_way(tokenizer):
+    task = build_task("joint")
+    example = Example(sentence=SENTENCES[0], mentions=(Mention("Barclays", score=0.5), Mention("Lloyds", score=-0.4)),
+                      aspects=("Stock/Price Action",))
+    features = task.encode([example], tokenizer, ["Stock/Price Action"], 32, with_labels=True)
+    batch = JointCollator(tokenizer)([{k: v for k, v in f.items() if not k.startswith("_")} for f in features])
+    generator = torch.Generator().manual_seed(0)
+    length = batch["input_ids"].shape[1]
+    outputs = {"sentiment_token": torch.randn(1, length, 4, generator=generator),
+               "sentiment_sentence": torch.randn(1, 4, generator=generator)}
+    pooled, counts = JointLoss.pool(outputs, batch["labels"]["target_ids"], 8)
+    for k in range(len(example.mentions)):
+        tokens = [j for j, t in enumerate(features[0]["labels"]["target_ids"]) if t == k + 1]
+        assert counts[0, k] == len(tokens) > 0
+        decoded = pooled_sentiment(outputs["sentiment_token"][0].numpy(), outputs["sentiment_sentence"][0].numpy(),
+                                   tokens)
+        expected = torch.softmax(pooled[0, k, :3], -1).max().item()
+        assert decoded["probability"] == pytest.approx(expected, abs=1e-6)
+        assert decoded["score"] == pytest.approx(torch.tanh(pooled[0, k, 3]).item(), abs=1e-6)
+
+
+def test_heads_are_masked_for_rows_that_lack_their_labels(tokenizer):
+    task = build_task("joint")
+    headline = Example(sentence="Tesco up, BP down", mentions=(Mention("Tesco", label="positive"),
+                                                              Mention("BP", label="negative")))
+    unlocated = Example(sentence="Shares rally", mentions=(Mention("Nokia", score=0.3),),
+                        aspects=("Stock/Price Action",))
+    features = task.encode([headline, unlocated], tokenizer, ["Stock/Price Action"], 32, with_labels=True)
+    first, second = (f["labels"] for f in features)
+    assert first["aspect"] == -100 and second["aspect"] == 0  # no aspects on the headline
+    assert first["classes"][:2] == [0, 2] and all(np.isnan(first["scores"][:2]))  # classes, no score
+    assert set(second["tags"]) == {-100} and second["classes"][0] == -100  # its target is not in the sentence
+    assert {1, 2} <= set(first["tags"])
+    batch = JointCollator(tokenizer)([{k: v for k, v in f.items() if not k.startswith("_")} for f in features])
+    length = batch["input_ids"].shape[1]
+    outputs = {"tag_logits": torch.zeros(2, length, 3, requires_grad=True),
+               "aspect_logits": torch.zeros(2, 1, requires_grad=True),
+               "sentiment_token": torch.zeros(2, length, 4, requires_grad=True),
+               "sentiment_sentence": torch.zeros(2, 4, requires_grad=True)}
+    loss = task.loss_function(features, ["Stock/Price Action"], class_weighting=True)(outputs, batch["labels"])
+    loss.backward()
+    assert torch.isfinite(loss) and outputs["sentiment_token"].grad[1].abs().sum() == 0  # masked row: no gradient
+    note = task.training_notes([headline, unlocated])[0]
+    assert "target tags on 1 of 2 sentences; aspect on 1; sentiment on 2 targets" in note
+
+
+def test_rows_are_grouped_per_sentence_across_sources():
+    main = [Example("Tesco up, BP down", target="Tesco", score=0.4, origin="a, row 1")]
+    extra = [Example("Tesco up, BP down", target="BP", score=-0.3, origin="b, row 1"),
+             Example("Tesco up, BP down", target="tesco", score=0.9, origin="b, row 2"),
+             Example("Shell flat", target="Shell", label="neutral", dataset="sentfin", origin="c, row 1")]
+    grouped_main, grouped_extra = merge_sources(main, extra)
+    assert [m.text for m in grouped_main[0].mentions] == ["Tesco", "BP"]
+    assert grouped_main[0].mentions[0].score == 0.4  # the first row naming a target wins
+    assert [e.sentence for e in grouped_extra] == ["Shell flat"]
+    assert len(group_by_sentence(main + extra)) == 2
+
+
+def test_joint_run_reports_every_head_and_reloads_identically(joint_run):
+    report = json.loads((joint_run / "report.json").read_text())
+    for key in ("pair_f1", "target_f1", "target_exact_match", "sentiment_accuracy", "aspect_level2_accuracy",
+                "aspect_full_accuracy", "head_mean_f1"):
+        assert 0.0 <= report["after"][key] <= 1.0, key
+    assert any("heads trained:" in note for note in report["data_notes"])
+    # The reloaded model answers the test sentences exactly as the run did when it evaluated them.
+    saved = [json.loads(line) for line in (joint_run / "predictions.jsonl").read_text().splitlines()]
+    reloaded = finabsa.load(joint_run).predict([row["sentence"] for row in saved])
+    assert [row["pairs"] for row in reloaded] == [row["pairs"] for row in saved]
+    assert [row["targets"] for row in reloaded] == [row["targets"] for row in saved]
+    assert [row["aspect"] for row in reloaded] == [row["aspect"] for row in saved]
+
+
+def test_a_joint_run_alone_is_a_pipeline_with_the_record_format(joint_run):
+    record = finabsa.Pipeline({"joint": joint_run}).analyze([SENTENCES[0]])[0]
+    assert set(record) == {"text", "targets", "aspect"}
+    assert record["targets"], "min_targets=1 answers at least one target"
+    for target in record["targets"]:
+        assert set(target) == {"text", "start", "end", "score", "sentiment"}
+        assert SENTENCES[0][target["start"]:target["end"]] == target["text"]
+        assert set(target["sentiment"]) == {"label", "probability", "score"}
+        assert -1.0 <= target["sentiment"]["score"] <= 1.0
+    assert set(record["aspect"]) == {"label", "level", "levels", "probability"} and len(record["aspect"]["levels"]) == 3
+
+
+def test_export_is_one_graph_that_answers_like_the_run(joint_run, tmp_path):
+    import onnx
+
+    folder = export_run(joint_run, tmp_path / "export", onnx=True, int8=True)
+    graph = onnx.load(str(folder / "model.int8.onnx")).graph
+    assert [o.name for o in graph.output] == ["tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence"]
+    reference = finabsa.load(joint_run).predict(SENTENCES)
+    for runtime, tolerance in (("torch", 1e-5), ("onnx", 1e-4), ("onnx-int8", 0.05)):
+        answers = finabsa.load(folder, runtime=runtime).predict(SENTENCES)
+        if runtime != "onnx-int8":
+            assert [a["pairs"] for a in answers] == [r["pairs"] for r in reference], runtime
+        for answer, expected in zip(answers, reference):
+            assert answer["aspect"]["probability"] == pytest.approx(expected["aspect"]["probability"], abs=tolerance)
+            if [t["text"] for t in answer["targets"]] == [t["text"] for t in expected["targets"]]:
+                for got, want in zip(answer["targets"], expected["targets"]):
+                    assert got["sentiment"]["score"] == pytest.approx(want["sentiment"]["score"], abs=tolerance)
+
+
+def test_held_out_sets_are_carved_from_extra_sources_and_reported(joint_data, tiny_bert, tmp_path):
+    extra = _table(tmp_path / "extra" / "more.csv", 30, seed=5)
+    config = quick_config(joint_data, tiny_bert, tmp_path / "run", task="joint",
+                          data={"also_train": [{"path": str(extra), "hold_out": 0.3}]})
+    from finabsa.data.prepare import training_data
+    from finabsa.data.splits import normalise_sentence
+
+    data = training_data(build_task("joint"), config.validate().data)
+    held = {normalise_sentence(e.sentence) for e in data.extra_tests["more"]}
+    assert held and not held & {normalise_sentence(e.sentence) for e in data.train + data.validation}
+    assert all(len(e.mentions) == 2 for e in data.extra_tests["more"])
+
+
+def test_rows_with_no_label_for_any_head_are_refused_by_file_and_row(tiny_bert, tmp_path):
+    folder = tmp_path / "phrasebank_like"
+    folder.mkdir()
+    (folder / "train.csv").write_text("sentence,label\nProfit rose,positive\nSales fell,negative\n")
+    config = quick_config(folder / "train.csv", tiny_bert, tmp_path / "run", task="joint",
+                          data={"label_column": "label"})
+    with pytest.raises(DataError, match=r"train.csv, row 1: gives no label the joint model trains on"):
+        finabsa.train(config, progress=False)
+
+
+def test_targets_that_do_not_occur_in_their_sentence_are_refused(tiny_bert, tmp_path):
+    rows = [{"sentence": f"Shares rally on day {i}", "target": "Nokia", "sentiment_score": 0.3, "aspects": ""}
+            for i in range(10)]
+    path = _table(tmp_path / "bad" / "train.csv", 3, seed=1, extra=rows)
+    config = quick_config(path, tiny_bert, tmp_path / "run", task="joint")
+    with pytest.raises(DataError, match=r"targets do not occur in their sentence \(e.g. train.csv, row \d+, column "
+                                        r"'target': 'Nokia'"):
+        finabsa.train(config, progress=False)
+
+
+def test_evaluate_groups_the_scored_rows_per_sentence_like_training(joint_run, joint_data):
+    report = finabsa.evaluate(joint_run)
+    assert report["rows_scored"] == 9  # 18 (sentence, target) rows of 9 sentences
+    assert report["after"]["target_gold"] == 18 and 0.0 <= report["after"]["pair_f1"] <= 1.0
