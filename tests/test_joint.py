@@ -7,7 +7,6 @@ data the joint model cannot use.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 import torch
 
 import finabsa
-from conftest import quick_config
+from conftest import quick_config, write_split
 from finabsa.data.grouping import group_by_sentence, merge_sources
 from finabsa.data.records import Example, Mention
 from finabsa.errors import DataError
@@ -41,13 +40,7 @@ def _table(path: Path, n: int, seed: int, extra: list[dict] | None = None) -> Pa
         sentence = f"{template.format(a=a, b=b)} ({i})"
         rows.append({"sentence": sentence, "target": a, "sentiment_score": score_a, "aspects": str([aspect])})
         rows.append({"sentence": sentence, "target": b, "sentiment_score": score_b, "aspects": str([aspect])})
-    rows += extra or []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["sentence", "target", "sentiment_score", "aspects"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_split(path, rows + (extra or []))
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +232,18 @@ def test_evaluate_groups_the_scored_rows_per_sentence_like_training(joint_run, j
     report = finabsa.evaluate(joint_run)
     assert report["rows_scored"] == 9  # 18 (sentence, target) rows of 9 sentences
     assert report["after"]["target_gold"] == 18 and 0.0 <= report["after"]["pair_f1"] <= 1.0
+
+
+def test_the_service_answers_joint_records(joint_run):
+    from fastapi.testclient import TestClient
+
+    from finabsa.inference.service import create_app
+
+    with TestClient(create_app(finabsa.Pipeline({"joint": joint_run}))) as client:
+        answer = client.post("/v1/analyze", json={"texts": SENTENCES[:2]})
+        models = client.get("/v1/models").json()
+    assert answer.status_code == 200, answer.text
+    records = answer.json()["results"]
+    assert [r["text"] for r in records] == SENTENCES[:2]
+    assert all(r["targets"] and "sentiment" in r["targets"][0] and r["aspect"]["levels"] for r in records)
+    assert "joint" in json.dumps(models)

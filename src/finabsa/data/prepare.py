@@ -52,7 +52,6 @@ class TrainingData:
     extra_tests: dict[str, list[Example]] = field(default_factory=dict)
 
 
-
 def _sample_sentences(rows: list[Example], limit: int, seed: int) -> list[Example]:
     """At most ``limit`` sentences of ``rows`` (seeded), keeping every row of a chosen sentence."""
     sentences = sorted({normalise_sentence(e.sentence) for e in rows})
@@ -95,7 +94,8 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
 
 
 def _without_sentences(splits: dict[str, list[Example]], held: set[str], notes: list[str]) -> dict:
-    """The main train and validation rows minus those whose sentence is in a held-out test set."""
+    """Every training and validation row (all but the ``test`` split) minus those whose sentence is in a held-out
+    test set."""
     kept = {}
     for name, rows in splits.items():
         keep = rows if name == "test" else [e for e in rows if normalise_sentence(e.sentence) not in held]
@@ -112,8 +112,9 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
     notes: list[str] = []
     extra, tests = _extra_sets(task, data_config, notes)
     if tests:
-        splits = _without_sentences(splits, {normalise_sentence(e.sentence) for rows in tests.values() for e in rows},
-                                    notes)
+        held = {normalise_sentence(e.sentence) for rows in tests.values() for e in rows}
+        splits = _without_sentences({**splits, "also_train": extra}, held, notes)
+        extra = splits.pop("also_train")
     for rows in [*splits.values(), extra, *tests.values()]:
         task.check_examples(rows)
     splits, extra = task.group_rows(splits, extra)

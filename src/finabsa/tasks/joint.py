@@ -215,7 +215,7 @@ class JointTask(Task, PipelineHooks):
                   ("tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence")}
         tag_probabilities = softmax(arrays["tag_logits"])
         aspect_probabilities = softmax(arrays["aspect_logits"]) if labels else None
-        tree = AspectTree(labels) if labels else None
+        tree = self._tree(labels) if labels else None
         predictions = []
         for i, (feature, example) in enumerate(zip(features, examples)):
             token_part, sentence_part = arrays["sentiment_token"][i], arrays["sentiment_sentence"][i]
@@ -234,6 +234,13 @@ class JointTask(Task, PipelineHooks):
                                                for m in given]
             predictions.append(prediction)
         return predictions
+
+    def _tree(self, labels: list[str]) -> AspectTree:
+        """The aspect tree of ``labels``, built once per label list (decoding runs once per batch)."""
+        cached = getattr(self, "_cached_tree", None)
+        if cached is None or cached.leaves != list(labels):
+            cached = self._cached_tree = AspectTree(labels)
+        return cached
 
     def _decode_spans(self, probabilities: np.ndarray, feature: dict[str, Any], sentence: str) -> list[dict]:
         """Every span the tags mark (``B I*``, or a stray ``I`` run), merged per distinct text: the first
@@ -376,7 +383,7 @@ class JointTask(Task, PipelineHooks):
         rows = [(e, p) for e, p in zip(examples, predictions) if e.aspects and p.get("aspect")]
         if not rows:
             return {}
-        tree = AspectTree(labels)
+        tree = self._tree(labels)
         metrics: dict[str, Any] = {}
         for position, (level, depth) in enumerate(LEVEL_DEPTHS.items()):
             part = classification_metrics([truncate_aspect(e.aspects[0], depth) for e, _ in rows],
