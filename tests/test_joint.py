@@ -22,7 +22,7 @@ from finabsa.data.records import Example, Mention
 from finabsa.errors import DataError
 from finabsa.inference.export import export_run
 from finabsa.tasks import build_task
-from finabsa.tasks.joint import JointCollator, JointLoss, pooled_sentiment
+from finabsa.tasks.joint import JointCollator, pooled_sentiment
 
 PAIRS = [("{a} shares surge while {b} slumps on profit warning", 0.6, -0.5, "Stock/Price Action"),
          ("{a} raises dividend, {b} cuts jobs", 0.5, -0.4, "Corporate/Dividend Policy"),
@@ -93,25 +93,36 @@ def test_a_sentence_with_no_tagged_span_still_answers_min_targets(tokenizer):
     assert task._decode_spans(nothing, feature, SENTENCES[0]) == []
 
 
-def test_training_and_inference_pool_a_target_the_same_way(tokenizer):
-    task = build_task("joint")
+@pytest.mark.parametrize("sentence_context", [True, False])
+def test_training_and_inference_pool_a_target_the_same_way(tokenizer, sentence_context):
+    from types import SimpleNamespace
+
+    task = build_task("joint", {"sentence_context": sentence_context})
     example = Example(sentence=SENTENCES[0], mentions=(Mention("Barclays", score=0.5), Mention("Lloyds", score=-0.4)),
                       aspects=("Stock/Price Action",))
-    features = task.encode([example], tokenizer, ["Stock/Price Action"], 32, with_labels=True)
+    labels = ["Stock/Price Action"]
+    features = task.encode([example], tokenizer, labels, 32, with_labels=True)
     batch = JointCollator(tokenizer)([{k: v for k, v in f.items() if not k.startswith("_")} for f in features])
     generator = torch.Generator().manual_seed(0)
     length = batch["input_ids"].shape[1]
-    outputs = {"sentiment_token": torch.randn(1, length, 4, generator=generator),
-               "sentiment_sentence": torch.randn(1, 4, generator=generator)}
-    pooled, counts = JointLoss.pool(outputs, batch["labels"]["target_ids"], 8)
+    outputs = SimpleNamespace(tag_logits=torch.randn(1, length, 3, generator=generator),
+                              aspect_logits=torch.randn(1, 1, generator=generator),
+                              sentiment_token=torch.randn(1, length, 4, generator=generator),
+                              sentiment_sentence=torch.randn(1, 4, generator=generator))
+    # What the loss trains on (gold spans) ...
+    pooled, counts = task.loss_function(features, labels, False).pool(
+        vars(outputs), batch["labels"]["target_ids"], 8, sentence_context)
+    # ... and what decoding answers for the same targets given as input.
+    given = task.decode(outputs, features, [example], labels, tokenizer)[0]["given_targets"]
     for k in range(len(example.mentions)):
         tokens = [j for j, t in enumerate(features[0]["labels"]["target_ids"]) if t == k + 1]
         assert counts[0, k] == len(tokens) > 0
-        decoded = pooled_sentiment(outputs["sentiment_token"][0].numpy(), outputs["sentiment_sentence"][0].numpy(),
-                                   tokens)
         expected = torch.softmax(pooled[0, k, :3], -1).max().item()
-        assert decoded["probability"] == pytest.approx(expected, abs=1e-6)
-        assert decoded["score"] == pytest.approx(torch.tanh(pooled[0, k, 3]).item(), abs=1e-6)
+        assert given[k]["sentiment"]["probability"] == pytest.approx(expected, abs=1e-6)
+        assert given[k]["sentiment"]["score"] == pytest.approx(torch.tanh(pooled[0, k, 3]).item(), abs=1e-6)
+    alone = pooled_sentiment(outputs.sentiment_token[0].numpy(), np.zeros(4, dtype=np.float32),
+                             [j for j, t in enumerate(features[0]["labels"]["target_ids"]) if t == 1])
+    assert (alone == given[0]["sentiment"]) is (not sentence_context)
 
 
 def test_heads_are_masked_for_rows_that_lack_their_labels(tokenizer):

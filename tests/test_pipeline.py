@@ -151,9 +151,12 @@ def test_read_inputs_formats_and_errors(tmp_path):
 def test_flatten_record_for_csv():
     record = {"text": "t", "targets": [{"text": "BP", "start": 0}], "aspect": {"label": "A/B", "level": "2"},
               "sentiment": None}
-    assert flatten_record(record) == {"text": "t", "target_text": "BP", "target_start": 0, "aspect_label": "A/B",
-                                      "aspect_level": "2", "sentiment": None}
-    assert flatten_record({"targets": []}) == {"target_text": ""}
+    assert flatten_record(record) == {"text": "t", "target_text": "BP", "target_start": 0, "targets": "BP",
+                                      "aspect_label": "A/B", "aspect_level": "2", "sentiment": None}
+    assert flatten_record({"targets": []}) == {"target_text": "", "targets": ""}
+    several = {"targets": [{"text": "Barclays", "sentiment": {"label": "positive"}},
+                           {"text": "Lloyds", "sentiment": {"label": "negative"}}]}
+    assert flatten_record(several)["targets"] == "Barclays: positive; Lloyds: negative"
 
 
 def test_shipped_pipeline_file_names_the_three_study_runs():

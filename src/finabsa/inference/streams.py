@@ -127,7 +127,9 @@ def _read_table(lines: Iterable[str], name: str, delimiter: str, text_column: st
 # ---------------------------------------------------------------------------------------------------------------
 def flatten_record(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """One flat row for CSV: nested mappings join keys with '_'; a list of mappings contributes its first item
-    under the singular key (``targets`` -> ``target_text``, ``target_start``...)."""
+    under the singular key (``targets`` -> ``target_text``, ``target_start``...) and all of them in one column
+    under its own key (``targets`` -> ``"Barclays: positive; Lloyds: negative"``), so that no target of a sentence
+    with several (the joint model) is lost."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
@@ -136,11 +138,19 @@ def flatten_record(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         elif isinstance(value, list) and (not value or isinstance(value[0], dict)):
             singular = name[:-1] if name.endswith("s") else name
             flat.update(flatten_record(value[0], f"{singular}_") if value else {f"{singular}_text": ""})
+            flat[name] = "; ".join(_item_summary(item) for item in value)
         elif isinstance(value, list):
             flat[name] = "; ".join(map(str, value))
         else:
             flat[name] = value
     return flat
+
+
+def _item_summary(item: dict[str, Any]) -> str:
+    """``Barclays: positive``: an item's text, with its sentiment label when it has one."""
+    sentiment = item.get("sentiment")
+    label = sentiment.get("label") if isinstance(sentiment, dict) else None
+    return f"{item.get('text', '')}: {label}" if label else str(item.get("text", ""))
 
 
 class _Writer:

@@ -1,10 +1,11 @@
 """The joint model: one encoder pass, three heads (target tags, the sentence's aspect, sentiment per target).
 
-The sentiment of a target is read from the pooled representation of its span: ``W · mean_t(tanh(P h_t)) +
-S · sentence``. Because the mean comes after the per-token part, the graph outputs the per-token part
-(``sentiment_token``) and the sentence part (``sentiment_sentence``); pooling over a span is a mean over its token
-rows, done by the task with gold spans in training and predicted spans at inference. So one forward pass (and one
-ONNX graph) serves every target a sentence names, whatever spans the tagger finds.
+The sentiment of a target is read from the pooled representation of its span: ``W · mean_t(tanh(P h_t))``, plus
+``S · sentence`` when the task asks for sentence context (off by default: with it, the targets of one sentence
+tended to share the sentence's label). Because the mean comes after the per-token part, the graph outputs the
+per-token part (``sentiment_token``) and the sentence part (``sentiment_sentence``); pooling over a span is a mean
+over its token rows, done by the task with gold spans in training and predicted spans at inference. So one forward
+pass (and one ONNX graph) serves every target a sentence names, whatever spans the tagger finds.
 
 Saved as the encoder's own files (loadable with plain transformers) plus ``joint_heads.safetensors``.
 """

@@ -58,6 +58,9 @@ class JointOptions:
                                                                   "is matched to the sentence's words."})
     score_weight: float = field(default=1.0, metadata={"help": "Weight of the score regression loss beside the "
                                                                "class loss (rows with a score only)."})
+    sentence_context: bool = field(default=False, metadata={"help": "Add a sentence-level part to each target's "
+                                                                    "pooled span (default: the span alone, so that "
+                                                                    "targets of one sentence can differ)."})
 
     def __post_init__(self) -> None:
         self.aspect_level = str(self.aspect_level)
@@ -207,7 +210,8 @@ class JointTask(Task, PipelineHooks):
         if class_weighting and total:
             weights = [total / (len(SENTIMENT_LABELS) * counts[i]) if counts.get(i) else 0.0
                        for i in range(len(SENTIMENT_LABELS))]
-        return JointLoss(AspectTree(labels) if labels else None, weights, self.options.score_weight)
+        return JointLoss(AspectTree(labels) if labels else None, weights, self.options.score_weight,
+                         self.options.sentence_context)
 
     # -- decoding -------------------------------------------------------------------------------------------
     def decode(self, outputs, features, examples, labels, tokenizer):
@@ -218,7 +222,9 @@ class JointTask(Task, PipelineHooks):
         tree = self._tree(labels) if labels else None
         predictions = []
         for i, (feature, example) in enumerate(zip(features, examples)):
-            token_part, sentence_part = arrays["sentiment_token"][i], arrays["sentiment_sentence"][i]
+            token_part = arrays["sentiment_token"][i]
+            sentence_part = arrays["sentiment_sentence"][i] if self.options.sentence_context else \
+                np.zeros_like(arrays["sentiment_sentence"][i])
             targets = []
             for span in self._decode_spans(tag_probabilities[i], feature, example.sentence):
                 tokens = span.pop("tokens")
@@ -448,13 +454,15 @@ class JointLoss:
     """The Trainer's ``compute_loss_func``: tag, aspect-tree and pooled-sentiment losses, each over the sentences
     (or targets) that have its labels."""
 
-    def __init__(self, tree: AspectTree | None, class_weights: list[float] | None, score_weight: float):
+    def __init__(self, tree: AspectTree | None, class_weights: list[float] | None, score_weight: float,
+                 sentence_context: bool = True):
         self.tree = tree
         self.class_weights = class_weights
         self.score_weight = score_weight
+        self.sentence_context = sentence_context
 
     @staticmethod
-    def pool(outputs: Any, target_ids: Any, k: int) -> tuple[Any, Any]:
+    def pool(outputs: Any, target_ids: Any, k: int, sentence_context: bool = True) -> tuple[Any, Any]:
         """Sentiment outputs of targets 1..k (``target_ids`` marks each token with its target's number): the mean
         of their tokens' part plus the sentence part, ``batch x k x 4``; and each target's token count."""
         import torch
@@ -463,7 +471,9 @@ class JointLoss:
         membership = (target_ids.unsqueeze(1) == ids).float()  # batch x targets x tokens
         counts = membership.sum(-1)
         pooled = (membership @ outputs["sentiment_token"].float()) / counts.clamp(min=1.0).unsqueeze(-1)
-        return pooled + outputs["sentiment_sentence"].float().unsqueeze(1), counts
+        if sentence_context:
+            pooled = pooled + outputs["sentiment_sentence"].float().unsqueeze(1)
+        return pooled, counts
 
     def __call__(self, outputs: Any, labels: dict[str, Any], num_items_in_batch: Any = None) -> Any:
         import torch
@@ -477,7 +487,7 @@ class JointLoss:
         has_aspect = labels["aspect"] >= 0
         if self.tree is not None and has_aspect.any():
             total = total + self.tree.loss(outputs["aspect_logits"][has_aspect], labels["aspect"][has_aspect])
-        pooled, counts = self.pool(outputs, labels["target_ids"], labels["classes"].shape[1])
+        pooled, counts = self.pool(outputs, labels["target_ids"], labels["classes"].shape[1], self.sentence_context)
         valid = (labels["classes"] >= 0) & (counts > 0)
         if valid.any():
             weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=pooled.device)
