@@ -93,17 +93,17 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
     return extra, tests
 
 
-def _without_sentences(splits: dict[str, list[Example]], held: set[str], notes: list[str]) -> dict:
-    """Every training and validation row (all but the ``test`` split) minus those whose sentence is in a held-out
-    test set."""
-    kept = {}
-    for name, rows in splits.items():
-        keep = rows if name == "test" else [e for e in rows if normalise_sentence(e.sentence) not in held]
-        if len(keep) < len(rows):
-            notes.append(f"{len(rows) - len(keep)} row(s) of split '{name}' left out: their sentence is in a "
-                         "held-out test set.")
-        kept[name] = keep
+def _drop_held_out(rows: list[Example], held: set[str], what: str, notes: list[str]) -> list[Example]:
+    """``rows`` minus those whose sentence is in a held-out test set (noted when any are)."""
+    kept = [e for e in rows if normalise_sentence(e.sentence) not in held]
+    if len(kept) < len(rows):
+        notes.append(f"{len(rows) - len(kept)} row(s) of {what} left out: their sentence is in a held-out test set.")
     return kept
+
+
+def _grouped(task: TaskDataNeeds, name: str, rows: list[Example]) -> list[Example]:
+    """The rows of one split as the task trains and scores them (grouped per sentence for the joint task)."""
+    return task.group_rows({name: rows}, [])[0][name]
 
 
 def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
@@ -113,13 +113,13 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
     extra, tests = _extra_sets(task, data_config, notes)
     if tests:
         held = {normalise_sentence(e.sentence) for rows in tests.values() for e in rows}
-        splits = _without_sentences({**splits, "also_train": extra}, held, notes)
-        extra = splits.pop("also_train")
+        splits = {name: rows if name == "test" else _drop_held_out(rows, held, f"split '{name}'", notes)
+                  for name, rows in splits.items()}
+        extra = _drop_held_out(extra, held, "the extra training data", notes)
     for rows in [*splits.values(), extra, *tests.values()]:
         task.check_examples(rows)
     splits, extra = task.group_rows(splits, extra)
-    tests = {name: [e for e in task.group_rows({name: rows}, [])[0][name] if task.usable(e)]
-             for name, rows in tests.items()}
+    tests = {name: [e for e in _grouped(task, name, rows) if task.usable(e)] for name, rows in tests.items()}
     data = prepare_splits(
         splits,
         usable=task.usable,
@@ -193,7 +193,7 @@ def scoring_examples(task: TaskDataNeeds, splits: dict[str, list[Example]], spli
         splits = {"all": [e for rows in splits.values() for e in rows]}
     if split not in splits:
         raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}.")
-    examples = [e for e in task.group_rows({split: splits[split]}, [])[0][split] if task.usable(e)]
+    examples = [e for e in _grouped(task, split, splits[split]) if task.usable(e)]
     if not examples:
         raise DataError(
             f"split '{split}' has no rows usable by task '{task.describe()}' ({len(splits[split])} before filtering)."

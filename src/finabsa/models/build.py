@@ -90,9 +90,11 @@ def load_base_model(model: ResolvedModel, head: Any, labels: list[str], location
     hf_logging.disable_progress_bar()
     try:
         if head.kind == "joint":
+            from ..tasks.target import BIO_LABELS
             from .joint_model import JointModel
 
-            return JointModel.from_pretrained(location or model.location, num_tags=3, num_aspects=head.size)
+            return JointModel.from_pretrained(location or model.location, num_tags=len(BIO_LABELS),
+                                              num_aspects=head.size)
         auto_class = getattr(transformers, _HEAD_CLASSES[head.kind][0])
         return auto_class.from_pretrained(location or model.location, **_head_kwargs(head, labels))
     except Exception as exc:

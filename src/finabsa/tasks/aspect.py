@@ -117,10 +117,8 @@ class AspectTask(SequenceClassificationTask):
         tree = AspectTree(labels)
         predictions = []
         for row in leaf_probabilities:
-            answer = tree.decode(row)
-            label, probability = answer[self.options.level]
-            predictions.append({"label": label, "probability": probability,
-                                "levels": [answer[level][0] for level in LEVEL_DEPTHS],
+            label, probability, levels = tree.read(row, self.options.level)
+            predictions.append({"label": label, "probability": probability, "levels": levels,
                                 "probabilities": {leaf: float(p) for leaf, p in zip(labels, row)}})
         return predictions
 

@@ -59,6 +59,12 @@ class AspectTree:
             answer[level] = (self.nodes[level][best], probability)
         return answer
 
+    def read(self, leaf_probabilities: np.ndarray, level: str) -> tuple[str, float, list[str]]:
+        """The tree-consistent answer at ``level`` with its probability, and the path at every level."""
+        answer = self.decode(leaf_probabilities)
+        label, probability = answer[level]
+        return label, probability, [answer[each][0] for each in LEVEL_DEPTHS]
+
     def loss(self, logits: Any, targets: Any) -> Any:
         """Mean over the batch of the negative log-likelihood at every level (full path, level 2, level 1)."""
         import torch

@@ -39,6 +39,13 @@ def template_problems(task: str, text_template: str, pair_template: str) -> list
     return problems
 
 
+def inverse_frequency(counts: Counter, size: int) -> list[float]:
+    """Class weights from the training counts of classes ``0..size-1``: inverse frequency, normalised so that a
+    balanced set gets weight 1 for every class (0 for a class never seen)."""
+    total = sum(counts.values())
+    return [total / (size * counts[i]) if counts.get(i) else 0.0 for i in range(size)]
+
+
 class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
     """A task with one class label per example, predicted from the (templated) sentence."""
 
@@ -154,13 +161,8 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
             return None
         import torch
 
-        counts = Counter(int(f["labels"]) for f in train_features)
-        total = sum(counts.values())
-        # Inverse frequency, normalised so that a balanced set gets weight 1 for every class.
-        weights = torch.tensor(
-            [total / (len(labels) * counts[i]) if counts.get(i) else 0.0 for i in range(len(labels))],
-            dtype=torch.float32,
-        )
+        weights = torch.tensor(inverse_frequency(Counter(int(f["labels"]) for f in train_features), len(labels)),
+                               dtype=torch.float32)
 
         def weighted_cross_entropy(outputs, targets, num_items_in_batch=None):
             logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits

@@ -34,9 +34,10 @@ from ..data.spans import find_target_spans
 from ..errors import DataError
 from .aspect_tree import LEVEL_DEPTHS, AspectTree
 from .base import HeadSpec, Task, choice_problems, register_task, softmax
+from .classification import inverse_frequency
 from .hooks import PipelineHooks
 from .metrics import classification_metrics, normalise_answer, set_metrics, target_metrics
-from .target import best_span, bio_tags, snap_to_words, token_features
+from .target import best_span, bio_tags, snap_to_words, token_features, tokens_in_spans
 
 __all__ = ["JointTask", "JointOptions", "JointCollator", "JointLoss", "pooled_sentiment", "mention_class"]
 
@@ -148,9 +149,9 @@ class JointTask(Task, PipelineHooks):
 
     def training_notes(self, train: list[Example]) -> list[str]:
         """How many training sentences and targets train each head (the others are masked for them)."""
-        located = [m for e in train for m in e.mentions
-                   if find_target_spans(e.sentence, m.text, self.options.fuzzy_threshold)]
-        tagged = sum(1 for e in train if e.mentions and self._spans(e) is not None)
+        spans = [self._mention_spans(e) for e in train]
+        located = [m for e, found in zip(train, spans) for m, where in zip(e.mentions, found) if where]
+        tagged = sum(1 for e, found in zip(train, spans) if found and all(found))
         classes = Counter(mention_class(m) for m in located if mention_class(m))
         scored = sum(1 for m in located if m.score is not None)
         note = (f"heads trained: target tags on {tagged} of {len(train)} sentences; aspect on "
@@ -160,11 +161,9 @@ class JointTask(Task, PipelineHooks):
         logger.info(note)
         return [note]
 
-    def _spans(self, example: Example) -> list[list[tuple[int, int]]] | None:
-        """Character spans of each mention, or None when one cannot be located (the sentence trains no tags)."""
-        spans = [find_target_spans(example.sentence, m.text, self.options.fuzzy_threshold)
-                 for m in example.mentions]
-        return None if any(not s for s in spans) else spans
+    def _mention_spans(self, example: Example) -> list[list[tuple[int, int]]]:
+        """The character spans of each mention in its sentence (``[]`` for one that cannot be located)."""
+        return [find_target_spans(example.sentence, m.text, self.options.fuzzy_threshold) for m in example.mentions]
 
     # -- encoding -------------------------------------------------------------------------------------------
     def encode(self, examples, tokenizer, labels, max_length, with_labels):
@@ -177,17 +176,15 @@ class JointTask(Task, PipelineHooks):
 
     def _labels(self, feature: dict[str, Any], example: Example, index: dict[str, int]) -> dict[str, Any]:
         offsets, real = feature["_offsets"], feature["_real"]
-        spans = self._spans(example)
-        all_spans = [s for per_mention in spans or [] for s in per_mention]
-        tags = bio_tags(offsets, real, all_spans) if spans is not None and example.mentions else [-100] * len(real)
+        spans = self._mention_spans(example)
+        # A sentence with a target that cannot be located trains no tags: its tokens would be tagged O wrongly.
+        located = bool(spans) and all(spans)
+        tags = bio_tags(offsets, real, [s for found in spans for s in found]) if located else [-100] * len(real)
         target_ids = [0] * len(real)
         classes = [-100] * self.options.max_targets
         scores = [float("nan")] * self.options.max_targets
-        mentions = example.mentions[: self.options.max_targets]
-        for k, mention in enumerate(mentions):
-            found = find_target_spans(example.sentence, mention.text, self.options.fuzzy_threshold)
-            positions = [j for j, (start, end) in enumerate(offsets) if real[j]
-                         and any(start < span_end and end > span_start for span_start, span_end in found)]
+        for k, (mention, found) in enumerate(zip(example.mentions[: self.options.max_targets], spans)):
+            positions = tokens_in_spans(offsets, real, found)
             for j in positions:
                 target_ids[j] = target_ids[j] or k + 1
             label = mention_class(mention)
@@ -205,11 +202,7 @@ class JointTask(Task, PipelineHooks):
 
     def loss_function(self, train_features, labels, class_weighting):
         counts = Counter(c for f in train_features for c in f["labels"]["classes"] if c >= 0)
-        total = sum(counts.values())
-        weights = None
-        if class_weighting and total:
-            weights = [total / (len(SENTIMENT_LABELS) * counts[i]) if counts.get(i) else 0.0
-                       for i in range(len(SENTIMENT_LABELS))]
+        weights = inverse_frequency(counts, len(SENTIMENT_LABELS)) if class_weighting and counts else None
         return JointLoss(AspectTree(labels) if labels else None, weights, self.options.score_weight,
                          self.options.sentence_context)
 
@@ -299,16 +292,13 @@ class JointTask(Task, PipelineHooks):
         return {"text": sentence[start:end], "start": start, "end": end, "score": score, "tokens": tokens}
 
     def _aspect(self, tree: AspectTree, probabilities: np.ndarray) -> dict[str, Any]:
-        answer = tree.decode(probabilities)
-        label, probability = answer[self.options.aspect_level]
-        return {"label": label, "level": self.options.aspect_level, "levels": [answer[lv][0] for lv in LEVEL_DEPTHS],
-                "probability": probability}
+        label, probability, levels = tree.read(probabilities, self.options.aspect_level)
+        return {"label": label, "level": self.options.aspect_level, "levels": levels, "probability": probability}
 
     def _given(self, mention: Mention, feature: dict, example: Example, token_part: np.ndarray,
                sentence_part: np.ndarray) -> dict[str, Any] | None:
         found = find_target_spans(example.sentence, mention.text, self.options.fuzzy_threshold)
-        tokens = [j for j, (start, end) in enumerate(feature["_offsets"]) if feature["_real"][j]
-                  and any(start < e and end > s for s, e in found)]
+        tokens = tokens_in_spans(feature["_offsets"], feature["_real"], found)
         if not tokens:
             return None
         return {"text": mention.text, "sentiment": pooled_sentiment(token_part, sentence_part, tokens)}

@@ -22,7 +22,7 @@ from .hooks import PipelineHooks, StudyHooks
 from .metrics import target_metrics
 
 __all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS",
-           "bio_tags", "best_span", "snap_to_words", "token_features"]
+           "bio_tags", "best_span", "snap_to_words", "token_features", "tokens_in_spans"]
 
 BIO_LABELS = ["O", "B", "I"]
 METHODS = ("span", "generate")
@@ -210,6 +210,12 @@ def bio_tags(offsets: list[tuple[int, int]], real: list[bool], spans: list[tuple
                 break
         tags.append(tag)
     return tags
+
+
+def tokens_in_spans(offsets: list[tuple[int, int]], real: list[bool], spans: list[tuple[int, int]]) -> list[int]:
+    """Indices of the real tokens that overlap any of the character ``spans``."""
+    return [j for j, (start, end) in enumerate(offsets)
+            if real[j] and any(start < span_end and end > span_start for span_start, span_end in spans)]
 
 
 def best_span(probs: np.ndarray, feature: dict[str, Any], sentence: str, max_span_tokens: int) -> dict[str, Any]:
