@@ -14,6 +14,7 @@ from finabsa.cli import build_parser, config_flags, main
 from finabsa.config import SECTIONS, RunConfig
 from finabsa.constants import DATA_FORMATS
 from finabsa.data.sources import FORMATS
+from finabsa.models.heads import head_for
 from finabsa.tasks import HeadSpec, PipelineHooks, StudyHooks, Task, build_task, task_names
 
 
@@ -56,7 +57,7 @@ def test_every_task_declares_its_head_and_answer_key(name):
     assert isinstance(head, HeadSpec) and isinstance(task.answer_key, str)
     assert isinstance(task, Task) and isinstance(task, PipelineHooks)
     # Generating heads have no classification head to train alone or to export to ONNX.
-    assert head.generates == (name == "instruct" or getattr(task.options, "method", "") == "generate")
+    assert head_for(head).generates == (name == "instruct" or getattr(task.options, "method", "") == "generate")
 
 
 def test_pipeline_and_study_hooks_are_optional_protocols():
@@ -64,9 +65,11 @@ def test_pipeline_and_study_hooks_are_optional_protocols():
     assert isinstance(build_task("sentiment"), StudyHooks) and not isinstance(build_task("instruct"), StudyHooks)
 
 
-def test_head_spec_refuses_an_unknown_kind():
-    with pytest.raises(ValueError, match="head kind must be one of"):
-        HeadSpec("tree-classification", 3)
+def test_an_unknown_head_kind_is_refused_naming_the_registered_ones():
+    from finabsa.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown head kind 'tree-classification'; expected one of: causal-lm"):
+        head_for(HeadSpec("tree-classification", 3))
 
 
 def test_train_takes_several_tasks_and_saves_the_resolved_config(tiny_data, tiny_bert, tmp_path):

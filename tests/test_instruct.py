@@ -14,6 +14,7 @@ import finabsa
 from conftest import quick_config
 from finabsa.data.records import Example
 from finabsa.errors import ConfigError
+from finabsa.models.build import training_collator
 from finabsa.tasks import build_task
 from finabsa.tasks.instruct import FIELDS, parse_answer
 
@@ -80,10 +81,11 @@ def test_collator_pads_right_for_training_and_left_for_generation(llama_tokenize
     task = build_task("instruct", {"fields": ["sentiment"]})
     short = Example(sentence="BP up", score=0.5)
     features = task.encode([EXAMPLE, short], llama_tokenizer, [], 1024, with_labels=True)
-    batch = task.collator(llama_tokenizer)(features)
+    collate = training_collator(task, task.head([]), llama_tokenizer)  # the causal-LM head's collator
+    batch = collate(features)
     assert batch["attention_mask"][1, 0] == 1 and batch["attention_mask"][1, -1] == 0
     assert (batch["labels"][1][batch["attention_mask"][1] == 0] == -100).all()
-    prompts = task.collator(llama_tokenizer)(task.encode([EXAMPLE, short], llama_tokenizer, [], 256, False))
+    prompts = collate(task.encode([EXAMPLE, short], llama_tokenizer, [], 256, False))
     assert prompts["attention_mask"][1, 0] == 0 and prompts["attention_mask"][1, -1] == 1
 
 

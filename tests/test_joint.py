@@ -21,8 +21,11 @@ from finabsa.data.grouping import group_by_sentence, merge_sources
 from finabsa.data.records import Example, Mention
 from finabsa.errors import DataError
 from finabsa.inference.export import export_run
+from finabsa.models.build import training_loss
+from finabsa.models.heads.joint import JointCollator
 from finabsa.tasks import build_task
-from finabsa.tasks.joint import JointCollator, pooled_sentiment
+from finabsa.tasks.joint import membership, pool_targets, span_sentiment
+from finabsa.tasks.joint.decoding import decode_spans
 
 PAIRS = [("{a} shares surge while {b} slumps on profit warning", 0.6, -0.5, "Stock/Price Action"),
          ("{a} raises dividend, {b} cuts jobs", 0.5, -0.4, "Corporate/Dividend Policy"),
@@ -73,24 +76,28 @@ def _tag_probabilities(feature, spans: list[tuple[int, int]]) -> np.ndarray:
     return probabilities
 
 
+def _decode(task, probabilities, feature):
+    return decode_spans(probabilities, feature, SENTENCES[0], task.options.max_span_tokens, task.options.min_targets)
+
+
 def test_multi_span_decoding_finds_every_target_and_joins_word_pieces(tokenizer):
     task, feature = _feature(tokenizer, SENTENCES[0])
-    spans = task._decode_spans(_tag_probabilities(feature, [(0, 8), (16, 22)]), feature, SENTENCES[0])
+    spans = _decode(task, _tag_probabilities(feature, [(0, 8), (16, 22)]), feature)
     assert [(s["text"], s["start"], s["end"]) for s in spans] == [("Barclays", 0, 8), ("Lloyds", 16, 22)]
     # Two pieces of one word tagged B, B are one target, not two.
     probabilities = _tag_probabilities(feature, [(16, 22)])
     pieces = [j for j, (s, e) in enumerate(feature["_offsets"]) if feature["_real"][j] and s >= 16 and e <= 22]
     assert len(pieces) >= 2, "the test needs a word split into pieces"
     probabilities[pieces[1]] = [0.05, 0.9, 0.05]
-    assert [s["text"] for s in task._decode_spans(probabilities, feature, SENTENCES[0])] == ["Lloyds"]
+    assert [s["text"] for s in _decode(task, probabilities, feature)] == ["Lloyds"]
 
 
 def test_a_sentence_with_no_tagged_span_still_answers_min_targets(tokenizer):
     task, feature = _feature(tokenizer, SENTENCES[0])
     nothing = np.tile([0.9, 0.05, 0.05], (len(feature["_offsets"]), 1))
-    assert len(task._decode_spans(nothing, feature, SENTENCES[0])) == 1
+    assert len(_decode(task, nothing, feature)) == 1
     task.options.min_targets = 0
-    assert task._decode_spans(nothing, feature, SENTENCES[0]) == []
+    assert _decode(task, nothing, feature) == []
 
 
 @pytest.mark.parametrize("sentence_context", [True, False])
@@ -110,8 +117,8 @@ def test_training_and_inference_pool_a_target_the_same_way(tokenizer, sentence_c
                               sentiment_token=torch.randn(1, length, 4, generator=generator),
                               sentiment_sentence=torch.randn(1, 4, generator=generator))
     # What the loss trains on (gold spans) ...
-    pooled, counts = task.loss_function(features, labels, False).pool(
-        vars(outputs), batch["labels"]["target_ids"], 8, sentence_context)
+    pooled, counts = training_loss(task, task.head(labels), features, labels, False).pool(
+        vars(outputs), batch["labels"]["target_ids"], 8)
     # ... and what decoding answers for the same targets given as input.
     given = task.decode(outputs, features, [example], labels, tokenizer)[0]["given_targets"]
     for k in range(len(example.mentions)):
@@ -120,8 +127,10 @@ def test_training_and_inference_pool_a_target_the_same_way(tokenizer, sentence_c
         expected = torch.softmax(pooled[0, k, :3], -1).max().item()
         assert given[k]["sentiment"]["probability"] == pytest.approx(expected, abs=1e-6)
         assert given[k]["sentiment"]["score"] == pytest.approx(torch.tanh(pooled[0, k, 3]).item(), abs=1e-6)
-    alone = pooled_sentiment(outputs.sentiment_token[0].numpy(), np.zeros(4, dtype=np.float32),
-                             [j for j, t in enumerate(features[0]["labels"]["target_ids"]) if t == 1])
+    first = [j for j, t in enumerate(features[0]["labels"]["target_ids"]) if t == 1]
+    span_only, _ = pool_targets(outputs.sentiment_token[0].numpy(), np.zeros(4, dtype=np.float32),
+                                membership([first], length), sentence_context=False)
+    alone = span_sentiment(span_only[0])
     assert (alone == given[0]["sentiment"]) is (not sentence_context)
 
 
@@ -143,7 +152,8 @@ def test_heads_are_masked_for_rows_that_lack_their_labels(tokenizer):
                "aspect_logits": torch.zeros(2, 1, requires_grad=True),
                "sentiment_token": torch.zeros(2, length, 4, requires_grad=True),
                "sentiment_sentence": torch.zeros(2, 4, requires_grad=True)}
-    loss = task.loss_function(features, ["Stock/Price Action"], class_weighting=True)(outputs, batch["labels"])
+    labels = ["Stock/Price Action"]
+    loss = training_loss(task, task.head(labels), features, labels, class_weighting=True)(outputs, batch["labels"])
     loss.backward()
     assert torch.isfinite(loss) and outputs["sentiment_token"].grad[1].abs().sum() == 0  # masked row: no gradient
     note = task.training_notes([headline, unlocated])[0]
@@ -170,8 +180,10 @@ def test_joint_run_reports_every_head_and_reloads_identically(joint_run):
     assert any("heads trained:" in note for note in report["data_notes"])
     # The reloaded model answers the test sentences exactly as the run did when it evaluated them.
     saved = [json.loads(line) for line in (joint_run / "predictions.jsonl").read_text().splitlines()]
-    reloaded = finabsa.load(joint_run).predict([row["sentence"] for row in saved])
-    assert [row["pairs"] for row in reloaded] == [row["pairs"] for row in saved]
+    predictor = finabsa.load(joint_run)
+    reloaded = predictor.predict([row["sentence"] for row in saved])
+    answer = predictor.task.render_answer
+    assert [answer(row) for row in reloaded] == [answer(row) for row in saved]
     assert [row["targets"] for row in reloaded] == [row["targets"] for row in saved]
     assert [row["aspect"] for row in reloaded] == [row["aspect"] for row in saved]
 
@@ -194,11 +206,12 @@ def test_export_is_one_graph_that_answers_like_the_run(joint_run, tmp_path):
     folder = export_run(joint_run, tmp_path / "export", onnx=True, int8=True)
     graph = onnx.load(str(folder / "model.int8.onnx")).graph
     assert [o.name for o in graph.output] == ["tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence"]
-    reference = finabsa.load(joint_run).predict(SENTENCES)
+    run = finabsa.load(joint_run)
+    reference, render = run.predict(SENTENCES), run.task.render_answer
     for runtime, tolerance in (("torch", 1e-5), ("onnx", 1e-4), ("onnx-int8", 0.05)):
         answers = finabsa.load(folder, runtime=runtime).predict(SENTENCES)
         if runtime != "onnx-int8":
-            assert [a["pairs"] for a in answers] == [r["pairs"] for r in reference], runtime
+            assert [render(a) for a in answers] == [render(r) for r in reference], runtime
         for answer, expected in zip(answers, reference):
             assert answer["aspect"]["probability"] == pytest.approx(expected["aspect"]["probability"], abs=tolerance)
             if [t["text"] for t in answer["targets"]] == [t["text"] for t in expected["targets"]]:

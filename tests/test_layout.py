@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "finabsa"
 STAGES = {
     "finabsa.errors": 0,
     "finabsa.constants": 0,
+    "finabsa.run_layout": 0,
     "finabsa.data": 1,
     "finabsa.tasks": 2,
     "finabsa.config": 3,

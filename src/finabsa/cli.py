@@ -423,13 +423,14 @@ def _command_serve(args: argparse.Namespace) -> int:
 
 def _command_runs(args: argparse.Namespace) -> int:
     from .reports.runs_listing import compare_table, find_runs, runs_table
+    from .run_layout import is_run_folder
 
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FinabsaError(f"no such folder: {', '.join(missing)}; give a folder holding run folders (default: runs/) "
                            "or run folders.")
-    if len(paths) > 1 and all((p / "run.json").is_file() for p in paths):
+    if len(paths) > 1 and all(is_run_folder(p) for p in paths):
         print(compare_table(paths))
         return 0
     found = [run for p in paths for run in find_runs(p)]

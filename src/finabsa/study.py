@@ -41,6 +41,7 @@ from typing import Any
 
 from .config import RunConfig, load_config, read_yaml_mapping
 from .errors import ConfigError
+from .run_layout import CONFIG_FILE, is_finished, read_labels, read_predictions, read_report
 
 __all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines", "seed_ensemble"]
 
@@ -157,10 +158,30 @@ def _reference_problems(cells: list[Cell], stages: dict[str, Any]) -> list[str]:
         wanted = ([cell.view_of] if cell.view_of else []) + list(cell.predicted_inputs.values())
         problems += [f"cell '{cell.name}': '{name}' is not a training cell of this study (cells: "
                      f"{', '.join(sorted(names))})" for name in wanted if name not in names]
-        unknown = set(cell.predicted_inputs) - {"model", "target", "aspect"}
-        if unknown or (cell.predicted_inputs and "model" not in cell.predicted_inputs):
-            problems.append(f"cell '{cell.name}': predicted_inputs takes model (required), target and aspect")
+        providers = _input_providers()
+        unknown = set(cell.predicted_inputs) - {MODEL_ROLE, *providers}
+        if unknown or (cell.predicted_inputs and MODEL_ROLE not in cell.predicted_inputs):
+            problems.append(f"cell '{cell.name}': predicted_inputs takes {MODEL_ROLE} (required) and the tasks that "
+                            f"predict a model's inputs ({', '.join(providers)}); found "
+                            f"{', '.join(cell.predicted_inputs)}")
     return problems
+
+
+#: The ``predicted_inputs`` role of the cell whose runs are scored; every other role names the task that predicts
+#: an input for it.
+MODEL_ROLE = "model"
+
+
+def _input_providers() -> list[str]:
+    """Tasks whose predictions can fill another task's input (``PipelineHooks.provides``), by name."""
+    from .tasks import PipelineHooks, build_task, task_names
+
+    providers = []
+    for name in task_names():
+        task = build_task(name)
+        if isinstance(task, PipelineHooks) and task.provides():
+            providers.append(name)
+    return providers
 
 
 def _cell_config(base: dict[str, Any], cell: Cell, seed: int, run_dir: Path) -> RunConfig:
@@ -169,8 +190,6 @@ def _cell_config(base: dict[str, Any], cell: Cell, seed: int, run_dir: Path) -> 
 
 
 def _complete(run_dir: Path) -> bool:
-    from .training.run_folder import is_finished
-
     return is_finished(run_dir)
 
 
@@ -179,7 +198,7 @@ def _resumable(run_dir: Path, config: RunConfig) -> bool:
     from .training.run_folder import RunFolder
 
     folder = RunFolder(run_dir, resume=True)
-    saved = folder.path / "config.yaml"
+    saved = folder.path / CONFIG_FILE
     if not saved.is_file() or folder.latest_checkpoint() is None:
         return False
     return load_config(saved).resolved().to_yaml() == config.resolved().to_yaml()
@@ -315,9 +334,9 @@ def _cell_reports(spec: StudySpec, cell: Cell) -> tuple[list[dict], list[str]]:
         run_dir = spec.run_dir(cell, seed)
         if cell.predicted_inputs:
             report = predicted_input_report(spec, cell, seed)
-            run_dir = spec.run_dir(spec.cell(cell.predicted_inputs["model"]), seed)
+            run_dir = spec.run_dir(spec.cell(cell.predicted_inputs[MODEL_ROLE]), seed)
         elif _complete(run_dir):
-            report = _view(json.loads((run_dir / "report.json").read_text()), cell.metric_prefix)
+            report = _view(read_report(run_dir), cell.metric_prefix)
         else:
             report = None
         if report is not None:
@@ -352,17 +371,17 @@ def predicted_input_report(spec: StudySpec, cell: Cell, seed: int) -> dict[str, 
     from .inference.pipeline import Pipeline
     from .reports.run_report import build_report
 
-    model = load(runs["model"])
+    model = load(runs[MODEL_ROLE])
     task, config = model.task, model.info["config"]
     test = training_data(task, config.data).test
-    pipeline = Pipeline({**{role: run for role, run in runs.items() if role != "model"}, task.name: model},
+    pipeline = Pipeline({**{role: run for role, run in runs.items() if role != MODEL_ROLE}, task.name: model},
                         merge=False)
     bare = [dataclasses.replace(e, target=None, aspects=()) for e in test]
     predicted = pipeline.predict_tasks(bare)[task.name]
     unanswered = sum(p is None for p in predicted)
     predicted = [p or {"label": "(no input found)", "score": 0.0, "probability": 0.0} for p in predicted]
     metrics = task.score(test, predicted, model.labels, config.evaluation)
-    inputs = ", ".join(f"{role} from '{name}'" for role, name in cell.predicted_inputs.items() if role != "model")
+    inputs = ", ".join(f"{role} from '{name}'" for role, name in cell.predicted_inputs.items() if role != MODEL_ROLE)
     report = build_report(task, config, model.labels, len(test), None, metrics,
                           data_notes=[f"test inputs: the sentence only; {inputs} (same seed); {unanswered} "
                                       "sentence(s) got no input and count as wrong."])
@@ -386,13 +405,12 @@ def seed_ensemble(config: RunConfig, runs: list[str]) -> dict[str, Any] | None:
     task = build_task(config.task.name, config.task.options)
     if not isinstance(task, StudyHooks):
         return None
-    predictions = [[json.loads(line) for line in (Path(run) / "predictions.jsonl").read_text().splitlines()]
-                   for run in runs]
+    predictions = [read_predictions(Path(run)) for run in runs]
     combined = task.ensemble(predictions)
     if combined is None:
         return None
     test = load_task_data(task, config.data).test
-    labels = json.loads((Path(runs[0]) / "labels.json").read_text())
+    labels = read_labels(Path(runs[0]))
     if task.closed_label_set(labels):
         test = [e for e in test if task.gold(e) in labels] if len(test) != len(combined) else test
     if [e.sentence for e in test] != [row["sentence"] for row in predictions[0]]:

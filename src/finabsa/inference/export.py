@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,10 @@ import torch
 
 from ..errors import FinabsaError
 from ..models.build import merged_model, output_axes
+from ..models.heads import head_for
+from ..run_layout import EXPORT_FILE, ONNX_FILES, is_export, read_json_file
 from ..training.run_folder import RunFolder
-from .loading import EXPORT_FILE, ONNX_FILES, is_export, load
+from .loading import load
 
 __all__ = ["export_run"]
 
@@ -35,12 +36,12 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
     """Write the export folder of a complete run folder; returns its path (written atomically)."""
     run_dir = Path(run_dir)
     if is_export(run_dir):
-        source = json.loads((run_dir / EXPORT_FILE).read_text(encoding="utf-8")).get("source_run", "its run folder")
+        source = read_json_file(run_dir / EXPORT_FILE, "export folder").get("source_run", "its run folder")
         raise FinabsaError(f"'{run_dir}' is an export folder already (written by 'finabsa export'); export from the "
                            f"run folder it came from: '{source}'.")
     predictor = load(run_dir)
     task = predictor.task
-    if (onnx or int8) and task.head(predictor.labels).generates:
+    if (onnx or int8) and head_for(task.head(predictor.labels)).generates:
         raise FinabsaError(
             f"ONNX export covers encoder tasks (classification and span targets); '{task.describe()}' generates "
             "text. Export it without --onnx (merged PyTorch model) instead."

@@ -6,27 +6,25 @@ configuration, labels and weights, and the choice between PyTorch and ONNX Runti
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
-from ..training.run_folder import read_run_info
+from ..run_layout import (
+    CONFIG_FILE,
+    EXPORT_FILE,
+    MODEL_DIR,
+    ONNX_FILES,
+    PARTIAL_SUFFIX,
+    REQUIRED_FILES,
+    is_export,
+    read_json_file,
+    read_labels,
+    read_run_info,
+)
 
-__all__ = ["EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "check_complete", "is_export", "load", "load_export",
-           "load_run", "refuse_pickles"]
-
-#: What a complete run folder holds (see ``finabsa.training.run_folder``).
-REQUIRED_FILES = ("config.yaml", "run.json", "labels.json", "report.json", "model")
-#: The description file of an export folder, and the ONNX model file of each ONNX runtime.
-EXPORT_FILE = "finabsa.json"
-ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
-
-
-def is_export(folder: str | Path) -> bool:
-    """Whether ``folder`` is an export folder (``finabsa export``) rather than a run folder."""
-    return (Path(folder) / EXPORT_FILE).is_file()
+__all__ = ["check_complete", "load", "load_export", "load_run", "refuse_pickles"]
 
 
 def load(run_dir: str | Path, batch_size: int | None = None, runtime: str = "torch", merge: bool = False) -> Predictor:
@@ -75,7 +73,7 @@ def refuse_pickles(folder: Path) -> None:
 def check_complete(run_dir: Path) -> dict[str, Any]:
     """Raise ``RunFolderError`` naming what is missing; return the parsed ``run.json`` of a complete run folder."""
     if not run_dir.exists():
-        partial = run_dir.with_name(run_dir.name + ".partial")
+        partial = run_dir.with_name(run_dir.name + PARTIAL_SUFFIX)
         hint = (f" An unfinished run is at '{partial}': continue it with 'finabsa train --resume {run_dir}'."
                 if partial.exists() else "")
         raise RunFolderError(f"run folder '{run_dir}' does not exist.{hint} Give the folder a training run wrote.")
@@ -93,7 +91,7 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
         raise RunFolderError(f"run folder '{run_dir}' is incomplete: run.json has status '{info.get('status')}'; "
                              f"continue it with 'finabsa train --resume {run_dir}'.")
     lost = [name for name in info.get("model_files", [])
-            if name != "README.md" and not (run_dir / "model" / name).exists()]
+            if name != "README.md" and not (run_dir / MODEL_DIR / name).exists()]
     if lost:
         raise RunFolderError(f"run folder '{run_dir}' is damaged: model/ lacks {', '.join(lost)}, which the run "
                              "wrote. Restore the folder from a copy, or train the run again.")
@@ -103,14 +101,14 @@ def check_complete(run_dir: Path) -> dict[str, Any]:
 def load_run(run_dir: Path, batch_size: int | None = None) -> Predictor:
     """Rebuild the ``Predictor`` of a complete run folder."""
     from ..config import load_config
-    from ..models.build import MODEL_DIR, load_trained
+    from ..models.build import load_trained
     from ..models.hub import ResolvedModel, load_tokenizer, resolve_model
     from ..tasks import build_task
 
     info = check_complete(run_dir)
-    config = load_config(run_dir / "config.yaml")
+    config = load_config(run_dir / CONFIG_FILE)
     task = build_task(config.task.name, config.task.options)
-    labels = json.loads((run_dir / "labels.json").read_text(encoding="utf-8"))
+    labels = read_labels(run_dir)
     base = resolve_model(info["base_model"])
     model_dir = run_dir / MODEL_DIR
     try:
@@ -140,7 +138,7 @@ def load_export(folder: Path, runtime: str = "torch", batch_size: int | None = N
     from ..models.hub import ResolvedModel, load_tokenizer
     from ..tasks import build_task
 
-    info = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))
+    info = read_json_file(folder / EXPORT_FILE, "export folder")
     if info.get("status") != "complete":
         raise RunFolderError(f"export folder '{folder}' is incomplete; export it again.")
     if runtime not in info["runtimes"]:

@@ -23,9 +23,10 @@ from typing import Any
 from ..data.records import Example, as_example
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
+from ..run_layout import MODEL_DIR, is_export
 from ..tasks import PipelineHooks, task_names
 from ..tasks.base import template_values
-from .loading import is_export, load
+from .loading import load
 
 __all__ = ["Pipeline", "read_pipeline_file"]
 
@@ -147,7 +148,7 @@ class Pipeline:
             predictor = self.predictors[name]
             config = predictor.info.get("config")
             run_dir = Path(predictor.run_dir) if predictor.run_dir else None
-            weights = run_dir / "model" if run_dir and (run_dir / "model").is_dir() else run_dir
+            weights = run_dir / MODEL_DIR if run_dir and (run_dir / MODEL_DIR).is_dir() else run_dir
             models[name] = {
                 "run": str(run_dir) if run_dir else None,
                 "variant": predictor.task.describe(),
@@ -193,20 +194,15 @@ class Pipeline:
             for record, answer in zip(records, answers[name]):
                 if answer is not None and answer.get("truncated"):
                     record.setdefault("notes", []).append(f"{name}: {answer['truncated']}")
-                if answer is not None:
+                if answer is None:
+                    part = {**task.unanswered_record(), "notes": [
+                        f"no {name}: its input needs {', '.join(sorted(task.needs()))}, which was not found"]}
+                else:
                     part = task.record(answer)
-                    if task.record_key is None:  # a task answering several fields (an instruction-tuned LLM)
-                        notes = part.pop("notes", [])
-                        if notes:
-                            record.setdefault("notes", []).extend(notes)
-                        record.update(part)
-                    else:
-                        record[task.record_key] = part
-                elif task.record_key is not None:
-                    record[task.record_key] = None
-                    record.setdefault("notes", []).append(
-                        f"no {name}: its input needs {', '.join(sorted(task.needs()))}, which was not found"
-                    )
+                notes = part.pop("notes", [])
+                if notes:
+                    record.setdefault("notes", []).extend(notes)
+                record.update(part)
         return records
 
 

@@ -1,7 +1,8 @@
 """A task's model: the base checkpoint with the head the task declares, the fine-tuning method, saving and loading.
 
-Tasks describe their head with a ``HeadSpec`` (``finabsa.tasks``); this module maps it onto transformers' auto
-classes and PEFT task types, so no code outside this table knows the head kinds.
+Tasks describe their head with a ``HeadSpec`` (``finabsa.tasks``); the head plug-in registered for its kind
+(``finabsa.models.heads``) builds it, so nothing here knows a head kind: this module adds the fine-tuning method
+(LoRA, full, frozen) and the saving, loading and merging that every head shares.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ModelLoadError
+from ..tasks.base import HeadSpec, Task
+from .heads import LossFunction, head_for
 from .hub import ResolvedModel, load_error
 
 __all__ = [
-    "MODEL_DIR",
     "HEAD_FILE",
     "load_base_model",
     "build_model",
@@ -26,19 +28,11 @@ __all__ = [
     "initialise_from",
     "output_axes",
     "count_parameters",
+    "training_collator",
+    "training_loss",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Head kind -> (transformers auto class, PEFT task type).
-_HEAD_CLASSES = {
-    "sequence-classification": ("AutoModelForSequenceClassification", "SEQ_CLS"),
-    "token-classification": ("AutoModelForTokenClassification", "TOKEN_CLS"),
-    "seq2seq": ("AutoModelForSeq2SeqLM", "SEQ_2_SEQ_LM"),
-    "causal-lm": ("AutoModelForCausalLM", "CAUSAL_LM"),
-    # finabsa's own model (``joint_model.JointModel``); PEFT wraps it as a custom model, with no task type.
-    "joint": ("JointModel", None),
-}
 
 #: LoRA targets per architecture (``config.model_type``); attention and feed-forward projections.
 _TARGET_MODULES = {
@@ -57,7 +51,6 @@ _TARGET_MODULES = {
     "mistral": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
 }
 
-MODEL_DIR = "model"
 HEAD_FILE = "head.safetensors"
 
 
@@ -66,21 +59,8 @@ def default_target_modules(model_type: str) -> list[str] | None:
     return _TARGET_MODULES.get(model_type)
 
 
-def _head_kwargs(head: Any, labels: list[str]) -> dict[str, Any]:
-    if head.generates:
-        return {}
-    kwargs: dict[str, Any] = {"num_labels": head.size}
-    if head.size == len(labels):
-        kwargs["id2label"] = dict(enumerate(labels))
-        kwargs["label2id"] = {label: i for i, label in enumerate(labels)}
-    if head.problem_type:
-        kwargs["problem_type"] = head.problem_type
-    return kwargs
-
-
-def load_base_model(model: ResolvedModel, head: Any, labels: list[str], location: str | None = None) -> Any:
+def load_base_model(model: ResolvedModel, head: HeadSpec, labels: list[str], location: str | None = None) -> Any:
     """The checkpoint at ``location`` (default: the resolved model) with the head ``head`` describes."""
-    import transformers
     from transformers import logging as hf_logging
 
     # The "newly initialised classifier" warning is expected for a new head; keep the console for real problems.
@@ -89,14 +69,7 @@ def load_base_model(model: ResolvedModel, head: Any, labels: list[str], location
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        if head.kind == "joint":
-            from ..tasks.target import BIO_LABELS
-            from .joint_model import JointModel
-
-            return JointModel.from_pretrained(location or model.location, num_tags=len(BIO_LABELS),
-                                              num_aspects=head.size)
-        auto_class = getattr(transformers, _HEAD_CLASSES[head.kind][0])
-        return auto_class.from_pretrained(location or model.location, **_head_kwargs(head, labels))
+        return head_for(head).load(location or model.location, labels)
     except Exception as exc:
         raise load_error(model, exc) from None
     finally:
@@ -111,10 +84,10 @@ def head_parameter_names(model: Any) -> list[str]:
     return [n for n, _ in model.named_parameters() if not (prefix and n.startswith(prefix + "."))]
 
 
-def build_model(model: ResolvedModel, head: Any, labels: list[str], adapter: Any,
+def build_model(model: ResolvedModel, head: HeadSpec, labels: list[str], adapter: Any,
                 describe: str = "this task") -> Any:
     """Load the base model with the declared head and prepare it for the configured fine-tuning method."""
-    if adapter.method == "frozen" and head.generates:
+    if adapter.method == "frozen" and head_for(head).generates:
         raise ConfigError([f"adapter.method 'frozen' needs a classification head; task '{describe}' has "
                            "none. Use lora or full."])
     base = load_base_model(model, head, labels)
@@ -128,7 +101,7 @@ def build_model(model: ResolvedModel, head: Any, labels: list[str], adapter: Any
     return _with_lora(base, model, head, adapter)
 
 
-def _with_lora(base: Any, model: ResolvedModel, head: Any, adapter: Any) -> Any:
+def _with_lora(base: Any, model: ResolvedModel, head: HeadSpec, adapter: Any) -> Any:
     from peft import LoraConfig, get_peft_model
 
     targets = adapter.target_modules or default_target_modules(base.config.model_type)
@@ -137,19 +110,10 @@ def _with_lora(base: Any, model: ResolvedModel, head: Any, adapter: Any) -> Any:
             f"no default LoRA target modules for architecture '{base.config.model_type}'; set "
             "adapter.target_modules (e.g. --target-modules q_proj,v_proj) to the names of its linear layers"
         ])
-    # A pretrained pooler (BERT's dense + tanh over [CLS]) is trained in full beside the head: sentence-transformer
-    # checkpoints such as MiniLM never trained it, and a frozen, untuned pooler held LoRA far below full
-    # fine-tuning on aspects (43 % vs 68 % test accuracy in our sweep).
-    poolers = [name for name, _ in base.named_modules() if name.split(".")[-1] == "pooler"]
-    extra: dict[str, Any] = {}
-    if poolers and head.kind == "sequence-classification":
-        extra = {"modules_to_save": ["pooler"], "exclude_modules": [f"{p}.dense" for p in poolers]}
-    elif head.kind == "joint":
-        # The joint model reads token states, not the pooler: leave it out; its heads train in full.
-        extra = {"modules_to_save": list(base.HEAD_MODULES), "exclude_modules": [f"{p}.dense" for p in poolers]}
+    plugin = head_for(head)
     config = LoraConfig(
-        task_type=_HEAD_CLASSES[head.kind][1],
-        **extra,
+        task_type=plugin.peft_task_type,
+        **plugin.lora_settings(base),
         r=adapter.rank,
         lora_alpha=adapter.alpha,
         lora_dropout=adapter.dropout,
@@ -186,7 +150,7 @@ def save_trained(model: Any, tokenizer: Any, folder: Path, method: str) -> list[
     return sorted(p.name for p in folder.iterdir())
 
 
-def load_trained(folder: Path, base: ResolvedModel, head: Any, labels: list[str], method: str) -> Any:
+def load_trained(folder: Path, base: ResolvedModel, head: HeadSpec, labels: list[str], method: str) -> Any:
     """Rebuild a trained model saved by ``save_trained``; the result is in eval mode."""
     if method == "full":
         model = load_base_model(base, head, labels, location=str(folder))
@@ -215,13 +179,22 @@ def merged_model(model: Any) -> Any:
     return model.eval()
 
 
-def output_axes(head: Any) -> dict[str, dict[int, str]]:
+def output_axes(head: HeadSpec) -> dict[str, dict[int, str]]:
     """The outputs of a model with ``head`` (names in order) and their dynamic axes, as ONNX export declares them."""
-    if head.kind == "joint":
-        from .joint_model import OUTPUT_AXES
+    return head_for(head).output_axes()
 
-        return dict(OUTPUT_AXES)
-    return {"logits": {0: "batch", 1: "sequence"} if head.per_token else {0: "batch"}}
+
+def training_collator(task: Task, head: HeadSpec, tokenizer: Any) -> Any:
+    """The collator that pads a task's features: the task's own when it has one, else its head's."""
+    return task.collator(tokenizer) or head_for(head).collator(tokenizer)
+
+
+def training_loss(task: Task, head: HeadSpec, train_features: list[dict[str, Any]], labels: list[str],
+                  class_weighting: bool) -> LossFunction | None:
+    """The Trainer's ``compute_loss_func``: the task's own when it has one (the aspect tree), else its head's
+    (class-weighted cross-entropy, the joint losses); None keeps the model's own loss."""
+    return (task.loss_function(train_features, labels, class_weighting)
+            or head_for(head).loss(train_features, labels, class_weighting))
 
 
 def initialise_from(model: Any, folder: Path, method: str) -> dict[str, int]:

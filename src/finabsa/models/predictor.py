@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.records import Example, as_example
+from .build import training_collator
 
 __all__ = ["Predictor"]
 
@@ -53,7 +54,7 @@ class Predictor:
         features = self.task.encode(examples, self.tokenizer, self.labels, self.max_length, with_labels=False)
         # Sorting by length wastes little padding; results are put back in input order below.
         order = sorted(range(len(examples)), key=lambda i: len(features[i]["input_ids"]))
-        collate = self.task.collator(self.tokenizer)
+        collate = training_collator(self.task, self.task.head(self.labels), self.tokenizer)
         device = next(self.model.parameters()).device
         results: list[dict[str, Any] | None] = [None] * len(examples)
         batches = range(0, len(order), self.batch_size)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..tasks import Task
+
 __all__ = ["pick_examples", "examples_markdown", "examples_html", "EXAMPLES_CSS"]
 
 #: The web page's colours for sentiment, as one style block for HTML reports.
@@ -18,29 +20,11 @@ EXAMPLES_CSS = (
 )
 
 
-def _predicted(row: dict[str, Any]) -> str:
-    if isinstance(row.get("gold"), dict):  # several answers at once (an instruction-tuned LLM)
-        return "; ".join(f"{field}: {row.get(field)}" for field in row["gold"])
-    if "pairs" in row:  # the joint task: (target, sentiment) pairs
-        return str(row["pairs"])
-    return str(row.get("target") if "target" in row else row.get("label"))
-
-
-def _correct(row: dict[str, Any]) -> bool:
-    gold, predicted = row.get("gold"), _predicted(row)
-    if isinstance(gold, dict):
-        return all(str(row.get(field, "")).strip().lower() == str(value).strip().lower()
-                   for field, value in gold.items())
-    if "target" in row:
-        return (gold or "").strip().lower() == (predicted or "").strip().lower()
-    if "levels" in row and predicted != row["levels"][-1]:  # a hierarchical head read above the full path
-        return "/".join(str(gold).split("/")[: len(predicted.split("/"))]) == predicted
-    return str(gold) == predicted
-
-
-def pick_examples(rows: list[dict[str, Any]], count: int = 20) -> list[dict[str, Any]]:
-    """Up to ``count`` prediction rows (``predictions.jsonl``), the wrong ones first, each marked ``correct``."""
-    marked = [{**row, "correct": _correct(row)} for row in rows]
+def pick_examples(task: Task, rows: list[dict[str, Any]], count: int = 20) -> list[dict[str, Any]]:
+    """Up to ``count`` prediction rows (``predictions.jsonl``: ``sentence``, ``gold`` and the prediction), the wrong
+    ones first, each marked ``correct`` and given its ``answer`` text, both as the task judges and renders them."""
+    marked = [{**row, "correct": task.is_correct(row.get("gold"), row), "answer": task.render_answer(row)}
+              for row in rows]
     return ([r for r in marked if not r["correct"]] + [r for r in marked if r["correct"]])[:count]
 
 
@@ -53,17 +37,30 @@ def examples_markdown(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["| | sentence | gold | predicted |", "|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {'✓' if row['correct'] else '✗'} | {_cell(row['sentence'])} | {_cell(row.get('gold'))} | "
-                     f"{_cell(_predicted(row))} |")
+                     f"{_cell(row['answer'])} |")
     return lines
 
 
+def _spans(row: dict[str, Any]) -> list[tuple[int, int]]:
+    """Character spans of the predicted targets: the row's own ``start``/``end``, or each of its ``targets``."""
+    found = [(t.get("start"), t.get("end")) for t in (row.get("targets") or []) if isinstance(t, dict)]
+    found.append((row.get("start"), row.get("end")))
+    length = len(row["sentence"])
+    spans = {(s, e) for s, e in found if isinstance(s, int) and isinstance(e, int) and 0 <= s < e <= length}
+    kept: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end))
+    return kept
+
+
 def _sentence_html(row: dict[str, Any]) -> str:
-    sentence = row["sentence"]
-    start, end = row.get("start"), row.get("end")
-    if "target" in row and isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(sentence):
-        return (html.escape(sentence[:start]) + f"<mark title='predicted target'>{html.escape(sentence[start:end])}"
-                "</mark>" + html.escape(sentence[end:]))
-    return html.escape(sentence)
+    sentence, parts, position = row["sentence"], [], 0
+    for start, end in _spans(row):
+        parts += [html.escape(sentence[position:start]),
+                  f"<mark title='predicted target'>{html.escape(sentence[start:end])}</mark>"]
+        position = end
+    return "".join(parts) + html.escape(sentence[position:])
 
 
 def examples_html(rows: list[dict[str, Any]]) -> str:
@@ -72,7 +69,7 @@ def examples_html(rows: list[dict[str, Any]]) -> str:
     cards = []
     for row in rows:
         verdict = "right" if row["correct"] else "wrong"
-        gold, predicted = html.escape(str(row.get("gold"))), html.escape(_predicted(row))
+        gold, predicted = html.escape(str(row.get("gold"))), html.escape(row['answer'])
         score = f", score {row['score']:+.2f}" if isinstance(row.get("score"), float) else ""
         probability = f" ({row['probability'] * 100:.0f} %)" if isinstance(row.get("probability"), float) else ""
         cards.append(

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from ..run_layout import (
+    CHECKPOINTS_DIR,
+    MODEL_DIR,
+    PARTIAL_SUFFIX,
+    REPORT_FILE,
+    is_run_folder,
+    read_report,
+    read_run_info,
+)
 from .run_report import format_metric
 
 __all__ = ["find_runs", "run_summary", "runs_table", "compare_table"]
@@ -13,27 +21,26 @@ __all__ = ["find_runs", "run_summary", "runs_table", "compare_table"]
 
 def find_runs(root: Path, depth: int = 5) -> list[Path]:
     """Run folders (finished or ``.partial``) at or below ``root``, sorted by path."""
-    if (root / "run.json").is_file():
+    if is_run_folder(root):
         return [root]
     found = []
     frontier = [root]
     for _ in range(depth):
         children = [child for folder in frontier if folder.is_dir() for child in sorted(folder.iterdir())
-                    if child.is_dir() and child.name not in ("model", "checkpoints")]
-        found += [child for child in children if (child / "run.json").is_file()]
-        frontier = [child for child in children if not (child / "run.json").is_file()]
+                    if child.is_dir() and child.name not in (MODEL_DIR, CHECKPOINTS_DIR)]
+        found += [child for child in children if is_run_folder(child)]
+        frontier = [child for child in children if not is_run_folder(child)]
     return sorted(found)
 
 
 def run_summary(run: Path) -> dict[str, Any]:
     """Task, model, method, status, duration and headline metrics (after fine-tuning) of one run folder."""
-    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
-    report_file = run / "report.json"
-    report = json.loads(report_file.read_text(encoding="utf-8")) if report_file.is_file() else {}
+    info = read_run_info(run)
+    report = read_report(run) if (run / REPORT_FILE).is_file() else {}
     after = report.get("after") or {}
     metrics = {name: after.get(name) for name in report.get("headline_metrics", [])}
     status = info.get("status", "?")
-    if run.name.endswith(".partial"):
+    if run.name.endswith(PARTIAL_SUFFIX):
         status = "unfinished (running, or stopped: finabsa train --resume)"
     return {"run": str(run), "task": info.get("task_description", info.get("task")), "model": info.get("base_model"),
             "method": info.get("method"), "seed": info.get("seed"), "status": status,

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..run_layout import is_run_folder, read_predictions, read_report, read_run_info
+from ..tasks import build_task
 from .examples import examples_html, pick_examples
 from .run_report import format_metric, metric_kind
 
@@ -113,8 +115,8 @@ def _data_section(spec: Any) -> list[str]:
     lines += ["", "What each cell's runs used (first seed; rows after the task's filtering, splitting and limits):", ""]
     for cell in spec.cells:
         run = spec.run_dir(cell, spec.seeds[0])
-        if (run / "run.json").is_file():
-            rows = json.loads((run / "run.json").read_text())["rows"]
+        if is_run_folder(run):
+            rows = read_run_info(run)["rows"]
             lines.append(f"- {cell.name}: train {rows['train']}, validation {rows['validation']}, "
                          f"test {rows['test']}.")
     return lines
@@ -192,10 +194,11 @@ def _as_fraction(entry: dict | None) -> dict | None:
 
 def _examples(run: str) -> list[str]:
     """20 test sentences of a run, the wrong ones first, drawn as the web page draws them (an HTML block)."""
-    file = Path(run) / "predictions.jsonl"
-    if not file.is_file():
+    saved = read_predictions(Path(run))
+    if not saved:
         return []
-    rows = pick_examples([json.loads(line) for line in file.read_text().splitlines() if line.strip()])
+    info = read_run_info(Path(run))
+    rows = pick_examples(build_task(info["task"], info.get("task_options")), saved)
     wrong = sum(not row["correct"] for row in rows)
     return ["", f"<details><summary>Examples: {len(rows)} test sentences of {Path(run).name}, {wrong} wrong, wrong "
                 f"first</summary>", "", examples_html(rows), "", "</details>"]
@@ -205,10 +208,10 @@ def _one_class_note(runs: list[str]) -> list[str]:
     """A warning for each run that predicted the same class for every test row."""
     notes = []
     for run in runs:
-        file = Path(run) / "predictions.jsonl"
-        if not file.is_file():
+        saved = read_predictions(Path(run))
+        if not saved:
             continue
-        labels = {json.loads(line).get("label") for line in file.read_text().splitlines() if line.strip()}
+        labels = {row.get("label") for row in saved}
         if len(labels) == 1 and None not in labels:
             notes.append(f"⚠ {Path(run).name} predicts '{labels.pop()}' for every test row: it learnt no more than "
                          "a majority class.")
@@ -260,9 +263,8 @@ def _run_minutes(results: list[dict]) -> float:
     runs = {run for entry in results for run in entry["runs"]}
     seconds = 0.0
     for run in runs:
-        info = Path(run) / "run.json"
-        if info.is_file():
-            seconds += json.loads(info.read_text()).get("seconds") or 0.0
+        if is_run_folder(Path(run)):
+            seconds += read_run_info(Path(run)).get("seconds") or 0.0
     return seconds / 60
 
 
@@ -271,7 +273,7 @@ def _per_class(runs: list[str]) -> dict[str, float]:
 
     collected: dict[str, list[float]] = {}
     for run in runs:
-        report = json.loads((Path(run) / "report.json").read_text())
+        report = read_report(Path(run))
         for label, scores in (report["after"].get("per_class") or {}).items():
             collected.setdefault(label, []).append(scores["f1"])
     if len(collected) > 12:

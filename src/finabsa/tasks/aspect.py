@@ -105,7 +105,15 @@ class AspectTask(SequenceClassificationTask):
         record = {"label": prediction["label"], "level": self.options.level, "probability": prediction["probability"]}
         if "levels" in prediction:
             record["levels"] = prediction["levels"]
-        return record
+        return {self.name: record}
+
+    def is_correct(self, gold: Any, prediction: dict[str, Any]) -> bool:
+        """The label at the configured level; a hierarchical head read above the full path is compared with the
+        gold path cut to the same depth."""
+        answer = self.render_answer(prediction)
+        if "levels" in prediction and answer != prediction["levels"][-1]:
+            return "/".join(str(gold).split("/")[: len(answer.split("/"))]) == answer
+        return str(gold) == answer
 
     # -- the hierarchical head ------------------------------------------------------------------------------
     def decode(self, outputs, features, examples, labels, tokenizer):
@@ -133,9 +141,8 @@ class AspectTask(SequenceClassificationTask):
         return self._tree_answers(mean, labels)
 
     def loss_function(self, train_features, labels, class_weighting):
-        if not self.hierarchical:
-            return super().loss_function(train_features, labels, class_weighting)
-        return hierarchical_loss(AspectTree(labels))
+        # The flat head's loss (class-weighted when asked) is the sequence-classification head's own.
+        return hierarchical_loss(AspectTree(labels)) if self.hierarchical else None
 
     def score(self, examples, predictions, labels, evaluation):
         if not self.hierarchical:

@@ -35,10 +35,6 @@ that a study compares with floors and seed ensembles, also implement the optiona
                     row["labels"] = labels.index(self.label_of(example))
             return rows
 
-        def collator(self, tokenizer):
-            from transformers import DataCollatorWithPadding
-            return DataCollatorWithPadding(tokenizer)
-
         def decode(self, outputs, features, examples, labels, tokenizer):
             return [{"label": labels[int(i)]} for i in outputs.argmax(-1)]
 
@@ -55,6 +51,7 @@ from __future__ import annotations
 # Tasks import torch only where they compute with it, so that listing tasks (``finabsa tasks``) stays fast.
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -64,7 +61,7 @@ from ..data.spans import mark_target
 from ..errors import DataError, UnknownNameError
 
 __all__ = [
-    "HEAD_KINDS", "HeadSpec", "Task", "choice_problems", "register_task", "template_fields", "template_values",
+    "HeadSpec", "Task", "choice_problems", "register_task", "template_fields", "template_values",
     "get_task", "task_names", "render_template", "TEMPLATE_FIELDS",
 ]
 
@@ -141,37 +138,22 @@ def render_template(template: str, example: Example) -> str:
     return template.format(**{k: v or "" for k, v in values.items()})
 
 
-#: Model heads a task can declare: one class (or score) per sentence, one tag per token, generated text, or the
-#: joint heads (target tags, a sentence's aspect, sentiment pooled over each target; ``size`` is the aspect count).
-HEAD_KINDS = ("sequence-classification", "token-classification", "seq2seq", "causal-lm", "joint")
-
-
 @dataclasses.dataclass(frozen=True)
 class HeadSpec:
-    """The model head a task needs, declared by the task and built by ``finabsa.models``.
+    """The model head a task needs, declared by the task and built by its head plug-in (``finabsa.models.heads``,
+    registered by ``kind``: ``sequence-classification``, ``token-classification``, ``seq2seq``, ``causal-lm``,
+    ``joint``; only the plug-in knows what a kind means).
 
     ``size`` is the number of outputs per sentence (or per token): the label count for classification, 1 for a
     regressed score, 0 for generation. ``problem_type`` is passed to transformers (``regression``,
-    ``single_label_classification``) where the head size alone does not say it.
+    ``single_label_classification``) where the head size alone does not say it. ``settings`` are the task's
+    options that the head's model or loss reads (e.g. the joint head's tag count and score weight).
     """
 
     kind: str
     size: int = 0
     problem_type: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in HEAD_KINDS:
-            raise ValueError(f"head kind must be one of {', '.join(HEAD_KINDS)}; found '{self.kind}'")
-
-    @property
-    def generates(self) -> bool:
-        """Whether the model writes text (no classification head: frozen training and ONNX export do not apply)."""
-        return self.kind in ("seq2seq", "causal-lm")
-
-    @property
-    def per_token(self) -> bool:
-        """Whether the head answers once per token (its outputs have a sequence axis)."""
-        return self.kind == "token-classification"
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class Task(ABC):
@@ -284,9 +266,9 @@ class Task(ABC):
         Keys starting with ``_`` are kept for decoding and never fed to the model.
         """
 
-    @abstractmethod
     def collator(self, tokenizer: Any) -> Any:
-        """The data collator that pads a list of feature dicts into a batch."""
+        """A data collator of this task's own; None (the default) uses the head's (``finabsa.models.heads``)."""
+        return None
 
     def forward(self, model: Any, batch: dict[str, Any], tokenizer: Any) -> Any:
         """Run the model on a batch for prediction; the default returns the logits."""
@@ -305,8 +287,17 @@ class Task(ABC):
     ) -> dict[str, Any]:
         """Metrics of predictions against the examples' gold answers (see ``finabsa.tasks.metrics``)."""
 
+    def render_answer(self, prediction: dict[str, Any]) -> str:
+        """A prediction's answer as one line of text: what reports and examples show, and what a reloaded model
+        must reproduce. The default reads the ``answer_key`` field."""
+        return str(prediction.get(self.answer_key))
+
+    def is_correct(self, gold: Any, prediction: dict[str, Any]) -> bool:
+        """Whether a prediction's answer is the gold answer ``gold(example)`` (the right/wrong mark of examples)."""
+        return str(gold) == self.render_answer(prediction)
+
     def loss_function(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool) -> Any:
-        """An optional ``compute_loss_func`` for the Trainer (e.g. class-weighted); None uses the model's loss."""
+        """A ``compute_loss_func`` of this task's own (e.g. the aspect tree's); None (the default) uses the head's."""
         return None
 
 

@@ -118,11 +118,6 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
     def encode_label(self, example: Example, index: dict[str, int]) -> Any:
         return index[self.label_of(example)]
 
-    def collator(self, tokenizer):
-        from transformers import DataCollatorWithPadding
-
-        return DataCollatorWithPadding(tokenizer)
-
     def decode(self, outputs, features, examples, labels, tokenizer):
         probabilities = softmax(outputs.float().cpu().numpy())
         predictions = []
@@ -136,6 +131,10 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
                 }
             )
         return predictions
+
+    def render_answer(self, prediction: dict[str, Any]) -> str:
+        """The class label (for a regressed score too: its class is what the gold answer names)."""
+        return str(prediction.get("label"))
 
     def ensemble(self, predictions):
         """Average the class probabilities of the models (soft voting)."""
@@ -155,22 +154,3 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
             bootstrap_samples=evaluation.bootstrap_samples,
             confidence=evaluation.confidence,
         )
-
-    def loss_function(self, train_features, labels, class_weighting):
-        if not class_weighting:
-            return None
-        import torch
-
-        weights = torch.tensor(inverse_frequency(Counter(int(f["labels"]) for f in train_features), len(labels)),
-                               dtype=torch.float32)
-
-        def weighted_cross_entropy(outputs, targets, num_items_in_batch=None):
-            logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-            loss = torch.nn.functional.cross_entropy(
-                logits.view(-1, logits.shape[-1]), targets.view(-1), weight=weights.to(logits.device),
-                reduction="sum",
-            )
-            denominator = weights.to(logits.device)[targets.view(-1)].sum()
-            return loss / denominator.clamp(min=1e-8)
-
-        return weighted_cross_entropy

@@ -22,11 +22,6 @@ class PipelineHooks:
 
     name: str
 
-    @property
-    def record_key(self) -> str | None:
-        """Key of this task's answer in a pipeline record (None: ``record`` returns several keys to merge)."""
-        return self.name
-
     def input_templates(self) -> tuple[str, ...]:
         """The input templates this task renders (their fields are what it needs besides the sentence)."""
         return ()
@@ -43,9 +38,14 @@ class PipelineHooks:
         """The example with the fields of ``provides`` filled from ``prediction`` (kept when already given)."""
         return example
 
-    def record(self, prediction: dict[str, Any]) -> Any:
-        """This task's part of a pipeline record."""
-        return prediction
+    def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
+        """This task's fields of a pipeline record (merged into it), e.g. ``{"sentiment": {...}}``; a ``notes``
+        list among them is added to the record's notes."""
+        return {self.name: prediction}
+
+    def unanswered_record(self) -> dict[str, Any]:
+        """The record's fields when this task got no input (an earlier task found nothing to fill its template)."""
+        return {self.name: None}
 
 
 class StudyHooks:

@@ -180,9 +180,6 @@ class InstructTask(Task, PipelineHooks):
             features.append(feature)
         return features
 
-    def collator(self, tokenizer):
-        return _CausalCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
-
     # -- prediction --------------------------------------------------------------------------------------------
     def forward(self, model, batch, tokenizer):
         generated = model.generate(
@@ -276,10 +273,6 @@ class InstructTask(Task, PipelineHooks):
         return metrics
 
     # -- pipeline ---------------------------------------------------------------------------------------------
-    @property
-    def record_key(self) -> str | None:  # type: ignore[override]
-        return None  # the answers fill the record's own targets / aspect / sentiment keys
-
     def provides(self) -> tuple[str, ...]:
         return ("target", "marked_sentence") if "target" in self.options.fields else ()
 
@@ -288,7 +281,16 @@ class InstructTask(Task, PipelineHooks):
             return example
         return replace(example, target=prediction["target"])
 
+    def render_answer(self, prediction: dict[str, Any]) -> str:
+        return "; ".join(f"{field}: {prediction.get(field)}" for field in self.options.fields)
+
+    def is_correct(self, gold: Any, prediction: dict[str, Any]) -> bool:
+        """Every field right (case-insensitive)."""
+        return all(str(prediction.get(field, "")).strip().lower() == str(value).strip().lower()
+                   for field, value in gold.items())
+
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
+        """The record's own ``targets`` / ``aspect`` / ``sentiment`` fields, filled from the written answer."""
         record: dict[str, Any] = {}
         if "target" in self.options.fields:
             record["targets"] = [{"text": prediction["target"], "start": None, "end": None, "score": None}] \
@@ -301,27 +303,3 @@ class InstructTask(Task, PipelineHooks):
         if not prediction.get("valid", True):
             record["notes"] = [f"LLM answer: {p}" for p in prediction["problems"]]
         return record
-
-
-class _CausalCollator:
-    """Pads a batch: on the right for training (labels present), on the left for generation."""
-
-    def __init__(self, pad_token_id: int):
-        self.pad = pad_token_id
-
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        width = max(len(f["input_ids"]) for f in features)
-        training = "labels" in features[0]
-        batch: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": []}
-        if training:
-            batch["labels"] = []
-        for f in features:
-            gap = width - len(f["input_ids"])
-            for key, fill in (("input_ids", self.pad), ("attention_mask", 0), ("labels", -100)):
-                if key not in batch:
-                    continue
-                values = list(f[key])
-                batch[key].append(values + [fill] * gap if training else [fill] * gap + values)
-        return {key: torch.tensor(value, dtype=torch.long) for key, value in batch.items()}

@@ -119,11 +119,11 @@ class SentimentTask(SequenceClassificationTask):
         return [{"label": self.class_of_score(score), "score": score} for score in scores]
 
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
-        """``{label, probability, score?}``: a probability for classes, the predicted score for regression."""
+        """``{"sentiment": {label, probability, score?}}``: a probability for classes, the score for regression."""
         record = {"label": prediction["label"], "probability": prediction.get("probability")}
         if "score" in prediction:
             record["score"] = prediction["score"]
-        return record
+        return {self.name: record}
 
     def score(self, examples, predictions, labels, evaluation):
         metrics = super().score(examples, predictions, labels, evaluation)
@@ -137,6 +137,3 @@ class SentimentTask(SequenceClassificationTask):
                 )
             )
         return metrics
-
-    def loss_function(self, train_features, labels, class_weighting):
-        return None if self.regression else super().loss_function(train_features, labels, class_weighting)

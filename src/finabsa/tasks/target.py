@@ -22,9 +22,11 @@ from .hooks import PipelineHooks, StudyHooks
 from .metrics import target_metrics
 
 __all__ = ["TargetTask", "SpanTargetTask", "GenerativeTargetTask", "TargetOptions", "find_target_spans", "BIO_LABELS",
-           "bio_tags", "best_span", "snap_to_words", "token_features", "tokens_in_spans"]
+           "bio_tags", "best_span", "snap_to_words", "token_features", "tokens_in_spans", "OUTSIDE", "BEGIN", "INSIDE"]
 
 BIO_LABELS = ["O", "B", "I"]
+#: Tag ids of ``BIO_LABELS``: outside a target, its first token, a token inside it.
+OUTSIDE, BEGIN, INSIDE = (BIO_LABELS.index(tag) for tag in ("O", "B", "I"))
 METHODS = ("span", "generate")
 
 
@@ -87,22 +89,28 @@ class TargetTask(Task, PipelineHooks, StudyHooks):
     def stratify_key(self, example: Example) -> str:
         return example.source_format or ""
 
-    @property
-    def record_key(self) -> str:
-        return "targets"
-
     def provides(self) -> tuple[str, ...]:
         return ("target", "marked_sentence")
 
     def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
         return example if example.target else replace(example, target=prediction["target"] or None)
 
-    def record(self, prediction: dict[str, Any]) -> list[dict[str, Any]]:
-        """``[{text, start, end, score}]``: the detected target, or an empty list when none was found."""
+    def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
+        """``{"targets": [{text, start, end, score}]}``: the detected target, or an empty list when none was found."""
         if not prediction.get("target"):
-            return []
-        return [{"text": prediction["target"], "start": prediction.get("start"), "end": prediction.get("end"),
-                 "score": prediction.get("score")}]
+            return {"targets": []}
+        return {"targets": [{"text": prediction["target"], "start": prediction.get("start"),
+                             "end": prediction.get("end"), "score": prediction.get("score")}]}
+
+    def unanswered_record(self) -> dict[str, Any]:
+        return {"targets": None}
+
+    def render_answer(self, prediction: dict[str, Any]) -> str:
+        return str(prediction.get("target"))
+
+    def is_correct(self, gold: Any, prediction: dict[str, Any]) -> bool:
+        """Exact match, case-insensitive (the study's target metric)."""
+        return (gold or "").strip().lower() == (prediction.get("target") or "").strip().lower()
 
     def baselines(self, train: list[Example], test: list[Example], labels: list[str]) -> dict[str, list[dict]]:
         """The first cashtag (``$TSLA`` -> ``TSLA``), else the first capitalised word."""
@@ -158,11 +166,6 @@ class SpanTargetTask(TargetTask):
                 feature["labels"] = bio_tags(feature["_offsets"], feature["_real"], spans)
         return features
 
-    def collator(self, tokenizer):
-        from transformers import DataCollatorForTokenClassification
-
-        return DataCollatorForTokenClassification(tokenizer)
-
     def decode(self, outputs, features, examples, labels, tokenizer):
         probabilities = softmax(outputs.float().cpu().numpy())
         return [
@@ -200,13 +203,13 @@ def bio_tags(offsets: list[tuple[int, int]], real: list[bool], spans: list[tuple
         if not real[j]:
             tags.append(-100)
             continue
-        tag = 0
+        tag = OUTSIDE
         for span_start, span_end in spans:
             if start < span_end and end > span_start:
                 first = all(
                     not (real[k] and offsets[k][0] < span_end and offsets[k][1] > span_start) for k in range(j)
                 )
-                tag = 1 if first or start <= span_start else 2
+                tag = BEGIN if first or start <= span_start else INSIDE
                 break
         tags.append(tag)
     return tags
@@ -227,12 +230,12 @@ def best_span(probs: np.ndarray, feature: dict[str, Any], sentence: str, max_spa
     n = len(real)
     best = (-math.inf, 0, 0)
     for i in range(n):
-        total = log_p[i, 1]
+        total = log_p[i, BEGIN]
         for j in range(i, min(n, i + max_span_tokens)):
             if j > i:
-                total += log_p[j, 2]
+                total += log_p[j, INSIDE]
             # The span must end here: the next token is not a continuation.
-            end_term = np.log(max(1e-9, 1 - probs[real[j + 1], 2])) if j + 1 < n else 0.0
+            end_term = np.log(max(1e-9, 1 - probs[real[j + 1], INSIDE])) if j + 1 < n else 0.0
             if total + end_term > best[0]:
                 best = (total + end_term, i, j)
     score, i, j = best
@@ -281,11 +284,6 @@ class GenerativeTargetTask(TargetTask):
                 feature["labels"] = targets[i]
             features.append(feature)
         return features
-
-    def collator(self, tokenizer):
-        from transformers import DataCollatorForSeq2Seq
-
-        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100)
 
     def forward(self, model, batch, tokenizer):
         return model.generate(

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -22,14 +21,33 @@ from typing import Any
 
 from ..config import EvaluationConfig, RunConfig
 from ..data.prepare import TrainingData, training_data
-from ..models.build import MODEL_DIR, build_model, count_parameters, initialise_from, save_trained
+from ..models.build import (
+    build_model,
+    count_parameters,
+    initialise_from,
+    save_trained,
+    training_collator,
+    training_loss,
+)
 from ..models.hub import load_tokenizer, resolve_model
 from ..models.predictor import Predictor
 from ..reports.examples import pick_examples
 from ..reports.plots import write_run_plots
 from ..reports.run_report import build_report, html_report, markdown_report
+from ..run_layout import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    LABELS_FILE,
+    METRICS_FILE,
+    MODEL_DIR,
+    PREDICTIONS_FILE,
+    REPORT_FILE,
+    RUN_FILE,
+    is_finished,
+    read_run_info,
+)
 from ..tasks import Task, build_task
-from .run_folder import RunFolder, git_commit, is_finished, now, package_versions, read_run_info
+from .run_folder import RunFolder, git_commit, now, package_versions
 from .trainer import (
     ListDataset,
     barrier,
@@ -143,7 +161,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
             f"'{folder.path}' has no checkpoint yet (the run stopped before its first save); train it again, "
             "with --overwrite."
         )
-    config = load_config(folder.path / "config.yaml")
+    config = load_config(folder.path / CONFIG_FILE)
     config.output = str(folder.final)
     prepared = _prepare(config.validate())
     arguments = staging_arguments(config, prepared.task, folder.path, progress)
@@ -221,8 +239,8 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
 def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None) -> dict[str, Any]:
     """Write the resolved configuration, the label list and ``run.json`` (status ``running``)."""
     config, task, data = prepared.config, prepared.task, prepared.data
-    folder.write_text("config.yaml", config.resolved().to_yaml())
-    folder.write_json("labels.json", data.labels)
+    folder.write_text(CONFIG_FILE, config.resolved().to_yaml())
+    folder.write_json(LABELS_FILE, data.labels)
     run_info: dict[str, Any] = {
         "status": "running",
         "task": config.task.name,
@@ -240,11 +258,10 @@ def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkp
         "processes": arguments.world_size,
     }
     if checkpoint is not None:
-        saved_info = folder.path / "run.json"
-        previous = json.loads(saved_info.read_text(encoding="utf-8")) if saved_info.is_file() else {}
+        previous = read_run_info(folder.path) if (folder.path / RUN_FILE).is_file() else {}
         run_info["started"] = previous.get("started", run_info["started"])
         run_info["resumed"] = [*previous.get("resumed", []), {"at": now(), "from_checkpoint": checkpoint.name}]
-    folder.write_json("run.json", run_info)
+    folder.write_json(RUN_FILE, run_info)
     logger.info("run folder (being written): %s", folder.path)
     return run_info
 
@@ -256,7 +273,8 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     config, task, data, tokenizer = prepared.config, prepared.task, prepared.data, prepared.tokenizer
     encode = lambda rows: task.encode(rows, tokenizer, data.labels, config.model.max_length, with_labels=True)  # noqa: E731
     train_features, valid_features = encode(data.train), encode(data.validation)
-    metrics_file = folder.path / "metrics.jsonl"
+    head = task.head(data.labels)
+    metrics_file = folder.path / METRICS_FILE
     if folder.main:
         keep_metrics_until(metrics_file, step_of(str(checkpoint)) if checkpoint else 0)
     callbacks = [metrics_logger(metrics_file), checkpoint_every(config.training.checkpoint_steps)]
@@ -265,12 +283,12 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     trainer = trainer_class()(
         model=prepared.model,
         args=arguments,
-        data_collator=task.collator(tokenizer),
+        data_collator=training_collator(task, head, tokenizer),
         train_dataset=ListDataset(train_features),
         eval_dataset=ListDataset(valid_features),
         processing_class=tokenizer,
         compute_metrics=None if task.selection_metric == "loss" else _validation_scorer(prepared),
-        compute_loss_func=task.loss_function(train_features, data.labels, config.training.class_weighting),
+        compute_loss_func=training_loss(task, head, train_features, data.labels, config.training.class_weighting),
         callbacks=callbacks,
     )
     if arguments.disable_tqdm:
@@ -283,7 +301,7 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     seconds = time.time() - started
     barrier()  # every process has loaded the best checkpoint before it is deleted
     if folder.main:
-        shutil.rmtree(folder.path / "checkpoints", ignore_errors=True)
+        shutil.rmtree(folder.path / CHECKPOINTS_DIR, ignore_errors=True)
     return trainer, outcome, seconds
 
 
@@ -325,19 +343,19 @@ def _save(folder: RunFolder, prepared: _Prepared, run_info: dict[str, Any], befo
     """Step 5: adapter, plots, report, test predictions; then rename the finished folder into place."""
     config, task, data = prepared.config, prepared.task, prepared.data
     saved = save_trained(prepared.model, prepared.tokenizer, folder.path / MODEL_DIR, config.adapter.method)
-    plots = write_run_plots(folder.path, task.describe(), before, after, folder.path / "metrics.jsonl",
+    plots = write_run_plots(folder.path, task.describe(), before, after, folder.path / METRICS_FILE,
                             task.selection_metric)
     report = build_report(task, config, data.labels, len(data.test), before, after, plots=plots, training=training,
                           data_notes=data.notes, **({"held_out_tests": held_out} if held_out else {}))
     rows = [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(data.test, predictions)]
-    examples = pick_examples(rows)
-    folder.write_json("report.json", report)
+    examples = pick_examples(task, rows)
+    folder.write_json(REPORT_FILE, report)
     folder.write_text("report.md", markdown_report(report, examples))
     folder.write_text("report.html", html_report(report, examples))
-    folder.write_jsonl("predictions.jsonl", rows)
+    folder.write_jsonl(PREDICTIONS_FILE, rows)
     run_info.update(status="complete", finished=now(), seconds=round(time.time() - prepared.started, 1),
                     model_files=saved)
-    folder.write_json("run.json", run_info)
+    folder.write_json(RUN_FILE, run_info)
     run_dir = folder.finish()
     barrier()
     logger.info("run folder written: %s", run_dir)

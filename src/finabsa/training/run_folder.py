@@ -1,15 +1,7 @@
-"""Run folders: the unit of reproducibility.
+"""Run folders being written: the unit of reproducibility.
 
-Layout (files are written into ``<name>.partial`` and the folder is renamed into place once complete)::
-
-    config.yaml          resolved configuration
-    run.json             seed, argv, package versions, git commit, timings, base model, status
-    labels.json          ordered label list of the head
-    metrics.jsonl        training and validation logs, one JSON object per line
-    report.json/.md      evaluation before and after fine-tuning
-    predictions.jsonl    test-set predictions of the fine-tuned model
-    *.png                confusion matrices, learning curve
-    model/               LoRA adapter with head | full model | head.safetensors; tokenizer
+Files are written into ``<name>.partial`` and the folder is renamed into place once complete; what it holds and
+how it is read back is in ``finabsa.run_layout``.
 """
 
 from __future__ import annotations
@@ -24,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunFolderError
+from ..run_layout import CHECKPOINTS_DIR, CONFIG_FILE, PARTIAL_SUFFIX, RUN_FILE, is_finished, read_run_info
 
 __all__ = ["RunFolder", "package_versions", "git_commit", "now", "PARTIAL_SUFFIX", "read_run_info", "is_finished"]
 
-PARTIAL_SUFFIX = ".partial"
 _PACKAGES = ("finabsa", "torch", "transformers", "peft", "accelerate", "tokenizers", "numpy", "scikit-learn",
              "ftfy", "datasets")
 
@@ -93,11 +85,11 @@ class RunFolder:
             path = path.with_name(path.name[: -len(PARTIAL_SUFFIX)])
         folder = cls(path, main=main, resume=True)
         if not folder.path.is_dir():
-            if path.is_dir() and (path / "run.json").is_file():
+            if path.is_dir() and (path / RUN_FILE).is_file():
                 raise RunFolderError(f"run '{path}' already finished; there is nothing to resume.")
             raise RunFolderError(f"no interrupted run at '{path}': '{folder.path}' does not exist. Give the "
                                  "run folder (or its .partial folder) of a run that was stopped.")
-        if not (folder.path / "config.yaml").is_file():
+        if not (folder.path / CONFIG_FILE).is_file():
             raise RunFolderError(f"'{folder.path}' has no config.yaml; it stopped before training began, so train "
                                  "it again instead of resuming.")
         return folder
@@ -105,7 +97,7 @@ class RunFolder:
     def latest_checkpoint(self) -> Path | None:
         """The newest ``checkpoints/checkpoint-STEP`` folder that holds a complete trainer state."""
         found = []
-        for candidate in (self.path / "checkpoints").glob("checkpoint-*"):
+        for candidate in (self.path / CHECKPOINTS_DIR).glob("checkpoint-*"):
             step = candidate.name.rsplit("-", 1)[-1]
             if step.isdigit() and (candidate / "trainer_state.json").is_file():
                 found.append((int(step), candidate))
@@ -137,20 +129,3 @@ class RunFolder:
             shutil.rmtree(self.final)
         self.path.rename(self.final)
         return self.final
-
-
-def read_run_info(run_dir: Path) -> dict[str, Any]:
-    """The parsed ``run.json`` of a run folder; ``RunFolderError`` when it is missing or not readable JSON."""
-    try:
-        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise RunFolderError(f"'{run_dir / 'run.json'}' is not readable JSON ({exc}); the run folder is damaged: "
-                             "train the run again or restore the folder from a copy.") from None
-
-
-def is_finished(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds a run that finished (``run.json`` readable, status ``complete``)."""
-    try:
-        return read_run_info(run_dir).get("status") == "complete"
-    except RunFolderError:
-        return False

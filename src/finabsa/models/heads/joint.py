@@ -1,0 +1,216 @@
+"""The joint head: one encoder pass, three heads (target tags, the sentence's aspect, sentiment per target), with
+the collator and the loss that train them.
+
+The sentiment of a target is read from the pooled representation of its span: ``W · mean_t(tanh(P h_t))``, plus
+``S · sentence`` when the task asks for sentence context (off by default: with it, the targets of one sentence
+tended to share the sentence's label). Because the mean comes after the per-token part, the graph outputs the
+per-token part (``sentiment_token``) and the sentence part (``sentiment_sentence``); pooling over a span is a mean
+over its token rows (``finabsa.tasks.joint.pooling``, one implementation): with gold spans in the loss here,
+with predicted spans in the task's decoding. So one forward pass (and one ONNX graph) serves every target a
+sentence names, whatever spans the tagger finds.
+
+Saved as the encoder's own files (loadable with plain transformers) plus ``joint_heads.safetensors``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from transformers.utils import ModelOutput
+
+from ...data.labels import SENTIMENT_LABELS
+from ...tasks.aspect_tree import AspectTree
+from ...tasks.classification import inverse_frequency
+from ...tasks.joint.pooling import SENTIMENT_OUTPUTS, pool_targets
+from . import Head, LossFunction, register_head
+
+__all__ = ["JointHead", "JointModel", "JointOutput", "JointCollator", "JointLoss", "HEADS_FILE", "OUTPUT_AXES"]
+
+HEADS_FILE = "joint_heads.safetensors"
+#: The graph's outputs in order, with their dynamic axes (what ONNX export declares).
+OUTPUT_AXES = {
+    "tag_logits": {0: "batch", 1: "sequence"},
+    "aspect_logits": {0: "batch"},
+    "sentiment_token": {0: "batch", 1: "sequence"},
+    "sentiment_sentence": {0: "batch"},
+}
+
+
+@dataclass
+class JointOutput(ModelOutput):
+    """What the joint model returns (the loss is computed by the task from these)."""
+
+    loss: torch.Tensor | None = None
+    tag_logits: torch.Tensor | None = None
+    aspect_logits: torch.Tensor | None = None
+    sentiment_token: torch.Tensor | None = None
+    sentiment_sentence: torch.Tensor | None = None
+
+
+class JointModel(nn.Module):
+    """A pretrained encoder with a tagger, an aspect head on the mean-pooled sentence, and the span sentiment head."""
+
+    #: The encoder's attribute name: parameters outside it are the heads (what the frozen method trains).
+    base_model_prefix = "encoder"
+    main_input_name = "input_ids"
+    #: The head modules (trained in full beside LoRA and saved with the adapter).
+    HEAD_MODULES = ("tagger", "aspect_head", "sentiment_token", "sentiment_sentence")
+
+    def __init__(self, encoder: Any, num_tags: int, num_aspects: int, dropout: float = 0.1):
+        super().__init__()
+        hidden = encoder.config.hidden_size
+        self.encoder = encoder
+        self.config = encoder.config
+        self.dropout = nn.Dropout(dropout)
+        self.tagger = nn.Linear(hidden, num_tags)
+        self.aspect_head = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(dropout),
+                                         nn.Linear(hidden, max(num_aspects, 1)))
+        self.sentiment_token = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(dropout),
+                                             nn.Linear(hidden, SENTIMENT_OUTPUTS))
+        self.sentiment_sentence = nn.Linear(hidden, SENTIMENT_OUTPUTS)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None, labels: Any = None) -> JointOutput:
+        # ``labels`` is accepted (and left to the task's loss) so that the Trainer sees a model that takes labels.
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        hidden = self.dropout(self.encoder(**inputs).last_hidden_state)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        sentence = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return JointOutput(tag_logits=self.tagger(hidden), aspect_logits=self.aspect_head(sentence),
+                           sentiment_token=self.sentiment_token(hidden),
+                           sentiment_sentence=self.sentiment_sentence(sentence))
+
+    def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
+        self.encoder.gradient_checkpointing_enable(**kwargs)
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {name: tensor.detach().contiguous() for name, tensor in self.state_dict().items()
+                if not name.startswith(self.base_model_prefix + ".")}
+
+    def save_pretrained(self, folder: str | Path, **kwargs: Any) -> None:
+        """The encoder as plain transformers files, and the heads in ``joint_heads.safetensors``."""
+        from safetensors.torch import save_file
+
+        self.encoder.save_pretrained(str(folder), **kwargs)
+        save_file(self.head_state(), str(Path(folder) / HEADS_FILE))
+
+    @classmethod
+    def from_pretrained(cls, location: str, num_tags: int, num_aspects: int) -> JointModel:
+        """The encoder at ``location`` with new heads, or the saved heads when ``location`` holds them."""
+        from safetensors.torch import load_file
+        from transformers import AutoModel
+
+        model = cls(AutoModel.from_pretrained(location), num_tags, num_aspects)
+        heads = Path(location) / HEADS_FILE
+        if heads.is_file():
+            model.load_state_dict(load_file(str(heads)), strict=False)
+        return model
+
+
+@register_head
+class JointHead(Head):
+    """finabsa's own model; PEFT wraps it as a custom model (no task type), its heads trained in full."""
+
+    kind = "joint"
+
+    def load(self, location: str, labels: list[str]) -> JointModel:
+        return JointModel.from_pretrained(location, num_tags=int(self.spec.settings["tags"]),
+                                          num_aspects=self.spec.size)
+
+    def lora_settings(self, model: Any) -> dict[str, Any]:
+        # The joint model reads token states, not the pooler: leave it out; its heads train in full.
+        poolers = [name for name, _ in model.named_modules() if name.split(".")[-1] == "pooler"]
+        return {"modules_to_save": list(model.HEAD_MODULES), "exclude_modules": [f"{p}.dense" for p in poolers]}
+
+    def output_axes(self) -> dict[str, dict[int, str]]:
+        return dict(OUTPUT_AXES)
+
+    def collator(self, tokenizer: Any) -> JointCollator:
+        return JointCollator(tokenizer)
+
+    def loss(self, train_features: list[dict[str, Any]], labels: list[str],
+             class_weighting: bool) -> LossFunction | None:
+        counts = Counter(c for f in train_features for c in f["labels"]["classes"] if c >= 0)
+        weights = inverse_frequency(counts, len(SENTIMENT_LABELS)) if class_weighting and counts else None
+        return JointLoss(AspectTree(labels) if labels else None, weights, float(self.spec.settings["score_weight"]),
+                         bool(self.spec.settings["sentence_context"]))
+
+
+class JointCollator:
+    """Pads the token inputs (the tokenizer's padding) and the label tensors of the three heads."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        labels = [f["labels"] for f in features if "labels" in f]
+        batch = self.tokenizer.pad([{k: v for k, v in f.items() if k != "labels"} for f in features],
+                                   return_tensors="pt")
+        if labels:
+            length = batch["input_ids"].shape[1]
+            left = self.tokenizer.padding_side == "left"
+
+            def pad(rows: list[list[int]]) -> torch.Tensor:
+                return torch.tensor([[-100] * (length - len(r)) + r if left else r + [-100] * (length - len(r))
+                                     for r in rows])
+
+            batch["labels"] = {
+                "tags": pad([row["tags"] for row in labels]),
+                "target_ids": pad([row["target_ids"] for row in labels]),
+                "classes": torch.tensor([row["classes"] for row in labels]),
+                "scores": torch.tensor([row["scores"] for row in labels], dtype=torch.float32),
+                "aspect": torch.tensor([row["aspect"] for row in labels]),
+            }
+        return batch
+
+
+class JointLoss:
+    """The Trainer's ``compute_loss_func``: tag, aspect-tree and pooled-sentiment losses, each over the sentences
+    (or targets) that have its labels."""
+
+    def __init__(self, tree: AspectTree | None, class_weights: list[float] | None, score_weight: float,
+                 sentence_context: bool):
+        self.tree = tree
+        self.class_weights = class_weights
+        self.score_weight = score_weight
+        self.sentence_context = sentence_context
+
+    def pool(self, outputs: Any, target_ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sentiment outputs of targets 1..k (``target_ids`` marks each token with its target's number),
+        ``batch x k x 4``, and each target's token count."""
+        ids = torch.arange(1, k + 1, device=target_ids.device).view(1, k, 1)
+        members = (target_ids.unsqueeze(1) == ids).float()  # batch x targets x tokens
+        return pool_targets(outputs["sentiment_token"].float(), outputs["sentiment_sentence"].float(), members,
+                            self.sentence_context)
+
+    def __call__(self, outputs: Any, labels: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        tag_logits = outputs["tag_logits"]
+        total = tag_logits.sum() * 0.0  # keeps the graph when a batch has no labels for a head
+        if (labels["tags"] != -100).any():
+            total = total + F.cross_entropy(tag_logits.reshape(-1, tag_logits.shape[-1]).float(),
+                                            labels["tags"].reshape(-1), ignore_index=-100)
+        has_aspect = labels["aspect"] >= 0
+        if self.tree is not None and has_aspect.any():
+            total = total + self.tree.loss(outputs["aspect_logits"][has_aspect], labels["aspect"][has_aspect])
+        pooled, counts = self.pool(outputs, labels["target_ids"], labels["classes"].shape[1])
+        valid = (labels["classes"] >= 0) & (counts > 0)
+        if valid.any():
+            weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=pooled.device)
+            classes = len(SENTIMENT_LABELS)
+            total = total + F.cross_entropy(pooled[valid][:, :classes], labels["classes"][valid], weight=weight)
+            scored = valid & ~torch.isnan(labels["scores"])
+            if scored.any():
+                total = total + self.score_weight * F.mse_loss(torch.tanh(pooled[scored][:, classes]),
+                                                               labels["scores"][scored])
+        return total

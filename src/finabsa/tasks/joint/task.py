@@ -1,0 +1,263 @@
+"""Joint aspect-based sentiment: every target of a sentence, its sentiment, and the sentence's aspect, in one pass.
+
+One encoder with three heads (``finabsa.models.joint_model``), trained together on sentences grouped with all
+their targets (``finabsa.data.grouping``):
+
+- **targets**: BIO tags over every target span (several per sentence, cashtags and multi-word names);
+- **aspect**: the hierarchical aspect head on the mean-pooled sentence (levels 1, 2 and the full path);
+- **sentiment per target**: three classes and a score from the pooled representation of the target's span (gold
+  spans in training, predicted spans at inference).
+
+A head whose labels a sentence lacks is masked for that sentence (SEntFiN has no aspects; a sentence whose target
+cannot be located in it trains no tags). Rows that give no label to any head are refused, naming file and row.
+
+Data decisions: FiQA (the ``pauri32`` split and the official JSON) trains all three heads (its score gives both
+the class, by the usual cut points, and the score); SEntFiN trains tags and the class (its neutral is a human
+judgement, broader than FiQA's score band); Financial PhraseBank is not used: it labels whole sentences with no
+target, so it has nothing for the per-target sentiment head or the tagger, and its rows are refused with that
+reason (train the ``sentiment`` task on it instead).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...data.grouping import group_by_sentence, merge_sources
+from ...data.labels import ASPECT_LEVELS, SENTIMENT_LABELS
+from ...data.records import Example, Mention
+from ...data.spans import find_target_spans
+from ...errors import DataError
+from ..aspect_tree import AspectTree
+from ..base import HeadSpec, Task, choice_problems, register_task, softmax
+from ..hooks import PipelineHooks
+from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
+from .decoding import decode_spans, given_target, targets_with_sentiment
+from .scoring import joint_metrics, mention_class, pairs_text
+
+__all__ = ["JointTask", "JointOptions"]
+
+logger = logging.getLogger(__name__)
+
+#: Share of rows whose target cannot be found in their sentence above which the data is refused (a wrong column).
+MAX_UNLOCATED_SHARE = 0.2
+
+
+@dataclass
+class JointOptions:
+    aspect_level: str = field(default="2", metadata={"help": "Level of the aspect 'label' in the output (1, 2 or "
+                                                             "full); 'levels' always lists all three."})
+    max_targets: int = field(default=8, metadata={"help": "Most targets per sentence the sentiment head trains on."})
+    max_span_tokens: int = field(default=12, metadata={"help": "Longest target span, in tokens."})
+    min_targets: int = field(default=1, metadata={"help": "Answer at least this many targets per sentence: when the "
+                                                          "tags mark none, the best-scoring span (0: none)."})
+    fuzzy_threshold: float = field(default=0.8, metadata={"help": "Similarity (0-1) above which a misspelt target "
+                                                                  "is matched to the sentence's words."})
+    score_weight: float = field(default=1.0, metadata={"help": "Weight of the score regression loss beside the "
+                                                               "class loss (rows with a score only)."})
+    sentence_context: bool = field(default=False, metadata={"help": "Add a sentence-level part to each target's "
+                                                                    "pooled span (default: the span alone, so that "
+                                                                    "targets of one sentence can differ)."})
+
+    def __post_init__(self) -> None:
+        self.aspect_level = str(self.aspect_level)
+
+
+@register_task
+class JointTask(Task, PipelineHooks):
+    """Targets, their sentiment and the sentence's aspect from one encoder pass."""
+
+    name = "joint"
+    Options = JointOptions
+    answer_key: ClassVar[str] = "targets"
+    data_needs = "targets (--target-column) with a sentiment score or label, and/or aspect paths (--aspect-column)"
+    training_exclusion_reason = "they carry no label any head trains on"
+    selection_metric: ClassVar[str] = "head_mean_f1"
+    selection_greater_is_better: ClassVar[bool] = True
+    headline_metrics: ClassVar[tuple[str, ...]] = (
+        "pair_f1", "pair_precision", "pair_recall", "target_exact_match", "target_f1", "sentiment_accuracy",
+        "sentiment_macro_f1", "sentiment_mixed_accuracy", "aspect_level1_accuracy", "aspect_level1_macro_f1",
+        "aspect_level2_accuracy", "aspect_level2_macro_f1", "aspect_full_accuracy", "aspect_full_macro_f1",
+    )
+
+    @classmethod
+    def check_options(cls, options: JointOptions) -> list[str]:
+        problems = choice_problems(cls.name, "aspect_level", options.aspect_level, ASPECT_LEVELS)
+        for name in ("max_targets", "max_span_tokens"):
+            if getattr(options, name) < 1:
+                problems.append(f"task 'joint' {name} must be >= 1; found {getattr(options, name)}")
+        if options.min_targets < 0:
+            problems.append(f"task 'joint' min_targets must be >= 0; found {options.min_targets}")
+        if not 0 < options.fuzzy_threshold <= 1:
+            problems.append(f"task 'joint' fuzzy_threshold must be in (0, 1]; found {options.fuzzy_threshold}")
+        return problems
+
+    # -- data -----------------------------------------------------------------------------------------------
+    def check_examples(self, examples: list[Example]) -> None:
+        """Refuse rows with no label for any head, and data whose targets mostly do not occur in their sentence."""
+        for example in examples:
+            if not self.usable(example):
+                raise DataError(
+                    f"{example.origin or 'a row'}: gives no label the joint model trains on: it needs a target "
+                    "(column 'target', --target-column) with a sentiment score or label, or aspect paths (column "
+                    "'aspects'). Sentence-level sentiment without a target (Financial PhraseBank) trains the "
+                    "'sentiment' task instead; remove this data set from the joint run or map its target column."
+                )
+        targeted = [e for e in examples if e.target]
+        unlocated = [e for e in targeted if not find_target_spans(e.sentence, e.target, self.options.fuzzy_threshold)]
+        if targeted and len(unlocated) > MAX_UNLOCATED_SHARE * len(targeted):
+            shown = "; ".join(f"{e.origin}, column 'target': {e.target!r}" for e in unlocated[:3])
+            raise DataError(
+                f"{len(unlocated)} of {len(targeted)} targets do not occur in their sentence (e.g. {shown}). The "
+                "target column may be the wrong one: map the column that names an entity of the sentence."
+            )
+        for e in unlocated[:5]:
+            logger.warning("%s, column 'target': %r does not occur in its sentence; that sentence trains no target "
+                           "tags and no sentiment for it", e.origin, e.target)
+
+    def usable(self, example: Example) -> bool:
+        # Before grouping a row has ``target``; after, ``mentions``.
+        return bool(example.mentions or example.aspects or (example.target and example.target.strip()))
+
+    def group_rows(self, splits, extra):
+        main, extra = merge_sources(splits.get("train", []), extra)
+        grouped = {name: group_by_sentence(rows) for name, rows in splits.items() if name != "train"}
+        return {"train": main, **grouped}, extra
+
+    def gold(self, example: Example) -> Any:
+        return pairs_text((m.text, mention_class(m)) for m in example.mentions if mention_class(m))
+
+    def stratify_key(self, example: Example) -> str:
+        return example.dataset
+
+    def build_labels(self, train: list[Example]) -> list[str]:
+        return sorted({e.aspects[0] for e in train if e.aspects})
+
+    def head(self, labels: list[str]) -> HeadSpec:
+        """The joint head: ``size`` aspects; the tag count and the options its model and loss read."""
+        return HeadSpec("joint", size=len(labels), settings={
+            "tags": len(BIO_LABELS), "sentence_context": self.options.sentence_context,
+            "score_weight": self.options.score_weight})
+
+    def training_notes(self, train: list[Example]) -> list[str]:
+        """How many training sentences and targets train each head (the others are masked for them)."""
+        spans = [self._mention_spans(e) for e in train]
+        located = [m for e, found in zip(train, spans) for m, where in zip(e.mentions, found) if where]
+        tagged = sum(1 for e, found in zip(train, spans) if found and all(found))
+        classes = Counter(mention_class(m) for m in located if mention_class(m))
+        scored = sum(1 for m in located if m.score is not None)
+        note = (f"heads trained: target tags on {tagged} of {len(train)} sentences; aspect on "
+                f"{sum(1 for e in train if e.aspects)}; sentiment on {sum(classes.values())} targets "
+                f"({', '.join(f'{c} {classes[c]}' for c in SENTIMENT_LABELS)}), of which {scored} with a score. "
+                "A head is masked for the sentences that lack its labels.")
+        logger.info(note)
+        return [note]
+
+    def _mention_spans(self, example: Example) -> list[list[tuple[int, int]]]:
+        """The character spans of each mention in its sentence (``[]`` for one that cannot be located)."""
+        return [find_target_spans(example.sentence, m.text, self.options.fuzzy_threshold) for m in example.mentions]
+
+    # -- encoding -------------------------------------------------------------------------------------------
+    def encode(self, examples, tokenizer, labels, max_length, with_labels):
+        features = token_features(examples, tokenizer, max_length)
+        if with_labels:
+            index = {label: i for i, label in enumerate(labels)}
+            for feature, example in zip(features, examples):
+                feature["labels"] = self._labels(feature, example, index)
+        return features
+
+    def _labels(self, feature: dict[str, Any], example: Example, index: dict[str, int]) -> dict[str, Any]:
+        offsets, real = feature["_offsets"], feature["_real"]
+        spans = self._mention_spans(example)
+        # A sentence with a target that cannot be located trains no tags: its tokens would be tagged O wrongly.
+        located = bool(spans) and all(spans)
+        tags = bio_tags(offsets, real, [s for found in spans for s in found]) if located else [-100] * len(real)
+        target_ids = [0] * len(real)
+        classes = [-100] * self.options.max_targets
+        scores = [float("nan")] * self.options.max_targets
+        for k, (mention, found) in enumerate(zip(example.mentions[: self.options.max_targets], spans)):
+            positions = tokens_in_spans(offsets, real, found)
+            for j in positions:
+                target_ids[j] = target_ids[j] or k + 1
+            label = mention_class(mention)
+            if positions and label:
+                classes[k] = SENTIMENT_LABELS.index(label)
+                scores[k] = float("nan") if mention.score is None else mention.score
+        aspect = index.get(example.aspects[0], -100) if example.aspects else -100
+        return {"tags": tags, "target_ids": target_ids, "classes": classes, "scores": scores, "aspect": aspect}
+
+    def forward(self, model, batch, tokenizer):
+        return model(**batch)
+
+    # -- decoding -------------------------------------------------------------------------------------------
+    def decode(self, outputs, features, examples, labels, tokenizer):
+        arrays = {name: _numpy(getattr(outputs, name)) for name in
+                  ("tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence")}
+        tag_probabilities = softmax(arrays["tag_logits"])
+        aspect_probabilities = softmax(arrays["aspect_logits"]) if labels else None
+        tree = self._tree(labels) if labels else None
+        context = self.options.sentence_context
+        predictions = []
+        for i, (feature, example) in enumerate(zip(features, examples)):
+            token_part, sentence_part = arrays["sentiment_token"][i], arrays["sentiment_sentence"][i]
+            spans = decode_spans(tag_probabilities[i], feature, example.sentence, self.options.max_span_tokens,
+                                 self.options.min_targets)
+            prediction: dict[str, Any] = {
+                "targets": targets_with_sentiment(spans, token_part, sentence_part, context),
+                "aspect": self._aspect(tree, aspect_probabilities[i]) if tree is not None else None,
+            }
+            given = example.mentions or ((Mention(example.target),) if example.target else ())
+            if given:
+                prediction["given_targets"] = [
+                    given_target(m, feature, example, token_part, sentence_part, context, self.options.fuzzy_threshold)
+                    for m in given]
+            predictions.append(prediction)
+        return predictions
+
+    def _tree(self, labels: list[str]) -> AspectTree:
+        """The aspect tree of ``labels``, built once per label list (decoding runs once per batch)."""
+        cached = getattr(self, "_cached_tree", None)
+        if cached is None or cached.leaves != list(labels):
+            cached = self._cached_tree = AspectTree(labels)
+        return cached
+
+    def _aspect(self, tree: AspectTree, probabilities: np.ndarray) -> dict[str, Any]:
+        label, probability, levels = tree.read(probabilities, self.options.aspect_level)
+        return {"label": label, "level": self.options.aspect_level, "levels": levels, "probability": probability}
+
+    def render_answer(self, prediction: dict[str, Any]) -> str:
+        """``"barclays: positive; lloyds: negative"``: every predicted target with its sentiment."""
+        return pairs_text((t["text"], t["sentiment"]["label"]) for t in prediction.get("targets") or [])
+
+    # -- pipeline record ------------------------------------------------------------------------------------
+    def provides(self) -> tuple[str, ...]:
+        return ("target", "marked_sentence", "aspects", "aspect_l1", "aspect_l2")
+
+    def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
+        if not example.target and prediction["targets"]:
+            example = replace(example, target=prediction["targets"][0]["text"])
+        if not example.aspects and prediction.get("aspect"):
+            example = replace(example, aspects=(prediction["aspect"]["levels"][-1],))
+        return example
+
+    def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
+        """``{"targets": [{text, start, end, score, sentiment}], "aspect": {label, levels, probability}}``."""
+        record = {"targets": prediction["targets"], "aspect": prediction["aspect"]}
+        if prediction.get("given_targets"):
+            record["given_targets"] = prediction["given_targets"]
+        return record
+
+    # -- scoring --------------------------------------------------------------------------------------------
+    def score(self, examples, predictions, labels, evaluation):
+        return joint_metrics(examples, predictions, self._tree(labels) if labels else None,
+                             evaluation.bootstrap_samples, evaluation.confidence)
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().float().cpu().numpy()
+    return np.asarray(value, dtype=np.float32)
