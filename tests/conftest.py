@@ -185,3 +185,32 @@ def tiny_llama(tmp_path_factory) -> Path:
                          bos_token_id=tokenizer.eos_token_id)
     LlamaForCausalLM(config).save_pretrained(str(folder))
     return folder
+
+
+# -- test tiers ------------------------------------------------------------------------------------------------
+#: Fixtures that train a model (a tiny one, for a few steps): every test that uses one is in the slow tier.
+TRAINING_FIXTURES = {"pipeline_runs", "trained_runs", "good_run", "instruct_run", "joint_run", "finished_study"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """``pytest -m "not slow"`` runs every test that trains no model: tests that train in their body carry
+    ``@pytest.mark.slow``; tests that use a training fixture are marked here."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_train_nothing(request, monkeypatch):
+    """A test outside the slow tier that starts a training run fails, naming the marker it lacks (so the fast tier
+    stays fast as tests are added)."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} trains a model: mark it @pytest.mark.slow (or use a fixture "
+                             "listed in conftest.TRAINING_FIXTURES)")
+
+    import finabsa.training.loop
+
+    monkeypatch.setattr(finabsa.training.loop, "_run", refuse)

@@ -72,15 +72,17 @@ def test_an_unknown_head_kind_is_refused_naming_the_registered_ones():
         head_for(HeadSpec("tree-classification", 3))
 
 
+@pytest.mark.slow
 def test_train_takes_several_tasks_and_saves_the_resolved_config(tiny_data, tiny_bert, tmp_path):
     config = quick_config(tiny_data, tiny_bert, tmp_path / "both")
-    results = finabsa.train(config, progress=False, tasks=["sentiment", "aspect"])
+    results = finabsa.train_tasks(config, ["sentiment", "aspect"], progress=False)
     assert [r.run_dir for r in results] == [tmp_path / "both" / "sentiment", tmp_path / "both" / "aspect"]
     assert [r.report["task"] for r in results] == ["sentiment", "aspect"]
     saved = RunConfig.from_dict(yaml.safe_load((results[0].run_dir / "config.yaml").read_text()))
     assert config.training.learning_rate is None and saved.training.learning_rate == 5e-4
 
 
+@pytest.mark.slow
 def test_the_example_task_in_the_docs_trains_saves_and_reloads(tiny_data, tiny_bert, tmp_path, monkeypatch):
     """The complete task shown in ``finabsa.tasks.base``'s docstring works as written."""
     import textwrap

@@ -29,6 +29,7 @@ RUN_FILES = ["config.yaml", "run.json", "labels.json", "metrics.jsonl", "report.
              "predictions.jsonl", "model"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task, options, adapter, model_fixture", VARIANTS)
 def test_train_save_load_predicts_identically(task, options, adapter, model_fixture, request, tiny_data, tmp_path):
     model = request.getfixturevalue(model_fixture)
@@ -74,6 +75,7 @@ def _aspects(row, data):
     return _test_rows(data)[row["sentence"]]["aspects"]
 
 
+@pytest.mark.slow
 def test_lora_run_folder_holds_adapter_not_full_weights(tiny_data, tiny_bert, tmp_path):
     result = finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "run"), progress=False)
     model_dir = result.run_dir / "model"
@@ -87,6 +89,7 @@ def test_lora_run_folder_holds_adapter_not_full_weights(tiny_data, tiny_bert, tm
     assert any("lora_" in k for k in keys) and any("classifier" in k for k in keys)
 
 
+@pytest.mark.slow
 def test_shipped_minilm_trains_on_a_handful_of_rows(tiny_data, minilm_dir, tmp_path):
     config = quick_config(tiny_data, "minilm", tmp_path / "run", data={"max_train_rows": 16, "max_eval_rows": 8})
     result = finabsa.train(config, progress=False)

@@ -82,6 +82,7 @@ def test_export_cli_and_runtime_errors(pipeline_runs, exports, tmp_path, capsys)
     assert json.loads(capsys.readouterr().out)["text"] == "Shell up"
 
 
+@pytest.mark.slow
 def test_generative_targets_are_not_exported_to_onnx(tiny_data, tiny_t5, tmp_path):
     from conftest import quick_config
 

@@ -48,6 +48,7 @@ def _interrupt_after_checkpoint(monkeypatch, step: int) -> None:
     monkeypatch.setattr(training, "checkpoint_every", callbacks)
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_path, monkeypatch):
     whole = finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "whole", training=TRAINING), progress=False)
 
@@ -76,6 +77,7 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_pa
     assert labels == [json.loads(line)["label"] for line in whole_predictions]
 
 
+@pytest.mark.slow
 def test_resume_errors_say_what_to_do(tiny_data, tiny_bert, tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "no interrupted run at" in capsys.readouterr().err
@@ -86,6 +88,7 @@ def test_resume_errors_say_what_to_do(tiny_data, tiny_bert, tmp_path, capsys):
         finabsa.resume(done)
 
 
+@pytest.mark.slow
 def test_a_failed_rerun_leaves_the_earlier_run_untouched(tiny_data, tiny_bert, tmp_path, monkeypatch, caplog):
     config = quick_config(tiny_data, tiny_bert, tmp_path / "run")
     first = finabsa.train(config, progress=False).run_dir
@@ -104,6 +107,7 @@ def test_a_failed_rerun_leaves_the_earlier_run_untouched(tiny_data, tiny_bert, t
     assert finabsa.load(first).predict(["Tesco shares surge"]) == before
 
 
+@pytest.mark.slow
 def test_pickle_files_in_a_run_folder_are_refused(tiny_data, tiny_bert, tmp_path):
     run = finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "run"), progress=False).run_dir
     (run / "model" / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
@@ -111,6 +115,7 @@ def test_pickle_files_in_a_run_folder_are_refused(tiny_data, tiny_bert, tmp_path
         finabsa.load(run)
 
 
+@pytest.mark.slow
 def test_two_process_cpu_run_writes_the_same_folder_as_one_process(tiny_data, tiny_bert, tmp_path):
     common = ["-m", "finabsa", "train", "--task", "sentiment", "--data", str(tiny_data), "--model", str(tiny_bert),
               "--epochs", "2", "--batch-size", "8", "--max-length", "32", "--rank", "4", "--quiet",

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+import finabsa
 from conftest import quick_config
 from finabsa.cli import _parse, build_parser, main
+from finabsa.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,6 +112,20 @@ def test_evaluate_scores_a_users_own_file_with_its_columns(good_run, tmp_path, c
     report = json.loads(output.read_text())
     assert report["rows_scored"] == 5 and report["after"]["n"] == 5 and report["data"] == str(data)
     assert any("seeded sample of 5" in note for note in report["data_notes"])
+
+
+def test_evaluate_scores_a_file_with_no_split_column_whole(good_run, tmp_path, capsys):
+    rows = [[f"Shell shares rise {i}", "positive"] for i in range(4)]
+    rows += [[f"BP fined {i}", "negative"] for i in range(4)]
+    data = _csv(tmp_path / "mine.csv", ["headline", "mood"], rows)
+    output = tmp_path / "report.json"
+    assert main(["evaluate", str(good_run), "--data", str(data), "--text-column", "headline", "--label-column",
+                 "mood", "--output", str(output)]) == 0
+    assert "scored 8 row(s) of split 'all'" in capsys.readouterr().out
+    report = json.loads(output.read_text())
+    assert report["split"] == "all" and any("has no split column" in note for note in report["data_notes"])
+    with pytest.raises(DataError, match="has no split 'validation'; it has: train. Pick one of those with --split"):
+        finabsa.evaluate(good_run, data=str(data), split="validation", text_column="headline", label_column="mood")
 
 
 def test_evaluate_with_max_rows_samples_rather_than_taking_the_first_rows():

@@ -126,3 +126,48 @@ def test_the_layering_test_sees_an_upward_import(tmp_path):
     source.write_text("from ..training import train\n")
     found = _imports("finabsa.data.bad", source, set(_modules()))
     assert "finabsa.training" in found and _stage("finabsa.training") > _stage("finabsa.data.bad")
+
+
+def _owners() -> dict[str, set[str]]:
+    """Each task name and head kind -> the modules that may compare a string with it: the module (or package)
+    that registers it."""
+    from finabsa.models.heads import _REGISTRY as HEADS
+    from finabsa.tasks.base import _REGISTRY as TASKS
+
+    owners: dict[str, set[str]] = {}
+    for name, cls in [*TASKS.items(), *HEADS.items()]:
+        module = cls.__module__
+        package = module.rsplit(".", 1)[0]  # a task split into a package of its own owns the whole package
+        owned = {module} | ({package} if package not in ("finabsa.tasks", "finabsa.models.heads") else set())
+        owners.setdefault(name, set()).update(owned)
+    return owners
+
+
+def _compared_strings(tree: ast.AST) -> list[tuple[int, str]]:
+    """String constants a comparison tests against (``x == "joint"``, ``kind in ("seq2seq", ...)``)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        for operand in [node.left, *node.comparators]:
+            items = operand.elts if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) else [operand]
+            found += [(node.lineno, item.value) for item in items
+                      if isinstance(item, ast.Constant) and isinstance(item.value, str)]
+    return found
+
+
+def test_no_string_comparison_on_a_head_kind_or_task_name_outside_its_own_module():
+    """Only the module that registers a task or a head may compare a string with its name: everything else asks
+    the task or the head plug-in (``Task.render_answer``, ``head_for(spec).generates``...)."""
+    owners = _owners()
+    offences = []
+    for module, path in _modules().items():
+        for line, value in _compared_strings(ast.parse(path.read_text(encoding="utf-8"))):
+            if value in owners and not any(module == o or module.startswith(o + ".") for o in owners[value]):
+                offences.append(f"{path.relative_to(PACKAGE.parent)}:{line} compares with '{value}'")
+    assert not offences, "\n".join(offences)
+
+
+def test_the_comparison_check_sees_one(tmp_path):
+    assert _compared_strings(ast.parse("if head.kind == 'joint' or name in ('sentiment', 'x'):\n    pass\n")) == [
+        (1, "joint"), (1, "sentiment"), (1, "x")]

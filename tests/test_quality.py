@@ -60,6 +60,7 @@ def test_tree_loss_covers_every_level_and_trains():
     assert torch.isfinite(logits.grad).all() and logits.grad[0, 4] < 0
 
 
+@pytest.mark.slow
 def test_hierarchical_run_reports_every_level(tiny_data, tiny_bert, tmp_path):
     config = quick_config(tiny_data, tiny_bert, tmp_path / "run", task="aspect",
                           task_options={"head": "hierarchical", "level": 2})
@@ -83,6 +84,7 @@ def test_flat_and_hierarchical_agree_on_what_gold_is():
         finabsa.load_config(None, {"task.name": "aspect", "task.head": "tree"}).validate()
 
 
+@pytest.mark.slow
 def test_targets_are_selected_on_the_decoded_span_exact_match(tiny_data, tiny_bert, tmp_path):
     """The validation metric that picks the best epoch is the test's own metric, through the same decoding."""
     from finabsa.config import EvaluationConfig
@@ -99,6 +101,7 @@ def test_targets_are_selected_on_the_decoded_span_exact_match(tiny_data, tiny_be
     assert [row["eval_exact_match"] for row in logged if "eval_exact_match" in row]  # logged every epoch
 
 
+@pytest.mark.slow
 def test_a_study_trains_each_stage_once_and_reads_views_and_predicted_inputs(tiny_data, tiny_bert, tmp_path,
                                                                              caplog):
     import yaml

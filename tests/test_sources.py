@@ -159,6 +159,7 @@ def test_inspect_cli_bad_path_is_one_line(capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_training_on_sentfin_phrasebank_and_extra_data(tmp_path, tiny_bert, tiny_data):
     sentfin = _sentfin(tmp_path / "sentfin", SENTFIN_ROWS)
     result = finabsa.train(quick_config(sentfin, tiny_bert, tmp_path / "run-sentfin", task="target"), progress=False)

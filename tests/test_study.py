@@ -81,6 +81,7 @@ def test_t_interval_matches_the_textbook():
     assert t_interval([0.5]) is None
 
 
+@pytest.mark.slow
 def test_finished_runs_are_skipped_and_unfinished_ones_rerun(finished_study, caplog):
     spec, _, out = finished_study
     kept = out / "runs" / "sentiment-sentence" / "seed-1" / "run.json"
@@ -130,6 +131,7 @@ def test_shipped_study_presets_are_valid():
     assert load_study(REPO / "configs" / "study-fiqa-mpnet.yaml").base["model.name"] == "mpnet"
 
 
+@pytest.mark.slow
 def test_study_cli_quick(tmp_path, tiny_data, tiny_bert, capsys):
     path = _study_file(tmp_path, tiny_data, tiny_bert)
     assert main(["study", str(path), "--quick", "--output", str(tmp_path / "q")]) == 0
@@ -164,6 +166,7 @@ def test_task_ensembles_soft_vote_average_and_majority():
     assert target.ensemble(votes)[0]["target"] == "BP"
 
 
+@pytest.mark.slow
 def test_study_resumes_an_interrupted_run_of_the_same_configuration(tmp_path, tiny_data, tiny_bert, monkeypatch):
     import finabsa
     from finabsa.study import _cell_config, _resumable

@@ -140,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="data set to score on (default: the one the run was trained on)")
     for flag in source_flags():
         flag.add_to(evaluate)
-    evaluate.add_argument("--split", default="test", help="split to score, or 'all' for every row (a labelled file "
-                          "of your own with no split column); default: test")
+    evaluate.add_argument("--split", default=None, help="split to score, or 'all' for every row; default: test, or "
+                          "every row of a --data file that has no split column")
     evaluate.add_argument("--max-rows", type=int, help="score a seeded sample of this many rows")
     evaluate.add_argument("--output", help="also write the report as JSON to this file")
 
@@ -350,7 +350,7 @@ def _command_evaluate(args: argparse.Namespace) -> int:
                if flag.key != "data.format" and flag.value(args) is not None}
     report = evaluate(args.run_dir, data=args.data, data_format=args.data_format or "auto", split=args.split,
                       max_rows=args.max_rows, progress=True, **columns)
-    print(f"scored {report['rows_scored']} row(s) of split '{args.split}' of {report['data']}")
+    print(f"scored {report['rows_scored']} row(s) of split '{report['split']}' of {report['data']}")
     print(summary_table([report]))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")

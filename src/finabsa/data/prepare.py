@@ -24,8 +24,10 @@ __all__ = ["TaskDataNeeds", "TrainingData", "load_task_data", "training_data", "
 class TaskDataNeeds(Protocol):
     """What data preparation asks of a task (every ``finabsa.tasks.Task`` answers it)."""
 
-    training_exclusion_reason: str
-    data_needs: str
+    @property
+    def training_exclusion_reason(self) -> str: ...
+    @property
+    def data_needs(self) -> str: ...
 
     def describe(self) -> str: ...
     def usable(self, example: Example) -> bool: ...
@@ -192,7 +194,8 @@ def scoring_examples(task: TaskDataNeeds, splits: dict[str, list[Example]], spli
     if split == "all":
         splits = {"all": [e for rows in splits.values() for e in rows]}
     if split not in splits:
-        raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}.")
+        raise DataError(f"the data set has no split '{split}'; it has: {', '.join(sorted(splits))}. Pick one of "
+                        "those with --split, or score every row with --split all.")
     examples = [e for e in _grouped(task, split, splits[split]) if task.usable(e)]
     if not examples:
         raise DataError(

@@ -22,6 +22,7 @@ import torch
 from ..errors import FinabsaError
 from ..models.build import merged_model, output_axes
 from ..models.heads import head_for
+from ..models.predictor import Predictor
 from ..run_layout import EXPORT_FILE, ONNX_FILES, is_export, read_json_file
 from ..training.run_folder import RunFolder
 from .loading import load
@@ -84,7 +85,7 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
     return folder.finish()
 
 
-def _export_onnx(model: Any, predictor: Any, path: Path) -> None:
+def _export_onnx(model: Any, predictor: Predictor, path: Path) -> None:
     import warnings
 
     sample = predictor.tokenizer(["Tesco shares surge after strong results", "BP fined"], padding=True,

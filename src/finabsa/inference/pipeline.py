@@ -89,6 +89,8 @@ class Pipeline:
         self.batch_size = batch_size
         self.merge = merge
         self.predictors: dict[str, Predictor] = {}
+        #: Each task's pipeline hooks (its inputs, what it provides, its part of the record).
+        self.hooks: dict[str, PipelineHooks] = {}
         for name, run in runs.items():
             if isinstance(run, Predictor):
                 predictor = run
@@ -110,6 +112,7 @@ class Pipeline:
                     f"'{trained_for}'; map '{trained_for}' to it, or point '{name}' at a {name} run."
                 )
             self.predictors[name] = predictor
+            self.hooks[name] = predictor.task
         self.order = self._order()
 
     @classmethod
@@ -119,10 +122,10 @@ class Pipeline:
 
     def _order(self) -> list[str]:
         """Providers before the tasks whose templates need their fields; a missing provider is an error."""
-        provided_by = {field: name for name, p in self.predictors.items() for field in p.task.provides()}
+        provided_by = {field: name for name, hooks in self.hooks.items() for field in hooks.provides()}
         order: list[str] = []
         for name, predictor in self.predictors.items():
-            missing = sorted(predictor.task.needs() - provided_by.keys())
+            missing = sorted(self.hooks[name].needs() - provided_by.keys())
             if missing:
                 raise FinabsaError(
                     f"the {name} run '{predictor.run_dir}' reads {', '.join(missing)} in its input template, "
@@ -132,7 +135,7 @@ class Pipeline:
                 )
         remaining = list(self.predictors)
         while remaining:
-            ready = [n for n in remaining if all(provided_by[f] in order for f in self.predictors[n].task.needs())]
+            ready = [n for n in remaining if all(provided_by[f] in order for f in self.hooks[n].needs())]
             order.extend(ready)
             remaining = [n for n in remaining if n not in ready]
         return order
@@ -169,7 +172,7 @@ class Pipeline:
         answers: dict[str, list[dict | None]] = {}
         for name in self.order:
             predictor = self.predictors[name]
-            task = predictor.task
+            task = self.hooks[name]
             needs = task.needs()
             # A sentence for which an earlier task found nothing to fill this task's template gets no answer.
             ready = [i for i, e in enumerate(examples) if all(template_values(e)[field] for field in needs)]
@@ -190,7 +193,7 @@ class Pipeline:
         answers = self.predict_tasks(examples, progress=progress)
         records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
         for name in self.order:
-            task = self.predictors[name].task
+            task = self.hooks[name]
             for record, answer in zip(records, answers[name]):
                 if answer is not None and answer.get("truncated"):
                     record.setdefault("notes", []).append(f"{name}: {answer['truncated']}")

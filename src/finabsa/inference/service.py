@@ -16,9 +16,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request  # at module level: FastAPI resolves the endpoints' string annotations here
+from fastapi import FastAPI, Request  # at module level: FastAPI resolves the endpoints' string annotations here
 
 from ..errors import FinabsaError
+from .pipeline import Pipeline
 
 __all__ = ["ServiceLimits", "create_app", "serve", "API_KEY_ENV"]
 
@@ -161,11 +162,10 @@ class MicroBatcher:
                 start += len(job_texts)
 
 
-def create_app(pipeline: Any, api_key: str | None = None, limits: ServiceLimits | None = None) -> Any:
+def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLimits | None = None) -> FastAPI:
     """The FastAPI app serving ``pipeline`` (a ``finabsa.Pipeline``), with an optional API key."""
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
     limits = limits or ServiceLimits()
@@ -319,8 +319,6 @@ def serve(
 ) -> None:
     """Load the pipeline once, then serve it with uvicorn until interrupted."""
     import uvicorn
-
-    from .pipeline import Pipeline
 
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
     pipeline = Pipeline.from_file(pipeline_file, batch_size=batch_size, runtime=runtime)

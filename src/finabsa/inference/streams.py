@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..constants import INPUT_FORMATS, OUTPUT_FORMATS
-from ..data.records import as_example
+from ..data.records import Example, as_example
 from ..errors import FinabsaError
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "BadRow", "read_inputs", "stream_predictions", "flatten_record"]
@@ -209,12 +209,8 @@ def stream_predictions(
 
     for number, item in enumerate(inputs, start=1):
         carried = _carried(item)
-        if not isinstance(item, BadRow):
-            try:
-                item = as_example(item, number - 1)  # converted once; predictors take Examples as they are
-            except FinabsaError as exc:
-                item = BadRow("", str(exc), item if isinstance(item, str) else "")
-        chunk.append((item, carried))
+        entry: Example | BadRow = item if isinstance(item, BadRow) else _example_or_bad_row(item, number - 1)
+        chunk.append((entry, carried))
         if len(chunk) >= chunk_size:
             flush()
     if chunk:
@@ -224,6 +220,14 @@ def stream_predictions(
 
 #: Fields of a JSON input that finabsa reads itself; any other field is carried to the output record.
 _READ_FIELDS = ("text", "sentence", "target", "aspects")
+
+
+def _example_or_bad_row(item: str | dict, index: int) -> Example | BadRow:
+    """The input as an Example (converted once; predictors take Examples as they are), or the reason it is not."""
+    try:
+        return as_example(item, index)
+    except FinabsaError as exc:
+        return BadRow("", str(exc), item if isinstance(item, str) else "")
 
 
 def _carried(item: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..config import AdapterConfig
 from ..errors import ConfigError, ModelLoadError
 from ..tasks.base import HeadSpec, Task
 from .heads import LossFunction, head_for
@@ -84,7 +85,7 @@ def head_parameter_names(model: Any) -> list[str]:
     return [n for n, _ in model.named_parameters() if not (prefix and n.startswith(prefix + "."))]
 
 
-def build_model(model: ResolvedModel, head: HeadSpec, labels: list[str], adapter: Any,
+def build_model(model: ResolvedModel, head: HeadSpec, labels: list[str], adapter: AdapterConfig,
                 describe: str = "this task") -> Any:
     """Load the base model with the declared head and prepare it for the configured fine-tuning method."""
     if adapter.method == "frozen" and head_for(head).generates:
@@ -101,7 +102,7 @@ def build_model(model: ResolvedModel, head: HeadSpec, labels: list[str], adapter
     return _with_lora(base, model, head, adapter)
 
 
-def _with_lora(base: Any, model: ResolvedModel, head: HeadSpec, adapter: Any) -> Any:
+def _with_lora(base: Any, model: ResolvedModel, head: HeadSpec, adapter: AdapterConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
     targets = adapter.target_modules or default_target_modules(base.config.model_type)
@@ -115,7 +116,7 @@ def _with_lora(base: Any, model: ResolvedModel, head: HeadSpec, adapter: Any) ->
         task_type=plugin.peft_task_type,
         **plugin.lora_settings(base),
         r=adapter.rank,
-        lora_alpha=adapter.alpha,
+        lora_alpha=adapter.alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales the same way
         lora_dropout=adapter.dropout,
         target_modules=targets,
         use_dora=adapter.use_dora,

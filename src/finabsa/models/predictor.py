@@ -10,19 +10,23 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.records import Example, as_example
+from ..tasks.base import Evaluation, Task
 from .build import training_collator
 
 __all__ = ["Predictor"]
 
 
 class Predictor:
-    """A task's model ready to predict: tokenizer, model in eval mode, label list, and the task plug-in."""
+    """A task's model ready to predict: tokenizer, model in eval mode, label list, and the task plug-in.
+
+    ``model`` is a PyTorch module or an ONNX Runtime session behind the same call (``finabsa.inference``).
+    """
 
     def __init__(
         self,
         model: Any,
         tokenizer: Any,
-        task: Any,
+        task: Task,
         labels: list[str],
         max_length: int = 128,
         batch_size: int = 64,
@@ -75,7 +79,8 @@ class Predictor:
             self.model.train()
         return results  # type: ignore[return-value]
 
-    def evaluate(self, examples: list[Example], evaluation: Any, progress: bool = False, desc: str = "evaluate"):
+    def evaluate(self, examples: list[Example], evaluation: Evaluation, progress: bool = False,
+                 desc: str = "evaluate") -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Predict ``examples`` and score them; returns ``(metrics, predictions)``."""
         predictions = self.predict_examples(examples, progress=progress, desc=desc)
         return self.task.score(examples, predictions, self.labels, evaluation), predictions

@@ -52,7 +52,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -61,7 +61,7 @@ from ..data.spans import mark_target
 from ..errors import DataError, UnknownNameError
 
 __all__ = [
-    "HeadSpec", "Task", "choice_problems", "register_task", "template_fields", "template_values",
+    "Evaluation", "HeadSpec", "Task", "choice_problems", "register_task", "template_fields", "template_values",
     "get_task", "task_names", "render_template", "TEMPLATE_FIELDS",
 ]
 
@@ -154,6 +154,13 @@ class HeadSpec:
     size: int = 0
     problem_type: str | None = None
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Evaluation(Protocol):
+    """What scoring reads of the evaluation settings (``finabsa.config.EvaluationConfig`` has these fields)."""
+
+    bootstrap_samples: int
+    confidence: float
 
 
 class Task(ABC):
@@ -283,7 +290,7 @@ class Task(ABC):
     # -- scoring ---------------------------------------------------------------------------------------------
     @abstractmethod
     def score(
-        self, examples: list[Example], predictions: list[dict[str, Any]], labels: list[str], evaluation: Any
+        self, examples: list[Example], predictions: list[dict[str, Any]], labels: list[str], evaluation: Evaluation
     ) -> dict[str, Any]:
         """Metrics of predictions against the examples' gold answers (see ``finabsa.tasks.metrics``)."""
 

@@ -30,6 +30,8 @@ from .sentiment import SentimentOptions, SentimentTask
 __all__ = ["InstructTask", "InstructOptions", "parse_answer", "FIELDS"]
 
 FIELDS = ("target", "aspect", "sentiment")
+#: The answer's fields by name (lines of the written answer, not the tasks of the same names).
+TARGET, ASPECT, SENTIMENT = FIELDS
 INVALID = "(invalid)"
 _HINTS = {
     "target": "the company, asset or ticker the text is about",
@@ -136,9 +138,9 @@ class InstructTask(Task, PipelineHooks):
     def build_labels(self, train: list[Example]) -> list[str]:
         """The allowed class answers, as ``field:label`` (what a valid answer may name)."""
         labels = []
-        if "aspect" in self.options.fields:
+        if ASPECT in self.options.fields:
             labels += [f"aspect:{a}" for a in sorted({self._aspect(e) for e in train if self._aspect(e)})]
-        if "sentiment" in self.options.fields:
+        if SENTIMENT in self.options.fields:
             labels += [f"sentiment:{s}" for s in SENTIMENT_LABELS]
         return labels
 
@@ -256,7 +258,7 @@ class InstructTask(Task, PipelineHooks):
         for name in self.options.fields:
             truth = [g[name] for g in gold]
             answered = [p.get(name) or "" for p in predictions]
-            if name == "target":
+            if name == TARGET:
                 part = target_metrics(truth, answered, **kwargs)
             else:
                 allowed = self.allowed(labels, name) or sorted(set(truth))
@@ -274,7 +276,7 @@ class InstructTask(Task, PipelineHooks):
 
     # -- pipeline ---------------------------------------------------------------------------------------------
     def provides(self) -> tuple[str, ...]:
-        return ("target", "marked_sentence") if "target" in self.options.fields else ()
+        return ("target", "marked_sentence") if TARGET in self.options.fields else ()
 
     def fill(self, example: Example, prediction: dict[str, Any]) -> Example:
         if example.target or not prediction.get("target"):
@@ -292,13 +294,13 @@ class InstructTask(Task, PipelineHooks):
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """The record's own ``targets`` / ``aspect`` / ``sentiment`` fields, filled from the written answer."""
         record: dict[str, Any] = {}
-        if "target" in self.options.fields:
+        if TARGET in self.options.fields:
             record["targets"] = [{"text": prediction["target"], "start": None, "end": None, "score": None}] \
                 if prediction.get("target") else []
-        if "aspect" in self.options.fields:
+        if ASPECT in self.options.fields:
             record["aspect"] = {"label": prediction["aspect"] or None, "level": self.options.aspect_level,
                                 "probability": None}
-        if "sentiment" in self.options.fields:
+        if SENTIMENT in self.options.fields:
             record["sentiment"] = {"label": prediction["sentiment"] or None, "probability": None}
         if not prediction.get("valid", True):
             record["notes"] = [f"LLM answer: {p}" for p in prediction["problems"]]

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
 import sys
@@ -92,17 +93,15 @@ def default_output(config: RunConfig) -> Path:
     return Path("runs") / f"{config.task.name}-{model}-{config.adapter.method}-{stamp}"
 
 
-def train(config: RunConfig, progress: bool = True, tasks: Sequence[str] | None = None) -> Any:
-    """Train one task as configured and write its run folder; returns the folder and the report (``RunResult``).
+def train(config: RunConfig, progress: bool = True) -> RunResult:
+    """Train one task as configured and write its run folder; returns the folder and the report.
 
-    With ``tasks`` (task names, as ``finabsa train --task sentiment,aspect``) every task is trained with the same
-    settings and a list of ``RunResult`` is returned (see ``train_tasks``). ``finabsa train`` on the command line
-    does exactly this. Under ``accelerate launch`` every process trains its share and only the main process
-    writes the run folder.
+    ``finabsa train`` on the command line does exactly this (``train_tasks`` trains several tasks, as
+    ``--task sentiment,aspect``). ``config`` is left as it is: the run works on a copy, whose resolved form (with
+    the output folder chosen) is saved in the run folder. Under ``accelerate launch`` every process trains its
+    share and only the main process writes the run folder.
     """
-    if tasks is not None:
-        return train_tasks(config, tasks, progress=progress)
-    config.validate()
+    config = copy.deepcopy(config).validate()
     prepared = _prepare(config)
     # The folder is created only now, so that a bad model name or data set leaves nothing behind.
     output = Path(config.output) if config.output else default_output(config)
