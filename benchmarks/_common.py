@@ -118,17 +118,16 @@ def add_pipeline_arguments(parser, runtime: bool = True) -> None:
 
 def ensure_exports(runs: dict[str, Path], folder: Path) -> dict[str, Path]:
     """ONNX exports of the pipeline's runs, written once (reused while the source run is unchanged)."""
-    import json
-
     from finabsa.inference.export import export_run
+    from finabsa.run_layout import EXPORT_FILE, RUN_FILE, read_json_file
 
     folder = Path(folder)
     exports = {}
     for task, run in runs.items():
         target = folder / task
-        info = target / "finabsa.json"
-        fresh = info.is_file() and json.loads(info.read_text())["source_run"] == str(run.resolve()) and \
-            info.stat().st_mtime > (run / "run.json").stat().st_mtime
+        info = target / EXPORT_FILE
+        fresh = info.is_file() and read_json_file(info, "export folder")["source_run"] == str(run.resolve()) and \
+            info.stat().st_mtime > (run / RUN_FILE).stat().st_mtime
         if not fresh:
             print(f"exporting {task} from {run} ...", flush=True)
             export_run(run, target, onnx=True, int8=True, overwrite=True)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from _common import REPO, hardware, hardware_line, write_json
 
+from finabsa.run_layout import read_predictions, read_report, read_run_info
+
 
 def train_command(output: Path, args: argparse.Namespace) -> list[str]:
     return [sys.executable, "-m", "finabsa", "train", "--task", "sentiment", "--epochs", str(args.epochs),
@@ -66,8 +68,7 @@ def kill_at(command: list[str], partial: Path, step: int, timeout: float = 1800)
 
 
 def outcome(run_dir: Path) -> dict:
-    report = json.loads((run_dir / "report.json").read_text())
-    predictions = [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    report, predictions = read_report(run_dir), read_predictions(run_dir)
     return {"accuracy": report["after"]["accuracy"], "macro_f1": report["after"]["macro_f1"],
             "steps": report["training"]["steps"], "labels": [p["label"] for p in predictions],
             "probabilities": [p["probability"] for p in predictions]}
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         step = rng.randint(args.checkpoint_steps + 1, reference["steps"] - 2)
         killed_after = kill_at(train_command(output, args), output.with_name(output.name + ".partial"), step)
         run([sys.executable, "-m", "finabsa", "train", "--resume", str(output), "--quiet"])
-        info_file = json.loads((output / "run.json").read_text())
+        info_file = read_run_info(output)
         result = outcome(output)
         differing = sum(a != b for a, b in zip(result["labels"], reference["labels"]))
         gap = max(abs(a - b) for a, b in zip(result["probabilities"], reference["probabilities"]))

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 import finabsa
+from finabsa.run_layout import read_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         run_dir = output / name
         if (run_dir / "report.json").is_file():
-            report = json.loads((run_dir / "report.json").read_text())
+            report = read_report(run_dir)
         else:
             config = finabsa.load_config(None, {**base, **(overrides or {}), "output": str(run_dir),
                                                 "overwrite": True})

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from _common import REPO, hardware, hardware_line, set_threads, write_json
 
+from finabsa.run_layout import METRICS_FILE
+
 REFERENCE_MAX_LENGTH = 150
 
 
@@ -86,7 +88,7 @@ def finabsa_defaults(config, epochs: int) -> dict:
         began = time.perf_counter()
         result = finabsa.train(run_config, progress=False)
         total = time.perf_counter() - began
-        logs = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+        logs = [json.loads(line) for line in (result.run_dir / METRICS_FILE).read_text().splitlines()]
     summary = next(row for row in logs if "train_runtime" in row)
     return {"train_seconds": summary["train_runtime"], "total_seconds": total,
             "test_accuracy": result.report["after"]["accuracy"], "epochs_run": summary["epoch"]}
@@ -103,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = set_threads(args.threads)
     import finabsa
-    from finabsa.tasks import build_task
     from finabsa.data.prepare import load_task_data
+    from finabsa.tasks import build_task
 
     config = finabsa.load_config(None, {"task.name": "sentiment", "model.name": args.model,
                                         "training.seed": args.seed,

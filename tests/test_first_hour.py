@@ -204,28 +204,44 @@ def test_export_refuses_an_export_folder_by_its_name(good_run, tmp_path, capsys)
     assert "is an export folder already" in capsys.readouterr().err
 
 
-def _readme_commands() -> list[str]:
-    """Every `finabsa ...` command in the README's shell blocks (continuation lines joined)."""
-    text = (REPO / "README.md").read_text()
+#: The pages a user reads commands from: the README's front page, the docs pages by topic, the contributor's page.
+DOC_PAGES = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def _readme_commands() -> list[tuple[str, str]]:
+    """Every `finabsa ...` command in the shell blocks of the README and the docs (continuation lines joined),
+    with the page it is on."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        block = block.replace("\\\n", " ")
-        for line in block.splitlines():
-            line = line.split("  #")[0].strip()
-            match = re.search(r"(?:^|\s|/)finabsa (\w.*)$", line)
-            if match and not line.startswith(("accelerate", "torchrun", "bash ")):
-                commands.append(match.group(1))
+    for page in DOC_PAGES:
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S):
+            block = block.replace("\\\n", " ")
+            for line in block.splitlines():
+                line = line.split("  #")[0].strip()
+                match = re.search(r"(?:^|\s|/)finabsa (\w.*)$", line)
+                if match and not line.startswith(("accelerate", "torchrun", "bash ")):
+                    commands.append((page.name, match.group(1)))
     return commands
 
 
-def test_the_readme_commands_parse_with_the_cli_as_it_is():
+def test_the_readme_and_docs_commands_parse_with_the_cli_as_it_is():
     commands = _readme_commands()
-    assert len(commands) >= 20
+    assert len(commands) >= 20 and {page for page, _ in commands} >= {"README.md", "tasks-and-models.md"}
     parser = build_parser()
-    for command in commands:
+    for page, command in commands:
         argv = [part for part in shlex.split(re.sub(r"\[[^\]]*\]", "", command)) if part]
         try:
             args = _parse(parser, argv)
-        except SystemExit:  # argparse reports the problem on stderr and exits
-            pytest.fail(f"README command no longer parses: finabsa {command}")
+        except SystemExit as exc:  # argparse reports a problem on stderr and exits non-zero (--help: zero)
+            if exc.code:
+                pytest.fail(f"{page}: command no longer parses: finabsa {command}")
+            continue
         assert args.command == argv[0]
+
+
+def test_the_readme_is_a_front_page_whose_links_resolve():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    for page in DOC_PAGES:
+        for target in re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if not target.startswith(("http://", "https://")):
+                assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import RunConfig
+from ..tasks import Task
 from .examples import examples_html, examples_markdown
 
 __all__ = ["build_report", "format_metric", "html_report", "metric_kind", "markdown_report", "summary_table"]
@@ -25,7 +27,7 @@ def metric_kind(name: str) -> str:
     return next((known for known in _KNOWN if name.endswith("_" + known)), name)
 
 
-def build_report(task: Any, config: Any, labels: list[str], test_rows: int, before: dict | None, after: dict,
+def build_report(task: Task, config: RunConfig, labels: list[str], test_rows: int, before: dict | None, after: dict,
                  **extra: Any) -> dict[str, Any]:
     """The report mapping of a run's evaluation (``report.json``): what was scored, how, and the metrics before
     and after fine-tuning; ``extra`` adds keys such as ``plots``, ``training`` or ``data_notes``."""
