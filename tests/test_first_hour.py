@@ -100,29 +100,27 @@ def test_bad_files_name_the_columns_needed_and_found(good_run, tiny_bert, tmp_pa
     assert "Traceback" not in err and re.search(message, err), err
 
 
+def _evaluate_own_file(run: Path, folder: Path, capsys, rows_per_class: int, *flags: str) -> tuple[str, dict, Path]:
+    """``finabsa evaluate RUN --data mine.csv`` on a headline/mood file; what it printed, its report, the file."""
+    rows = [[f"Shell shares rise {i}", "positive"] for i in range(rows_per_class)]
+    rows += [[f"BP fined {i}", "negative"] for i in range(rows_per_class)]
+    data = _csv(folder / "mine.csv", ["headline", "mood"], rows)
+    output = folder / "report.json"
+    assert main(["evaluate", str(run), "--data", str(data), "--text-column", "headline", "--label-column", "mood",
+                 *flags, "--output", str(output)]) == 0
+    return capsys.readouterr().out, json.loads(output.read_text()), data
+
+
 def test_evaluate_scores_a_users_own_file_with_its_columns(good_run, tmp_path, capsys):
-    rows = [[f"Shell shares rise {i}", "positive"] for i in range(6)]
-    rows += [[f"BP fined {i}", "negative"] for i in range(6)]
-    data = _csv(tmp_path / "mine.csv", ["headline", "mood"], rows)
-    output = tmp_path / "report.json"
-    assert main(["evaluate", str(good_run), "--data", str(data), "--text-column", "headline", "--label-column",
-                 "mood", "--split", "all", "--max-rows", "5", "--output", str(output)]) == 0
-    printed = capsys.readouterr().out
+    printed, report, data = _evaluate_own_file(good_run, tmp_path, capsys, 6, "--split", "all", "--max-rows", "5")
     assert "scored 5 row(s) of split 'all'" in printed
-    report = json.loads(output.read_text())
     assert report["rows_scored"] == 5 and report["after"]["n"] == 5 and report["data"] == str(data)
     assert any("seeded sample of 5" in note for note in report["data_notes"])
 
 
 def test_evaluate_scores_a_file_with_no_split_column_whole(good_run, tmp_path, capsys):
-    rows = [[f"Shell shares rise {i}", "positive"] for i in range(4)]
-    rows += [[f"BP fined {i}", "negative"] for i in range(4)]
-    data = _csv(tmp_path / "mine.csv", ["headline", "mood"], rows)
-    output = tmp_path / "report.json"
-    assert main(["evaluate", str(good_run), "--data", str(data), "--text-column", "headline", "--label-column",
-                 "mood", "--output", str(output)]) == 0
-    assert "scored 8 row(s) of split 'all'" in capsys.readouterr().out
-    report = json.loads(output.read_text())
+    printed, report, data = _evaluate_own_file(good_run, tmp_path, capsys, 4)
+    assert "scored 8 row(s) of split 'all'" in printed
     assert report["split"] == "all" and any("has no split column" in note for note in report["data_notes"])
     with pytest.raises(DataError, match="has no split 'validation'; it has: train. Pick one of those with --split"):
         finabsa.evaluate(good_run, data=str(data), split="validation", text_column="headline", label_column="mood")

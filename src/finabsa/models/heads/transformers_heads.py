@@ -87,12 +87,15 @@ class TokenClassificationHead(_AutoClassHead):
         return DataCollatorForTokenClassification(tokenizer)
 
 
-@register_head
-class Seq2SeqHead(_AutoClassHead):
-    kind = "seq2seq"
-    auto_class = "AutoModelForSeq2SeqLM"
-    peft_task_type = "SEQ_2_SEQ_LM"
+class _GeneratingHead(_AutoClassHead):
+    """A model that writes its answer (no classification head: the frozen method and ONNX export do not apply)."""
+
     generates = True
+
+
+@register_head
+class Seq2SeqHead(_GeneratingHead):
+    kind, auto_class, peft_task_type = "seq2seq", "AutoModelForSeq2SeqLM", "SEQ_2_SEQ_LM"
 
     def collator(self, tokenizer: Any) -> Any:
         from transformers import DataCollatorForSeq2Seq
@@ -101,15 +104,13 @@ class Seq2SeqHead(_AutoClassHead):
 
 
 @register_head
-class CausalLMHead(_AutoClassHead):
-    kind = "causal-lm"
-    auto_class = "AutoModelForCausalLM"
-    peft_task_type = "CAUSAL_LM"
-    generates = True
+class CausalLMHead(_GeneratingHead):
+    """Prompts padded on the right for training and on the left for generation (``CausalCollator``)."""
+
+    kind, auto_class, peft_task_type = "causal-lm", "AutoModelForCausalLM", "CAUSAL_LM"
 
     def collator(self, tokenizer: Any) -> Any:
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        return CausalCollator(pad)
+        return CausalCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
 
 
 class CausalCollator:
