@@ -115,7 +115,8 @@ def test_training_and_inference_pool_a_target_the_same_way(tokenizer, sentence_c
     outputs = SimpleNamespace(tag_logits=torch.randn(1, length, 3, generator=generator),
                               aspect_logits=torch.randn(1, 1, generator=generator),
                               sentiment_token=torch.randn(1, length, 4, generator=generator),
-                              sentiment_sentence=torch.randn(1, 4, generator=generator))
+                              sentiment_sentence=torch.randn(1, 4, generator=generator),
+                              sentence_sentiment=torch.randn(1, 3, generator=generator))
     # What the loss trains on (gold spans) ...
     pooled, counts = training_loss(task, task.head(labels), features, labels, False).pool(
         vars(outputs), batch["labels"]["target_ids"], 8)
@@ -151,7 +152,8 @@ def test_heads_are_masked_for_rows_that_lack_their_labels(tokenizer):
     outputs = {"tag_logits": torch.zeros(2, length, 3, requires_grad=True),
                "aspect_logits": torch.zeros(2, 1, requires_grad=True),
                "sentiment_token": torch.zeros(2, length, 4, requires_grad=True),
-               "sentiment_sentence": torch.zeros(2, 4, requires_grad=True)}
+               "sentiment_sentence": torch.zeros(2, 4, requires_grad=True),
+               "sentence_sentiment": torch.zeros(2, 3, requires_grad=True)}
     labels = ["Stock/Price Action"]
     loss = training_loss(task, task.head(labels), features, labels, class_weighting=True)(outputs, batch["labels"])
     loss.backward()
@@ -205,7 +207,8 @@ def test_export_is_one_graph_that_answers_like_the_run(joint_run, tmp_path):
 
     folder = export_run(joint_run, tmp_path / "export", onnx=True, int8=True)
     graph = onnx.load(str(folder / "model.int8.onnx")).graph
-    assert [o.name for o in graph.output] == ["tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence"]
+    assert [o.name for o in graph.output] == ["tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence",
+                                              "sentence_sentiment"]
     run = finabsa.load(joint_run)
     reference, render = run.predict(SENTENCES), run.task.render_answer
     for runtime, tolerance in (("torch", 1e-5), ("onnx", 1e-4), ("onnx-int8", 0.05)):

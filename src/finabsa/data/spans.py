@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 
-__all__ = ["find_target_spans", "mark_target"]
+__all__ = ["find_target_spans", "mark_target", "locate_target", "target_aliases", "LEGAL_SUFFIXES", "TargetMatch"]
 
 #: What ``mark_target`` puts around the target in the sentence.
 TARGET_MARKERS = ("<t>", "</t>")
@@ -63,6 +64,102 @@ def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) 
     return [best] if best else []
 
 
+#: Words that end a company's legal name and that texts often leave out ("Barclays PLC" -> "Barclays shares ...").
+LEGAL_SUFFIXES = ("plc", "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc",
+                  "lp", "group", "holdings", "holding", "sa", "ag", "nv", "se", "asa", "ab", "oyj", "spa", "bhd",
+                  "& co", "and co", "the")
+#: Words too common to stand for a company on their own.
+_GENERIC_WORDS = {"bank", "banks", "group", "financial", "international", "holdings", "capital", "energy", "motors",
+                  "global", "systems", "industries", "technologies", "resources", "partners", "services", "american",
+                  "national", "general", "united", "first", "new", "china", "india", "shares", "stock"}
+_SUFFIX_PATTERN = re.compile(r"[\s,]+(?:" + "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in LEGAL_SUFFIXES)
+                             + r")\.?$", flags=re.IGNORECASE)
+#: A ticker as texts write it: ``$AAPL``, ``<AAPL.O>``, ``(LEVI.N)``, ``AAPL.O``.
+_TICKER = re.compile(r"^[$<(]?([A-Za-z][A-Za-z0-9]{0,5})(?:\.[A-Za-z]{1,2})?[>)]?$")
+
+
+@dataclass(frozen=True)
+class TargetMatch:
+    """Where a given target was found in a text, and how: ``exact`` (its own words, case and spacing aside),
+    ``alias`` (without a legal suffix or possessive: "Barclays PLC" as "Barclays"), ``ticker`` (``$AAPL`` as
+    ``<AAPL.O>``), ``word`` (its one distinctive word: "J Sainsbury" as "Sainsbury"), ``fuzzy`` (a misspelling);
+    no spans when it is not in the text."""
+
+    spans: tuple[tuple[int, int], ...]
+    how: str
+
+    @property
+    def located(self) -> bool:
+        return bool(self.spans)
+
+
+def target_aliases(target: str) -> list[str]:
+    """Other names a text may use for ``target``: without legal suffixes ("Barclays PLC" -> "Barclays"), a leading
+    "The", or a possessive; longest first."""
+    aliases: list[str] = []
+    name = target.strip()
+    for _ in range(3):  # "Lloyds Banking Group PLC" -> "Lloyds Banking Group" -> "Lloyds Banking"
+        name = re.sub(r"^the\s+", "", name, flags=re.IGNORECASE)
+        name = re.sub(r"['’]s$", "", name).strip()
+        shorter = _SUFFIX_PATTERN.sub("", name).strip(" ,.")
+        if shorter == name or not shorter:
+            break
+        name = shorter
+        aliases.append(name)
+    if re.search(r"['’]s$", target.strip()):
+        aliases.insert(0, re.sub(r"['’]s$", "", target.strip()))
+    return [a for a in dict.fromkeys(aliases) if a and a.lower() != target.strip().lower()]
+
+
+def _whole_words(sentence: str, text: str) -> list[tuple[int, int]]:
+    """Whole-word, case-insensitive occurrences of ``text`` (a possessive ``'s`` after it is allowed)."""
+    pattern = r"(?<![\w])" + re.escape(text).replace(r"\ ", r"\s+") + r"(?![\w])"
+    return [(m.start(), m.end()) for m in re.finditer(pattern, sentence, flags=re.IGNORECASE)]
+
+
+def _ticker_spans(sentence: str, target: str) -> list[tuple[int, int]]:
+    """Occurrences of the ticker ``target`` names, however the text writes it (``$AAPL``, ``<AAPL.O>``)."""
+    match = _TICKER.match(target.strip())
+    if not match or not (target.strip()[0] in "$<(" or target.strip().isupper()):
+        return []
+    symbol = re.escape(match.group(1))
+    pattern = r"(?:\$" + symbol + r"|<" + symbol + r"(?:\.[A-Za-z]{1,2})?>|\(" + symbol + r"(?:\.[A-Za-z]{1,2})?\)|" \
+              r"(?<![\w$<(])" + symbol + r"\.[A-Z]{1,2}(?![\w]))"
+    return [(m.start(), m.end()) for m in re.finditer(pattern, sentence, flags=re.IGNORECASE)]
+
+
+def _distinctive_word(sentence: str, target: str) -> list[tuple[int, int]]:
+    """The occurrences of the target's one distinctive word ("Sainsbury" of "J Sainsbury PLC"), when that word
+    occurs in the text and no other word of the name competes."""
+    words = [w for w in re.findall(r"[\w&.-]+", target_aliases(target)[-1] if target_aliases(target) else target)
+             if len(w) >= 4 and w.lower() not in _GENERIC_WORDS and w.lower() not in LEGAL_SUFFIXES]
+    found = [(w, _whole_words(sentence, w)) for w in words]
+    found = [(w, spans) for w, spans in found if spans]
+    return found[0][1] if len(found) == 1 else []
+
+
+def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> TargetMatch:
+    """Find a target a user names in the text: its own words, then its aliases (legal suffixes and possessives
+    dropped), the ticker as the text writes it, its one distinctive word, and last a misspelling
+    (``find_target_spans``'s similarity). Tried in that order; the first that finds the target answers."""
+    target = target.strip()
+    if not target:
+        return TargetMatch((), "none")
+    exact = _whole_words(sentence, target)
+    if exact:
+        return TargetMatch(tuple(exact), "exact")
+    for alias in target_aliases(target):
+        spans = _whole_words(sentence, alias)
+        if spans:
+            return TargetMatch(tuple(spans), "alias")
+    tickers = _ticker_spans(sentence, target)
+    if tickers:
+        return TargetMatch(tuple(tickers), "ticker")
+    word = _distinctive_word(sentence, target)
+    if word:
+        return TargetMatch(tuple(word), "word")
+    spans = find_target_spans(sentence, target, fuzzy_threshold)
+    return TargetMatch(tuple(spans), "fuzzy" if spans else "none")
 
 
 def mark_target(sentence: str, target: str | None) -> str | None:

@@ -14,6 +14,7 @@ Saved as the encoder's own files (loadable with plain transformers) plus ``joint
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,14 @@ from . import Head, LossFunction, register_head
 __all__ = ["JointHead", "JointModel", "JointOutput", "JointCollator", "JointLoss", "HEADS_FILE", "OUTPUT_AXES"]
 
 HEADS_FILE = "joint_heads.safetensors"
+logger = logging.getLogger(__name__)
 #: The graph's outputs in order, with their dynamic axes (what ONNX export declares).
 OUTPUT_AXES = {
     "tag_logits": {0: "batch", 1: "sequence"},
     "aspect_logits": {0: "batch"},
     "sentiment_token": {0: "batch", 1: "sequence"},
     "sentiment_sentence": {0: "batch"},
+    "sentence_sentiment": {0: "batch"},
 }
 
 
@@ -50,6 +53,7 @@ class JointOutput(ModelOutput):
     aspect_logits: torch.Tensor | None = None
     sentiment_token: torch.Tensor | None = None
     sentiment_sentence: torch.Tensor | None = None
+    sentence_sentiment: torch.Tensor | None = None
 
 
 class JointModel(nn.Module):
@@ -59,7 +63,7 @@ class JointModel(nn.Module):
     base_model_prefix = "encoder"
     main_input_name = "input_ids"
     #: The head modules (trained in full beside LoRA and saved with the adapter).
-    HEAD_MODULES = ("tagger", "aspect_head", "sentiment_token", "sentiment_sentence")
+    HEAD_MODULES = ("tagger", "aspect_head", "sentiment_token", "sentiment_sentence", "sentence_sentiment")
 
     def __init__(self, encoder: Any, num_tags: int, num_aspects: int, dropout: float = 0.1):
         super().__init__()
@@ -73,6 +77,9 @@ class JointModel(nn.Module):
         self.sentiment_token = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(dropout),
                                              nn.Linear(hidden, SENTIMENT_OUTPUTS))
         self.sentiment_sentence = nn.Linear(hidden, SENTIMENT_OUTPUTS)
+        # The sentence's own sentiment (3 classes): the answer for a target the user names that the text does not
+        # contain, trained on sentences whose targets agree.
+        self.sentence_sentiment = nn.Linear(hidden, len(SENTIMENT_LABELS))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: Any = None) -> JointOutput:
@@ -87,7 +94,8 @@ class JointModel(nn.Module):
         sentence = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         return JointOutput(tag_logits=self.tagger(hidden), aspect_logits=self.aspect_head(sentence),
                            sentiment_token=self.sentiment_token(hidden),
-                           sentiment_sentence=self.sentiment_sentence(sentence))
+                           sentiment_sentence=self.sentiment_sentence(sentence),
+                           sentence_sentiment=self.sentence_sentiment(sentence))
 
     def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
         self.encoder.gradient_checkpointing_enable(**kwargs)
@@ -112,7 +120,11 @@ class JointModel(nn.Module):
         model = cls(AutoModel.from_pretrained(location), num_tags, num_aspects)
         heads = Path(location) / HEADS_FILE
         if heads.is_file():
-            model.load_state_dict(load_file(str(heads)), strict=False)
+            missing = model.load_state_dict(load_file(str(heads)), strict=False).missing_keys
+            if any(key.startswith("sentence_sentiment.") for key in missing):
+                logger.warning("%s has no sentence-level sentiment head (trained by an earlier finabsa): a given "
+                               "target the text does not contain gets an untrained answer; train the run again",
+                               location)
         return model
 
 
@@ -169,6 +181,7 @@ class JointCollator:
                 "classes": torch.tensor([row["classes"] for row in labels]),
                 "scores": torch.tensor([row["scores"] for row in labels], dtype=torch.float32),
                 "aspect": torch.tensor([row["aspect"] for row in labels]),
+                "sentence": torch.tensor([row["sentence"] for row in labels]),
             }
         return batch
 
@@ -203,10 +216,14 @@ class JointLoss:
         has_aspect = labels["aspect"] >= 0
         if self.tree is not None and has_aspect.any():
             total = total + self.tree.loss(outputs["aspect_logits"][has_aspect], labels["aspect"][has_aspect])
+        weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=tag_logits.device)
+        has_sentence = labels["sentence"] >= 0
+        if has_sentence.any():
+            total = total + F.cross_entropy(outputs["sentence_sentiment"][has_sentence].float(),
+                                            labels["sentence"][has_sentence], weight=weight)
         pooled, counts = self.pool(outputs, labels["target_ids"], labels["classes"].shape[1])
         valid = (labels["classes"] >= 0) & (counts > 0)
         if valid.any():
-            weight = None if self.class_weights is None else torch.tensor(self.class_weights, device=pooled.device)
             classes = len(SENTIMENT_LABELS)
             total = total + F.cross_entropy(pooled[valid][:, :classes], labels["classes"][valid], weight=weight)
             scored = valid & ~torch.isnan(labels["scores"])

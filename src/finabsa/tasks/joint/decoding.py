@@ -3,24 +3,52 @@
 Every span the tags mark (``B I*``, or a stray ``I`` run) is a target; word pieces tagged apart snap to one word,
 repeats of the same text are one target (its sentiment pooled over all its mentions), and at least
 ``min_targets`` spans are answered through the best-scoring span.
+
+One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
+joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&"), a ticker written beside
+its company (``<LEVI.N>``, ``(AAPL)``) becomes that target's ``ticker`` instead of a target of its own, a trailing
+possessive is dropped ("Barclays's" -> "Barclays"), and fragments that name nothing on their own (a lone legal
+suffix such as "Inc" or "Co", a single letter) are dropped.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
-from ...data.spans import find_target_spans
+from ...data.spans import LEGAL_SUFFIXES, locate_target
+from ..base import softmax
 from ..target import BEGIN, INSIDE, OUTSIDE, best_span, snap_to_words, tokens_in_spans
 from .pooling import membership, pool_targets, span_sentiment
 
-__all__ = ["decode_spans", "targets_with_sentiment", "given_target"]
+__all__ = ["SentimentParts", "decode_spans", "merge_fragments", "targets_with_sentiment", "given_target",
+           "sentence_sentiment"]
+
+#: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``.
+_BESIDE_TICKER = re.compile(r"^[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]$")
+#: What may stand between two fragments of one name.
+_CONNECTOR = re.compile(r"^\s*(?:&|and|of|de|du|la)?\s*$", flags=re.IGNORECASE)
+_SUFFIXES = {s for s in LEGAL_SUFFIXES if " " not in s and s != "the"}
+
+
+@dataclass(frozen=True)
+class SentimentParts:
+    """One sentence's sentiment outputs: the per-token part (``tokens x 4``), the sentence part added to each
+    target with sentence context, and the sentence-level head's logits (3 classes)."""
+
+    token: np.ndarray
+    sentence: np.ndarray
+    sentence_head: np.ndarray
+    sentence_context: bool
 
 
 def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: str, max_span_tokens: int,
-                 min_targets: int) -> list[dict[str, Any]]:
+                 min_targets: int, merge: bool = True) -> list[dict[str, Any]]:
     """The targets the tag probabilities mark (``text``, ``start``, ``end``, ``score`` and their ``tokens``),
     merged per distinct text: the first occurrence's position, the tokens of every occurrence."""
     real = [j for j, ok in enumerate(feature["_real"]) if ok]
@@ -42,7 +70,78 @@ def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: s
         if best["target"]:
             spans.append({"text": best["target"], "start": best["start"], "end": best["end"],
                           "score": best["score"], "tokens": best["tokens"]})
-    return _merge_repeats(_join_overlapping(spans, sentence))
+    joined = _join_overlapping(spans, sentence)
+    return _merge_repeats(merge_fragments(joined, sentence, feature) if merge else joined)
+
+
+def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[str, Any]) -> list[dict[str, Any]]:
+    """One company, one target: join fragments of one name, attach a ticker written beside its company, drop a
+    trailing possessive and fragments that name nothing (see the module docstring). ``spans`` are sorted by start."""
+    merged: list[dict[str, Any]] = []
+    for span in spans:
+        span = _without_possessive(dict(span), sentence)
+        if not span["text"]:
+            continue
+        _absorb_suffix(span, sentence, feature)
+        last = merged[-1] if merged else None
+        between = sentence[last["end"]:span["start"]] if last else ""
+        if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
+            _extend(last, span, sentence)
+        elif last and _BESIDE_TICKER.match(span["text"].strip()) and not between.strip(" ,."):
+            last["ticker"] = span["text"].strip("<>() ").split(":")[-1].strip()
+            last["tokens"] = last["tokens"] + span["tokens"]
+        elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
+            _extend(last, span, sentence)
+            _absorb_suffix(last, sentence, feature)
+        else:
+            merged.append(span)
+    return [span for span in merged if not _names_nothing(span["text"])]
+
+
+def _extend(span: dict[str, Any], other: dict[str, Any], sentence: str) -> None:
+    """``span`` widened to cover ``other`` too (their tokens pooled together)."""
+    end = max(span["end"], other["end"])
+    span.update(end=end, text=sentence[span["start"]:end], score=min(span["score"], other["score"]),
+                tokens=span["tokens"] + [t for t in other["tokens"] if t not in span["tokens"]])
+
+
+def _joins(first: dict[str, Any], second: dict[str, Any], between: str) -> bool:
+    """Whether two spans with only a connector between them are one name: a suffix after a name ("& Co"), a name
+    ending in a connector ("Bank of" + "America"), or two capitalised parts joined by "&"."""
+    if second["text"].strip(". ").lower() in _SUFFIXES or first["text"].split()[-1].lower() in ("of", "&", "and"):
+        return True
+    return "&" in between and first["text"][:1].isupper() and second["text"][:1].isupper()
+
+
+_SUFFIX_AFTER = re.compile(r",?\s+(?:(?:&|and)\s+)?(" + "|".join(sorted(_SUFFIXES, key=len, reverse=True))
+                           + r")(?![\w])", flags=re.IGNORECASE)
+
+
+def _absorb_suffix(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """Extend a name over the capitalised legal suffix that follows it in the text ("Levi Strauss" + " & Co",
+    " Inc"); a trailing full stop stays out (scoring ignores punctuation)."""
+    match = _SUFFIX_AFTER.match(sentence, span["end"])
+    if not match or not match.group(1)[:1].isupper():
+        return
+    end = match.end()
+    extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], end)])
+             if t not in span["tokens"]]
+    span.update(end=end, text=sentence[span["start"]:end], tokens=span["tokens"] + extra)
+
+
+def _without_possessive(span: dict[str, Any], sentence: str) -> dict[str, Any]:
+    match = re.search(r"\s*['’]s?$", span["text"])
+    if match and span["text"][: match.start()].strip():
+        span["end"] = span["start"] + match.start()
+        span["text"] = sentence[span["start"]:span["end"]]
+    return span
+
+
+def _names_nothing(text: str) -> bool:
+    """A fragment that is no entity on its own: a legal suffix, a connector, one lower-case letter or a symbol."""
+    bare = text.strip(" .,&'’-")
+    return (not bare or bare.lower() in _SUFFIXES or bare.lower() in ("of", "and", "the")
+            or (len(bare) == 1 and not bare.isupper()))
 
 
 def _join_overlapping(spans: list[dict[str, Any]], sentence: str) -> list[dict[str, Any]]:
@@ -80,21 +179,35 @@ def _span(probabilities: np.ndarray, real: list[int], run: list[int], feature: d
     return {"text": sentence[start:end], "start": start, "end": end, "score": score, "tokens": tokens}
 
 
-def targets_with_sentiment(spans: list[dict[str, Any]], token_part: np.ndarray, sentence_part: np.ndarray,
-                           sentence_context: bool) -> list[dict[str, Any]]:
+def targets_with_sentiment(spans: list[dict[str, Any]], parts: SentimentParts) -> list[dict[str, Any]]:
     """The decoded spans as record targets, each with the sentiment pooled over its tokens."""
-    pooled, _ = pool_targets(token_part, sentence_part, membership([s["tokens"] for s in spans], len(token_part)),
-                             sentence_context)
+    pooled, _ = pool_targets(parts.token, parts.sentence, membership([s["tokens"] for s in spans], len(parts.token)),
+                             parts.sentence_context)
     return [{**{k: v for k, v in span.items() if k != "tokens"}, "sentiment": span_sentiment(row)}
             for span, row in zip(spans, pooled)]
 
 
-def given_target(mention: Mention, feature: dict[str, Any], example: Example, token_part: np.ndarray,
-                 sentence_part: np.ndarray, sentence_context: bool, fuzzy_threshold: float) -> dict[str, Any] | None:
-    """The sentiment toward a target the input names, pooled over its mentions; None when it is not in the text."""
-    found = find_target_spans(example.sentence, mention.text, fuzzy_threshold)
-    tokens = tokens_in_spans(feature["_offsets"], feature["_real"], found)
+def sentence_sentiment(logits: np.ndarray) -> dict[str, Any]:
+    """``{label, probability, score}`` from the sentence-level head; the score is P(positive) - P(negative)."""
+    probabilities = softmax(logits[None, :])[0]
+    best = int(probabilities.argmax())
+    index = {label: i for i, label in enumerate(SENTIMENT_LABELS)}
+    return {"label": SENTIMENT_LABELS[best], "probability": float(probabilities[best]),
+            "score": float(probabilities[index["positive"]] - probabilities[index["negative"]])}
+
+
+def given_target(mention: Mention, feature: dict[str, Any], example: Example, parts: SentimentParts,
+                 fuzzy_threshold: float) -> dict[str, Any]:
+    """The sentiment toward a target the input names, pooled over its mentions, found by name, alias or ticker
+    (``locate_target``); a target the text does not contain is answered by the sentence-level head, with
+    ``located: false``. Never empty."""
+    match = locate_target(example.sentence, mention.text, fuzzy_threshold)
+    tokens = tokens_in_spans(feature["_offsets"], feature["_real"], list(match.spans))
     if not tokens:
-        return None
-    pooled, _ = pool_targets(token_part, sentence_part, membership([tokens], len(token_part)), sentence_context)
-    return {"text": mention.text, "sentiment": span_sentiment(pooled[0])}
+        return {"text": mention.text, "located": False, "sentiment": sentence_sentiment(parts.sentence_head),
+                "note": "not found in the text: the sentiment of the whole sentence"}
+    pooled, _ = pool_targets(parts.token, parts.sentence, membership([tokens], len(parts.token)),
+                             parts.sentence_context)
+    start, end = match.spans[0]
+    return {"text": mention.text, "located": True, "match": match.how, "start": start, "end": end,
+            "sentiment": span_sentiment(pooled[0])}

@@ -14,7 +14,7 @@ from ...data.records import Example, Mention, truncate_aspect
 from ..aspect_tree import LEVEL_DEPTHS, AspectTree
 from ..metrics import classification_metrics, normalise_answer, set_metrics, target_metrics
 
-__all__ = ["mention_class", "pairs_text", "joint_metrics"]
+__all__ = ["mention_class", "sentence_class", "pairs_text", "joint_metrics"]
 
 
 def mention_class(mention: Mention) -> str | None:
@@ -22,6 +22,12 @@ def mention_class(mention: Mention) -> str | None:
     if mention.label:
         return mention.label
     return None if mention.score is None else sentiment_class(mention.score)
+
+
+def sentence_class(example: Example) -> str | None:
+    """The class every labelled target of the sentence shares (what the sentence-level head learns), else None."""
+    classes = {mention_class(m) for m in example.mentions} - {None}
+    return classes.pop() if len(classes) == 1 else None
 
 
 def pairs_text(pairs: Iterable[tuple[str, str | None]]) -> str:

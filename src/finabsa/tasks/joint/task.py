@@ -36,8 +36,8 @@ from ..aspect_tree import AspectTree
 from ..base import HeadSpec, Task, choice_problems, register_task, softmax
 from ..hooks import PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
-from .decoding import decode_spans, given_target, targets_with_sentiment
-from .scoring import joint_metrics, mention_class, pairs_text
+from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
+from .scoring import joint_metrics, mention_class, pairs_text, sentence_class
 
 __all__ = ["JointTask", "JointOptions"]
 
@@ -59,6 +59,10 @@ class JointOptions:
                                                                   "is matched to the sentence's words."})
     score_weight: float = field(default=1.0, metadata={"help": "Weight of the score regression loss beside the "
                                                                "class loss (rows with a score only)."})
+    merge_fragments: bool = field(default=True, metadata={"help": "One company, one target: join fragments of a "
+                                                                  "name ('Levi Strauss' + '& Co'), attach a ticker "
+                                                                  "written beside it, drop possessives and lone "
+                                                                  "suffixes."})
     sentence_context: bool = field(default=False, metadata={"help": "Add a sentence-level part to each target's "
                                                                     "pooled span (default: the span alone, so that "
                                                                     "targets of one sentence can differ)."})
@@ -150,10 +154,12 @@ class JointTask(Task, PipelineHooks):
         tagged = sum(1 for e, found in zip(train, spans) if found and all(found))
         classes = Counter(mention_class(m) for m in located if mention_class(m))
         scored = sum(1 for m in located if m.score is not None)
+        agreed = sum(1 for e in train if sentence_class(e))
         note = (f"heads trained: target tags on {tagged} of {len(train)} sentences; aspect on "
                 f"{sum(1 for e in train if e.aspects)}; sentiment on {sum(classes.values())} targets "
-                f"({', '.join(f'{c} {classes[c]}' for c in SENTIMENT_LABELS)}), of which {scored} with a score. "
-                "A head is masked for the sentences that lack its labels.")
+                f"({', '.join(f'{c} {classes[c]}' for c in SENTIMENT_LABELS)}), of which {scored} with a score; "
+                f"sentence-level sentiment (for given targets the text does not contain) on {agreed} sentences "
+                "whose targets agree. A head is masked for the sentences that lack its labels.")
         logger.info(note)
         return [note]
 
@@ -188,7 +194,9 @@ class JointTask(Task, PipelineHooks):
                 classes[k] = SENTIMENT_LABELS.index(label)
                 scores[k] = float("nan") if mention.score is None else mention.score
         aspect = index.get(example.aspects[0], -100) if example.aspects else -100
-        return {"tags": tags, "target_ids": target_ids, "classes": classes, "scores": scores, "aspect": aspect}
+        agreed = sentence_class(example)
+        return {"tags": tags, "target_ids": target_ids, "classes": classes, "scores": scores, "aspect": aspect,
+                "sentence": SENTIMENT_LABELS.index(agreed) if agreed else -100}
 
     def forward(self, model, batch, tokenizer):
         return model(**batch)
@@ -197,6 +205,10 @@ class JointTask(Task, PipelineHooks):
     def decode(self, outputs, features, examples, labels, tokenizer):
         arrays = {name: _numpy(getattr(outputs, name)) for name in
                   ("tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence")}
+        # Exports written before the sentence-level head lack its output: their unlocated targets get 1/3 each.
+        head = getattr(outputs, "sentence_sentiment", None)
+        arrays["sentence_sentiment"] = _numpy(head) if head is not None else \
+            np.zeros((len(features), len(SENTIMENT_LABELS)), dtype=np.float32)
         tag_probabilities = softmax(arrays["tag_logits"])
         aspect_probabilities = softmax(arrays["aspect_logits"]) if labels else None
         tree = self._tree(labels) if labels else None
@@ -204,17 +216,17 @@ class JointTask(Task, PipelineHooks):
         predictions = []
         for i, (feature, example) in enumerate(zip(features, examples)):
             token_part, sentence_part = arrays["sentiment_token"][i], arrays["sentiment_sentence"][i]
+            parts = SentimentParts(token_part, sentence_part, arrays["sentence_sentiment"][i], context)
             spans = decode_spans(tag_probabilities[i], feature, example.sentence, self.options.max_span_tokens,
-                                 self.options.min_targets)
+                                 self.options.min_targets, merge=self.options.merge_fragments)
             prediction: dict[str, Any] = {
-                "targets": targets_with_sentiment(spans, token_part, sentence_part, context),
+                "targets": targets_with_sentiment(spans, parts),
                 "aspect": self._aspect(tree, aspect_probabilities[i]) if tree is not None else None,
             }
             given = example.mentions or ((Mention(example.target),) if example.target else ())
             if given:
-                prediction["given_targets"] = [
-                    given_target(m, feature, example, token_part, sentence_part, context, self.options.fuzzy_threshold)
-                    for m in given]
+                prediction["given_targets"] = [given_target(m, feature, example, parts, self.options.fuzzy_threshold)
+                                               for m in given]
             predictions.append(prediction)
         return predictions
 
