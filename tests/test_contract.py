@@ -23,6 +23,7 @@ VARIANTS = [
     pytest.param("joint", {}, {}, "tiny_bert", id="joint-lora"),
     pytest.param("joint", {}, {"method": "full"}, "tiny_bert", id="joint-fullft"),
     pytest.param("joint", {}, {"method": "frozen"}, "tiny_bert", id="joint-frozen"),
+    pytest.param("joint", {"context_window": 2}, {}, "tiny_bert", id="joint-context-lora"),
 ]
 
 RUN_FILES = ["config.yaml", "run.json", "labels.json", "metrics.jsonl", "report.json", "report.md",

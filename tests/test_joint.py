@@ -274,3 +274,82 @@ def test_the_service_answers_joint_records(joint_run):
     assert [r["text"] for r in records] == SENTENCES[:2]
     assert all(r["targets"] and "sentiment" in r["targets"][0] and r["aspect"]["levels"] for r in records)
     assert "joint" in json.dumps(models)
+
+
+def test_a_given_target_always_gets_an_answer_and_says_how_it_was_found(joint_run):
+    predictor = finabsa.load(joint_run)
+    records = predictor.predict([{"text": "Barclays shares fall after results", "target": "Barclays PLC"},
+                                 {"text": "Shares rally across Europe", "target": "Glencore"}])
+    found, missing = (record["given_targets"][0] for record in records)
+    assert found["located"] is True and found["match"] == "alias" and (found["start"], found["end"]) == (0, 8)
+    assert missing["located"] is False and "not found in the text" in missing["note"]
+    for answer in (found, missing):
+        assert answer["sentiment"]["label"] in ("positive", "neutral", "negative")
+        assert 0.0 < answer["sentiment"]["probability"] <= 1.0 and -1.0 <= answer["sentiment"]["score"] <= 1.0
+    assert all("pairs" not in record for record in records)  # internal fields stay out of the records
+
+
+def test_a_test_only_source_is_scored_and_never_trained_on(joint_data, tmp_path):
+    from finabsa.config import load_config
+    from finabsa.data.prepare import training_data
+
+    other = _table(tmp_path / "other" / "train.csv", 12, seed=7).parent
+    config = load_config(None, {"task.name": "joint", "data.path": str(joint_data),
+                                "data.also_train": [{"path": str(other), "test_only": True, "max_rows": 5}]})
+    data = training_data(build_task("joint"), config.data)
+    held = data.extra_tests["other"]
+    assert len(held) == 5 and not {e.sentence for e in held} & {e.sentence for e in data.train}
+    assert any("never trains on (test_only)" in note for note in data.notes)
+    with pytest.raises(finabsa.ConfigError, match="test_only holds out the whole source: drop hold_out"):
+        load_config(None, {"task.name": "joint", "data.path": str(joint_data),
+                           "data.also_train": [{"path": str(other), "test_only": True, "hold_out": 0.5}]}).validate()
+
+
+def _tag_distributions(run: Path, sentences: list[str]) -> list[np.ndarray]:
+    """The tag distribution of every real token of each sentence, as the run's model answers it."""
+    from finabsa.tasks.base import softmax
+
+    predictor = finabsa.load(run)
+
+    def tags(outputs, features, examples, labels, tokenizer):
+        logits = outputs.tag_logits.float().numpy()
+        return [softmax(logits[i])[[j for j, ok in enumerate(f["_real"]) if ok]] for i, f in enumerate(features)]
+
+    return predictor.predict_examples([Example(sentence=s) for s in sentences], decode=tags)
+
+
+@pytest.mark.slow
+def test_a_student_distilled_from_a_teacher_moves_toward_it(joint_run, joint_data, tiny_bert, tmp_path):
+    rng = random.Random(11)
+    rows = []
+    for i in range(30):
+        a, b = rng.sample(COMPANIES, 2)
+        rows.append({"sentence": f"Update: {PAIRS[i % 3][0].format(a=a, b=b)} [{i}]", "target": a,
+                     "sentiment_score": 0.0, "aspects": "[]"})
+    unlabelled = write_split(tmp_path / "unlabelled" / "train.csv", rows).parent
+    probe = [f"{a} shares surge while {b} slumps on profit warning" for a, b in (("Tesco", "Nokia"), ("HSBC", "BP"))]
+    students = {}
+    for weight in (0.0, 5.0):
+        config = quick_config(joint_data, tiny_bert, tmp_path / f"student-{weight}", task="joint",
+                              training={"epochs": 2, "distill_from": str(joint_run), "distill_weight": weight,
+                                        "seed": 3},
+                              data={"also_train": [{"path": str(unlabelled), "unlabelled": True}]})
+        result = finabsa.train(config, progress=False)
+        assert any("distilled from" in note and "30 of them unlabelled" in note
+                   for note in result.report["data_notes"])
+        students[weight] = result.run_dir
+    teacher = _tag_distributions(joint_run, probe)
+
+    def divergence(run: Path) -> float:
+        student = _tag_distributions(run, probe)
+        return float(np.mean([(t * (np.log(t) - np.log(s))).sum(-1).mean() for t, s in zip(teacher, student)]))
+
+    assert divergence(students[5.0]) < divergence(students[0.0])
+
+
+def test_unlabelled_data_needs_a_teacher(joint_data):
+    from finabsa.config import load_config
+
+    with pytest.raises(finabsa.ConfigError, match="is unlabelled: its sentences train only through a teacher"):
+        load_config(None, {"task.name": "joint", "data.path": str(joint_data),
+                           "data.also_train": [{"path": str(joint_data), "unlabelled": True}]}).validate()

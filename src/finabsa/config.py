@@ -94,6 +94,13 @@ class TrainingConfig:
         "stage, e.g. sentiment on SEntFiN before FiQA. Head weights are taken where their shape fits.",
         flag="--init-from", default=None,
     )
+    distill_from: str | None = _help(
+        "A finished run of the same task (a larger teacher, e.g. MPNet) whose soft targets this run also learns "
+        "from, on its training sentences and on data.also_train entries marked unlabelled.", flag="--distill-from",
+        default=None)
+    distill_weight: float = _help("Weight of the distillation loss beside the loss on gold labels.", default=1.0)
+    distill_temperature: float = _help("Softmax temperature of the teacher's and the student's distributions.",
+                                       default=2.0)
     gradient_accumulation_steps: int = _help("Accumulate gradients over this many batches.", default=1)
     logging_steps: int = _help("Log training metrics every this many steps.", default=10)
     seed: int = _help("Seed for model initialisation, dropout and data order.", flag="--seed", default=42)
@@ -186,6 +193,7 @@ class RunConfig:
             *_model_problems(self.model, self.adapter),
             *_training_problems(self.training, self.evaluation),
             *_task_problems(self.task),
+            *_distillation_problems(self.data, self.training),
         ]
         if problems:
             raise ConfigError(problems)
@@ -246,6 +254,16 @@ def _model_problems(m: ModelConfig, a: AdapterConfig) -> list[str]:
     return problems
 
 
+def _distillation_problems(d: DataConfig, t: TrainingConfig) -> list[str]:
+    """Unlabelled data trains only through a teacher: it needs ``training.distill_from``."""
+    unlabelled = [i for i, entry in enumerate(d.also_train) if isinstance(entry, dict) and entry.get("unlabelled")]
+    if unlabelled and not t.distill_from:
+        return [f"data.also_train[{unlabelled[0]}] is unlabelled: its sentences train only through a teacher's soft "
+                "targets; set training.distill_from (--distill-from) to a finished run of the teacher, or drop the "
+                "entry"]
+    return []
+
+
 def _training_problems(t: TrainingConfig, e: EvaluationConfig) -> list[str]:
     problems = []
     if t.epochs <= 0 or not math.isfinite(t.epochs):
@@ -263,6 +281,10 @@ def _training_problems(t: TrainingConfig, e: EvaluationConfig) -> list[str]:
         problems.append(f"training.warmup_ratio must be in [0, 1); found {t.warmup_ratio}")
     if t.early_stopping_patience is not None and t.early_stopping_patience < 1:
         problems.append(f"training.early_stopping_patience must be >= 1 or null; found {t.early_stopping_patience}")
+    if t.distill_weight < 0 or not math.isfinite(t.distill_weight):
+        problems.append(f"training.distill_weight must be >= 0; found {t.distill_weight}")
+    if not t.distill_temperature > 0:
+        problems.append(f"training.distill_temperature must be > 0; found {t.distill_temperature}")
     if e.bootstrap_samples < 0:
         problems.append(f"evaluation.bootstrap_samples must be >= 0; found {e.bootstrap_samples}")
     if not 0 < e.confidence < 1:

@@ -8,7 +8,7 @@ only asked the questions of ``TaskDataNeeds``; any task plug-in answers them.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,9 +66,11 @@ def _sample_sentences(rows: list[Example], limit: int, seed: int) -> list[Exampl
 def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tuple[list[Example], dict]:
     """Training rows of the ``also_train`` entries, and the test sets carved from those with ``hold_out``.
 
-    ``split`` keeps one split of the entry (default: all); ``hold_out`` carves that fraction of its sentences into a
-    test set named after its path; ``max_rows`` keeps at most that many of its sentences for training (a seeded
-    sample).
+    How an entry's rows are used: ``split`` keeps one split of it (default: all); ``unlabelled`` keeps its
+    sentences without their labels (they train only through a distillation teacher's soft targets); ``hold_out``
+    carves that fraction of its sentences into a test set named after its path; ``test_only`` makes the whole
+    source such a test set (a source the model never trains on: the cross-source measurement); ``max_rows`` keeps
+    at most that many of its sentences (a seeded sample) for training, or for the test set of a ``test_only`` one.
     """
     extra: list[Example] = []
     tests: dict[str, list[Example]] = {}
@@ -80,11 +82,22 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
             raise DataError(f"{source.path} has no split '{use['split']}'; it has: {', '.join(sorted(loaded))}.")
         rows = [e for name, split in loaded.items() if use.get("split", name) == name for e in split]
         name = Path(source.path).stem
+        if use.get("test_only"):
+            held = _sample_sentences(rows, int(use["max_rows"]), data_config.split_seed) if use.get("max_rows") \
+                else rows
+            tests[name] = held
+            notes.append(f"held-out test '{name}': {len(held)} row(s) of {source.path}, a source this run never "
+                         "trains on (test_only).")
+            continue
         if use.get("hold_out"):
             rows, held = carve(rows, float(use["hold_out"]), data_config.split_seed + 2, task.stratify_key)
             tests[name] = held
             notes.append(f"held-out test '{name}': {len(held)} row(s) carved from {source.path} (seeded, "
                          f"sentence-disjoint, {float(use['hold_out']):.0%}); no training sentence touches them.")
+        if use.get("unlabelled"):
+            rows = _without_labels(rows)
+            notes.append(f"{name}: {len(rows)} sentence(s) without their labels: they train only through the "
+                         "teacher's soft targets (training.distill_from).")
         if use.get("max_rows"):
             kept = _sample_sentences(rows, int(use["max_rows"]), data_config.split_seed)
             if len(kept) < len(rows):
@@ -93,6 +106,15 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
             rows = kept
         extra.extend(rows)
     return extra, tests
+
+
+def _without_labels(rows: list[Example]) -> list[Example]:
+    """One row per distinct sentence with every label dropped, marked ``unlabelled`` (for distillation)."""
+    seen: dict[str, Example] = {}
+    for e in rows:
+        seen.setdefault(normalise_sentence(e.sentence), replace(
+            e, target=None, score=None, label=None, aspects=(), mentions=(), meta={**e.meta, "unlabelled": True}))
+    return list(seen.values())
 
 
 def _drop_held_out(rows: list[Example], held: set[str], what: str, notes: list[str]) -> list[Example]:

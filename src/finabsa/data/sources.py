@@ -314,7 +314,7 @@ def load_fiqa(path: str | Path | None = None, fmt: str = "auto", repair: bool = 
 SOURCE_KEYS = ("path", "format", "encoding", "agreement", "text_column", "label_column", "target_column",
                 "score_column", "aspect_column", "split_column", "repair_text")
 #: Keys an ``also_train`` entry may set besides ``SOURCE_KEYS``: how its rows are used (``finabsa.data.prepare``).
-USE_KEYS = ("hold_out", "max_rows", "split")
+USE_KEYS = ("hold_out", "max_rows", "split", "test_only", "unlabelled")
 
 
 def extra_source(main: Any, entry: Any) -> Any:
@@ -332,7 +332,15 @@ def extra_source(main: Any, entry: Any) -> Any:
     if "split" in entry and entry["split"] not in ("train", "validation", "test"):
         problems.append(f"split must be train, validation or test; found {entry['split']!r}")
     if "hold_out" in entry and not problems and not entry["hold_out"] < 1:
-        problems.append(f"hold_out is a fraction of the sentences, below 1; found {entry['hold_out']!r}")
+        problems.append(f"hold_out is a fraction of the sentences, below 1; found {entry['hold_out']!r} (test_only: "
+                        "true holds out the whole source)")
+    for key in ("test_only", "unlabelled"):
+        if key in entry and not isinstance(entry[key], bool):
+            problems.append(f"{key} must be true or false; found {entry[key]!r}")
+    if entry.get("test_only") and entry.get("unlabelled"):
+        problems.append("an entry is either test_only (scored, never trained on) or unlabelled (distilled), not both")
+    if entry.get("test_only") and "hold_out" in entry:
+        problems.append("test_only holds out the whole source: drop hold_out from the same entry")
     if problems:
         raise ConfigError(problems)
     return type(main)(**{"repair_text": main.repair_text, **{k: v for k, v in entry.items() if k in SOURCE_KEYS}})

@@ -14,7 +14,7 @@ from typing import Any
 from ..config import AdapterConfig
 from ..errors import ConfigError, ModelLoadError
 from ..tasks.base import HeadSpec, Task
-from .heads import LossFunction, head_for
+from .heads import Distillation, LossFunction, head_for
 from .hub import ResolvedModel, load_error
 
 __all__ = [
@@ -191,11 +191,11 @@ def training_collator(task: Task, head: HeadSpec, tokenizer: Any) -> Any:
 
 
 def training_loss(task: Task, head: HeadSpec, train_features: list[dict[str, Any]], labels: list[str],
-                  class_weighting: bool) -> LossFunction | None:
+                  class_weighting: bool, distillation: Distillation | None = None) -> LossFunction | None:
     """The Trainer's ``compute_loss_func``: the task's own when it has one (the aspect tree), else its head's
-    (class-weighted cross-entropy, the joint losses); None keeps the model's own loss."""
+    (class-weighted cross-entropy, the joint losses, with a teacher's soft targets); None keeps the model's own."""
     return (task.loss_function(train_features, labels, class_weighting)
-            or head_for(head).loss(train_features, labels, class_weighting))
+            or head_for(head).loss(train_features, labels, class_weighting, distillation))
 
 
 def initialise_from(model: Any, folder: Path, method: str) -> dict[str, int]:

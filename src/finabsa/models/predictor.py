@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,10 @@ class Predictor:
         return [{"text": example.sentence, **prediction} for example, prediction in zip(examples, predictions)]
 
     @torch.no_grad()
-    def predict_examples(self, examples: list[Example], progress: bool = False, desc: str = "predict") -> list[dict]:
+    def predict_examples(self, examples: list[Example], progress: bool = False, desc: str = "predict",
+                         decode: Callable[..., list[dict]] | None = None) -> list[dict]:
+        """One prediction per example, in order; ``decode`` (the task's ``decode`` signature) replaces the task's
+        decoding, e.g. to read a teacher's soft targets."""
         if not examples:
             return []
         was_training = self.model.training
@@ -68,8 +71,8 @@ class Predictor:
             batch = collate([{k: v for k, v in f.items() if not k.startswith("_")} for f in batch_features])
             batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
             outputs = self.task.forward(self.model, batch, self.tokenizer)
-            decoded = self.task.decode(outputs, batch_features, [examples[i] for i in index], self.labels,
-                                       self.tokenizer)
+            decoded = (decode or self.task.decode)(outputs, batch_features, [examples[i] for i in index],
+                                                   self.labels, self.tokenizer)
             for i, prediction in zip(index, decoded):
                 if len(features[i]["input_ids"]) >= self.max_length:
                     # The tokenizer cut the input at max_length: the answer saw only its beginning.

@@ -3,6 +3,7 @@
 - ``PipelineHooks``: a task whose run can sit in a ``Pipeline`` (several tasks on the same sentences) says which
   input fields it needs, which it can fill for the tasks after it, and what its part of the record looks like.
 - ``StudyHooks``: a task that a study compares with simple floors and combines over seeds.
+- ``DistillationHooks``: a task whose model can learn from a teacher's soft targets (knowledge distillation).
 
 Both carry defaults, so a task opts in by inheriting the mixin and overriding what differs.
 """
@@ -14,7 +15,7 @@ from typing import Any
 from ..data.records import Example
 from .base import template_fields
 
-__all__ = ["PipelineHooks", "StudyHooks"]
+__all__ = ["PipelineHooks", "StudyHooks", "DistillationHooks"]
 
 
 class PipelineHooks:
@@ -58,3 +59,14 @@ class StudyHooks:
     def ensemble(self, predictions: list[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
         """Combine several models' predictions for the same examples (e.g. seeds); None when not supported."""
         return None
+
+
+class DistillationHooks:
+    """What knowledge distillation asks of a task: a teacher's soft targets for each example, which the student's
+    ``encode`` reads back from ``example.meta["soft"]`` (character offsets, so teacher and student may tokenise
+    differently), and which its head's loss compares with the student's distributions."""
+
+    def soft_targets(self, outputs: Any, features: list[dict[str, Any]], examples: list[Example],
+                     labels: list[str], temperature: float) -> list[dict[str, Any]]:
+        """The teacher's distributions (softened by ``temperature``) for one batch, one JSON-able dict each."""
+        raise NotImplementedError

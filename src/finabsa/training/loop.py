@@ -30,6 +30,7 @@ from ..models.build import (
     training_collator,
     training_loss,
 )
+from ..models.heads import Distillation
 from ..models.hub import load_tokenizer, resolve_model
 from ..models.predictor import Predictor
 from ..reports.examples import pick_examples
@@ -184,10 +185,44 @@ def _prepare(config: RunConfig) -> _Prepared:
     data = training_data(task, config.data)
     base = resolve_model(config.model.name)
     tokenizer = load_tokenizer(base)
+    if config.training.distill_from:
+        data.notes.append(_attach_soft_targets(config, task, data))
     model = build_model(base, task.head(data.labels), data.labels, config.adapter, describe=task.describe())
     if config.training.init_from:
         data.notes.append(_initialise(model, config))
     return _Prepared(config, task, data, tokenizer, model, count_parameters(model), started)
+
+
+def _attach_soft_targets(config: RunConfig, task: Task, data: TrainingData) -> str:
+    """Knowledge distillation: the teacher run's soft targets for every training sentence, kept on the examples
+    (``meta["soft"]``) for the task to encode; returns the note for the report."""
+    from dataclasses import replace
+
+    from ..errors import ConfigError, RunFolderError
+    from ..models.saved_runs import load_run
+    from ..tasks import DistillationHooks
+
+    if not isinstance(task, DistillationHooks):
+        raise ConfigError([f"training.distill_from: task '{task.describe()}' cannot learn from a teacher's soft "
+                           "targets; distillation is implemented by tasks with DistillationHooks (the joint task)."])
+    teacher = load_run(Path(config.training.distill_from))
+    if teacher.task.name != task.name or not isinstance(teacher.task, DistillationHooks):
+        raise RunFolderError(f"training.distill_from: '{config.training.distill_from}' is a run of task "
+                             f"'{teacher.task.name}'; a teacher must be a finished run of task '{task.name}'.")
+    temperature, hooks = config.training.distill_temperature, teacher.task
+    started = time.time()
+    soft = teacher.predict_examples(
+        data.train, desc="teacher's soft targets",
+        decode=lambda outputs, features, examples, labels, _: hooks.soft_targets(outputs, features, examples,
+                                                                                 labels, temperature))
+    data.train = [replace(e, meta={**e.meta, "soft": s}) for e, s in zip(data.train, soft)]
+    unlabelled = sum(1 for e in data.train if e.meta.get("unlabelled"))
+    del teacher
+    note = (f"distilled from '{config.training.distill_from}' (weight {config.training.distill_weight}, "
+            f"temperature {temperature}): soft targets for {len(data.train)} training sentences, {unlabelled} of "
+            f"them unlabelled, in {time.time() - started:.0f} s.")
+    logger.info(note)
+    return note
 
 
 def _initialise(model: Any, config: RunConfig) -> str:
@@ -287,7 +322,8 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         eval_dataset=ListDataset(valid_features),
         processing_class=tokenizer,
         compute_metrics=None if task.selection_metric == "loss" else _validation_scorer(prepared),
-        compute_loss_func=training_loss(task, head, train_features, data.labels, config.training.class_weighting),
+        compute_loss_func=training_loss(task, head, train_features, data.labels, config.training.class_weighting,
+                                        _distillation(config)),
         callbacks=callbacks,
     )
     if arguments.disable_tqdm:
@@ -302,6 +338,12 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     if folder.main:
         shutil.rmtree(folder.path / CHECKPOINTS_DIR, ignore_errors=True)
     return trainer, outcome, seconds
+
+
+def _distillation(config: RunConfig) -> Distillation | None:
+    if not config.training.distill_from:
+        return None
+    return Distillation(config.training.distill_weight, config.training.distill_temperature)
 
 
 def _validation_scorer(prepared: _Prepared) -> Any:

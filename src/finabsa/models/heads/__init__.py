@@ -10,17 +10,26 @@ head by name. A new head is one module here that subclasses ``Head`` and calls `
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...errors import UnknownNameError
 from ...tasks.base import HeadSpec
 
-__all__ = ["Head", "register_head", "head_for", "head_kinds", "LossFunction"]
+__all__ = ["Distillation", "Head", "register_head", "head_for", "head_kinds", "LossFunction"]
 
 #: What the Trainer calls as ``compute_loss_func``: ``(outputs, labels, num_items_in_batch) -> loss``.
 LossFunction = Callable[..., Any]
 
 _REGISTRY: dict[str, type[Head]] = {}
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """How much a student learns from its teacher's soft targets (``training.distill_*``)."""
+
+    weight: float
+    temperature: float
 
 
 class Head:
@@ -54,9 +63,10 @@ class Head:
 
         return DataCollatorWithPadding(tokenizer)
 
-    def loss(self, train_features: list[dict[str, Any]], labels: list[str],
-             class_weighting: bool) -> LossFunction | None:
-        """The Trainer's ``compute_loss_func`` for this head; None uses the model's own loss."""
+    def loss(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool,
+             distillation: Distillation | None = None) -> LossFunction | None:
+        """The Trainer's ``compute_loss_func`` for this head (with the distillation terms when asked, for heads that
+        support a teacher); None uses the model's own loss."""
         return None
 
 

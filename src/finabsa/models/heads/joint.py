@@ -28,7 +28,7 @@ from ...data.labels import SENTIMENT_LABELS
 from ...tasks.aspect_tree import AspectTree
 from ...tasks.classification import inverse_frequency
 from ...tasks.joint.pooling import SENTIMENT_OUTPUTS, pool_targets
-from . import Head, LossFunction, register_head
+from . import Distillation, Head, LossFunction, register_head
 
 __all__ = ["JointHead", "JointModel", "JointOutput", "JointCollator", "JointLoss", "HEADS_FILE", "OUTPUT_AXES"]
 
@@ -63,11 +63,13 @@ class JointModel(nn.Module):
     base_model_prefix = "encoder"
     main_input_name = "input_ids"
     #: The head modules (trained in full beside LoRA and saved with the adapter).
-    HEAD_MODULES = ("tagger", "aspect_head", "sentiment_token", "sentiment_sentence", "sentence_sentiment")
+    HEAD_MODULES = ("tagger", "aspect_head", "sentiment_token", "sentiment_sentence", "sentence_sentiment",
+                    "sentiment_context")
 
-    def __init__(self, encoder: Any, num_tags: int, num_aspects: int, dropout: float = 0.1):
+    def __init__(self, encoder: Any, num_tags: int, num_aspects: int, dropout: float = 0.1, context_window: int = 0):
         super().__init__()
         hidden = encoder.config.hidden_size
+        self.context_window = context_window
         self.encoder = encoder
         self.config = encoder.config
         self.dropout = nn.Dropout(dropout)
@@ -77,6 +79,14 @@ class JointModel(nn.Module):
         self.sentiment_token = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Dropout(dropout),
                                              nn.Linear(hidden, SENTIMENT_OUTPUTS))
         self.sentiment_sentence = nn.Linear(hidden, SENTIMENT_OUTPUTS)
+        # Each token's sentiment part may read its neighbours (``context_window`` tokens each side): "Sainsbury"
+        # in "Tesco surges while Sainsbury slumps" then carries "slumps". A residual convolution, zero at the start,
+        # so training begins from the span-only model.
+        self.sentiment_context: nn.Conv1d | None = None
+        if context_window:
+            self.sentiment_context = nn.Conv1d(hidden, hidden, 2 * context_window + 1, padding=context_window)
+            nn.init.zeros_(self.sentiment_context.weight)
+            nn.init.zeros_(self.sentiment_context.bias)  # type: ignore[arg-type]  # Conv1d has a bias here
         # The sentence's own sentiment (3 classes): the answer for a target the user names that the text does not
         # contain, trained on sentences whose targets agree.
         self.sentence_sentiment = nn.Linear(hidden, len(SENTIMENT_LABELS))
@@ -92,8 +102,12 @@ class JointModel(nn.Module):
         hidden = self.dropout(self.encoder(**inputs).last_hidden_state)
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         sentence = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        tokens = hidden
+        if self.sentiment_context is not None:
+            masked = hidden * mask
+            tokens = hidden + self.sentiment_context(masked.transpose(1, 2)).transpose(1, 2)
         return JointOutput(tag_logits=self.tagger(hidden), aspect_logits=self.aspect_head(sentence),
-                           sentiment_token=self.sentiment_token(hidden),
+                           sentiment_token=self.sentiment_token(tokens),
                            sentiment_sentence=self.sentiment_sentence(sentence),
                            sentence_sentiment=self.sentence_sentiment(sentence))
 
@@ -112,12 +126,12 @@ class JointModel(nn.Module):
         save_file(self.head_state(), str(Path(folder) / HEADS_FILE))
 
     @classmethod
-    def from_pretrained(cls, location: str, num_tags: int, num_aspects: int) -> JointModel:
+    def from_pretrained(cls, location: str, num_tags: int, num_aspects: int, context_window: int = 0) -> JointModel:
         """The encoder at ``location`` with new heads, or the saved heads when ``location`` holds them."""
         from safetensors.torch import load_file
         from transformers import AutoModel
 
-        model = cls(AutoModel.from_pretrained(location), num_tags, num_aspects)
+        model = cls(AutoModel.from_pretrained(location), num_tags, num_aspects, context_window=context_window)
         heads = Path(location) / HEADS_FILE
         if heads.is_file():
             missing = model.load_state_dict(load_file(str(heads)), strict=False).missing_keys
@@ -136,12 +150,14 @@ class JointHead(Head):
 
     def load(self, location: str, labels: list[str]) -> JointModel:
         return JointModel.from_pretrained(location, num_tags=int(self.spec.settings["tags"]),
-                                          num_aspects=self.spec.size)
+                                          num_aspects=self.spec.size,
+                                          context_window=int(self.spec.settings.get("context_window", 0)))
 
     def lora_settings(self, model: Any) -> dict[str, Any]:
         # The joint model reads token states, not the pooler: leave it out; its heads train in full.
         poolers = [name for name, _ in model.named_modules() if name.split(".")[-1] == "pooler"]
-        return {"modules_to_save": list(model.HEAD_MODULES), "exclude_modules": [f"{p}.dense" for p in poolers]}
+        heads = [name for name in model.HEAD_MODULES if getattr(model, name) is not None]
+        return {"modules_to_save": heads, "exclude_modules": [f"{p}.dense" for p in poolers]}
 
     def output_axes(self) -> dict[str, dict[int, str]]:
         return dict(OUTPUT_AXES)
@@ -149,12 +165,12 @@ class JointHead(Head):
     def collator(self, tokenizer: Any) -> JointCollator:
         return JointCollator(tokenizer)
 
-    def loss(self, train_features: list[dict[str, Any]], labels: list[str],
-             class_weighting: bool) -> LossFunction | None:
+    def loss(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool,
+             distillation: Distillation | None = None) -> LossFunction | None:
         counts = Counter(c for f in train_features for c in f["labels"]["classes"] if c >= 0)
         weights = inverse_frequency(counts, len(SENTIMENT_LABELS)) if class_weighting and counts else None
         return JointLoss(AspectTree(labels) if labels else None, weights, float(self.spec.settings["score_weight"]),
-                         bool(self.spec.settings["sentence_context"]))
+                         bool(self.spec.settings["sentence_context"]), distillation)
 
 
 class JointCollator:
@@ -175,7 +191,9 @@ class JointCollator:
                 return torch.tensor([[-100] * (length - len(r)) + r if left else r + [-100] * (length - len(r))
                                      for r in rows])
 
+            soft = [row.get("soft") for row in labels]
             batch["labels"] = {
+                **({"soft": _soft_batch(soft, length, left)} if any(soft) else {}),
                 "tags": pad([row["tags"] for row in labels]),
                 "target_ids": pad([row["target_ids"] for row in labels]),
                 "classes": torch.tensor([row["classes"] for row in labels]),
@@ -186,16 +204,45 @@ class JointCollator:
         return batch
 
 
+def _soft_batch(rows: list[dict[str, Any] | None], length: int, left: bool) -> dict[str, torch.Tensor]:
+    """A teacher's soft targets of a batch as tensors (zeros where a row has none: masked in the loss)."""
+    template = next(row for row in rows if row)
+    width = len(template["aspect"])
+    targets = len(template["classes"])
+    classes = len(SENTIMENT_LABELS)
+
+    def fit(values: list, fill: Any) -> list:
+        gap = [fill] * (length - len(values))
+        return gap + values if left else values + gap
+
+    return {
+        "tags": torch.tensor([fit(row["tags"], [0.0] * classes) if row else [[0.0] * classes] * length
+                              for row in rows]),
+        "target_ids": torch.tensor([fit(row["target_ids"], 0) if row else [0] * length for row in rows]),
+        "classes": torch.tensor([row["classes"] if row else [[0.0] * classes] * targets for row in rows]),
+        "aspect": torch.tensor([row["aspect"] if row else [0.0] * width for row in rows]),
+        "sentence": torch.tensor([row["sentence"] if row else [0.0] * classes for row in rows]),
+    }
+
+
+def _kl(teacher: torch.Tensor, student_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) per row, the student's logits softened by ``temperature``."""
+    log_student = torch.log_softmax(student_logits.float() / temperature, dim=-1)
+    return (teacher * (torch.log(teacher.clamp(min=1e-8)) - log_student)).sum(-1)
+
+
 class JointLoss:
-    """The Trainer's ``compute_loss_func``: tag, aspect-tree and pooled-sentiment losses, each over the sentences
-    (or targets) that have its labels."""
+    """The Trainer's ``compute_loss_func``: tag, aspect-tree, pooled-sentiment and sentence-level losses, each over
+    the sentences (or targets) that have its labels; with a teacher, the KL divergence to its soft targets for
+    every head, weighted and scaled by the squared temperature (Hinton et al.)."""
 
     def __init__(self, tree: AspectTree | None, class_weights: list[float] | None, score_weight: float,
-                 sentence_context: bool):
+                 sentence_context: bool, distillation: Distillation | None = None):
         self.tree = tree
         self.class_weights = class_weights
         self.score_weight = score_weight
         self.sentence_context = sentence_context
+        self.distillation = distillation
 
     def pool(self, outputs: Any, target_ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sentiment outputs of targets 1..k (``target_ids`` marks each token with its target's number),
@@ -230,4 +277,29 @@ class JointLoss:
             if scored.any():
                 total = total + self.score_weight * F.mse_loss(torch.tanh(pooled[scored][:, classes]),
                                                                labels["scores"][scored])
+        if self.distillation is not None and "soft" in labels:
+            total = total + self.distillation.weight * self.soft_loss(outputs, labels["soft"])
         return total
+
+    def soft_loss(self, outputs: Any, soft: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The KL divergence from the teacher's soft targets, summed over the heads, times temperature²."""
+        temperature = self.distillation.temperature if self.distillation else 1.0
+        parts = []
+        tagged = soft["tags"].sum(-1) > 0
+        if tagged.any():
+            parts.append(_kl(soft["tags"][tagged], outputs["tag_logits"][tagged], temperature).mean())
+        pooled, counts = self.pool(outputs, soft["target_ids"], soft["classes"].shape[1])
+        targeted = (soft["classes"].sum(-1) > 0) & (counts > 0)
+        if targeted.any():
+            logits = pooled[targeted][:, : len(SENTIMENT_LABELS)]
+            parts.append(_kl(soft["classes"][targeted], logits, temperature).mean())
+        aspects = soft["aspect"].sum(-1) > 0
+        if self.tree is not None and aspects.any():
+            parts.append(_kl(soft["aspect"][aspects], outputs["aspect_logits"][aspects], temperature).mean())
+        sentences = soft["sentence"].sum(-1) > 0
+        if sentences.any():
+            parts.append(_kl(soft["sentence"][sentences], outputs["sentence_sentiment"][sentences], temperature).mean())
+        total = outputs["tag_logits"].sum() * 0.0  # keeps the graph when no head has soft targets in this batch
+        for part in parts:
+            total = total + part
+        return total * temperature**2

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any, ClassVar
 
 from ...tasks.classification import inverse_frequency
-from . import Head, LossFunction, register_head
+from . import Distillation, Head, LossFunction, register_head
 
 __all__ = ["SequenceClassificationHead", "TokenClassificationHead", "Seq2SeqHead", "CausalLMHead"]
 
@@ -50,8 +50,8 @@ class SequenceClassificationHead(_AutoClassHead):
             return {}
         return {"modules_to_save": ["pooler"], "exclude_modules": [f"{p}.dense" for p in poolers]}
 
-    def loss(self, train_features: list[dict[str, Any]], labels: list[str],
-             class_weighting: bool) -> LossFunction | None:
+    def loss(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool,
+             distillation: Distillation | None = None) -> LossFunction | None:
         """Inverse-frequency weighted cross-entropy when asked (a regressed score keeps the model's MSE)."""
         if not class_weighting or self.spec.problem_type == "regression":
             return None

@@ -34,9 +34,10 @@ from ...data.spans import find_target_spans
 from ...errors import DataError
 from ..aspect_tree import AspectTree
 from ..base import HeadSpec, Task, choice_problems, register_task, softmax
-from ..hooks import PipelineHooks
+from ..hooks import DistillationHooks, PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
 from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
+from .distillation import student_soft_labels, teacher_soft_targets
 from .scoring import joint_metrics, mention_class, pairs_text, sentence_class
 
 __all__ = ["JointTask", "JointOptions"]
@@ -63,6 +64,9 @@ class JointOptions:
                                                                   "name ('Levi Strauss' + '& Co'), attach a ticker "
                                                                   "written beside it, drop possessives and lone "
                                                                   "suffixes."})
+    context_window: int = field(default=0, metadata={"help": "Tokens each side that a token's sentiment part reads "
+                                                           "(0: its own state only), so that a target's sentiment "
+                                                           "sees its verb ('Sainsbury slumps')."})
     sentence_context: bool = field(default=False, metadata={"help": "Add a sentence-level part to each target's "
                                                                     "pooled span (default: the span alone, so that "
                                                                     "targets of one sentence can differ)."})
@@ -72,7 +76,7 @@ class JointOptions:
 
 
 @register_task
-class JointTask(Task, PipelineHooks):
+class JointTask(Task, PipelineHooks, DistillationHooks):
     """Targets, their sentiment and the sentence's aspect from one encoder pass."""
 
     name = "joint"
@@ -94,6 +98,9 @@ class JointTask(Task, PipelineHooks):
         for name in ("max_targets", "max_span_tokens"):
             if getattr(options, name) < 1:
                 problems.append(f"task 'joint' {name} must be >= 1; found {getattr(options, name)}")
+        if not 0 <= options.context_window <= 8:
+            problems.append(f"task 'joint' context_window must be between 0 and 8 tokens; found "
+                            f"{options.context_window}")
         if options.min_targets < 0:
             problems.append(f"task 'joint' min_targets must be >= 0; found {options.min_targets}")
         if not 0 < options.fuzzy_threshold <= 1:
@@ -104,7 +111,7 @@ class JointTask(Task, PipelineHooks):
     def check_examples(self, examples: list[Example]) -> None:
         """Refuse rows with no label for any head, and data whose targets mostly do not occur in their sentence."""
         for example in examples:
-            if not self.usable(example):
+            if not self.usable(example) and not example.meta.get("unlabelled"):
                 raise DataError(
                     f"{example.origin or 'a row'}: gives no label the joint model trains on: it needs a target "
                     "(column 'target', --target-column) with a sentiment score or label, or aspect paths (column "
@@ -124,8 +131,9 @@ class JointTask(Task, PipelineHooks):
                            "tags and no sentiment for it", e.origin, e.target)
 
     def usable(self, example: Example) -> bool:
-        # Before grouping a row has ``target``; after, ``mentions``.
-        return bool(example.mentions or example.aspects or (example.target and example.target.strip()))
+        # Before grouping a row has ``target``; after, ``mentions``. Unlabelled sentences train through a teacher.
+        return bool(example.mentions or example.aspects or (example.target and example.target.strip())
+                    or example.meta.get("unlabelled"))
 
     def group_rows(self, splits, extra):
         main, extra = merge_sources(splits.get("train", []), extra)
@@ -145,7 +153,7 @@ class JointTask(Task, PipelineHooks):
         """The joint head: ``size`` aspects; the tag count and the options its model and loss read."""
         return HeadSpec("joint", size=len(labels), settings={
             "tags": len(BIO_LABELS), "sentence_context": self.options.sentence_context,
-            "score_weight": self.options.score_weight})
+            "score_weight": self.options.score_weight, "context_window": self.options.context_window})
 
     def training_notes(self, train: list[Example]) -> list[str]:
         """How many training sentences and targets train each head (the others are masked for them)."""
@@ -195,20 +203,33 @@ class JointTask(Task, PipelineHooks):
                 scores[k] = float("nan") if mention.score is None else mention.score
         aspect = index.get(example.aspects[0], -100) if example.aspects else -100
         agreed = sentence_class(example)
-        return {"tags": tags, "target_ids": target_ids, "classes": classes, "scores": scores, "aspect": aspect,
-                "sentence": SENTIMENT_LABELS.index(agreed) if agreed else -100}
+        encoded = {"tags": tags, "target_ids": target_ids, "classes": classes, "scores": scores, "aspect": aspect,
+                   "sentence": SENTIMENT_LABELS.index(agreed) if agreed else -100}
+        if "soft" in example.meta:  # a teacher's soft targets (training.distill_from)
+            encoded["soft"] = student_soft_labels(feature, example, list(index), self.options.max_targets)
+        return encoded
 
     def forward(self, model, batch, tokenizer):
         return model(**batch)
 
-    # -- decoding -------------------------------------------------------------------------------------------
-    def decode(self, outputs, features, examples, labels, tokenizer):
+    def soft_targets(self, outputs, features, examples, labels, temperature):
+        return teacher_soft_targets(self._arrays(outputs, len(features)), features, examples, labels, temperature,
+                                    self.options)
+
+    @staticmethod
+    def _arrays(outputs: Any, rows: int) -> dict[str, np.ndarray]:
+        """The joint model's outputs as numpy arrays; exports written before the sentence-level head lack its output
+        (their unlocated targets then get 1/3 each)."""
         arrays = {name: _numpy(getattr(outputs, name)) for name in
                   ("tag_logits", "aspect_logits", "sentiment_token", "sentiment_sentence")}
-        # Exports written before the sentence-level head lack its output: their unlocated targets get 1/3 each.
         head = getattr(outputs, "sentence_sentiment", None)
         arrays["sentence_sentiment"] = _numpy(head) if head is not None else \
-            np.zeros((len(features), len(SENTIMENT_LABELS)), dtype=np.float32)
+            np.zeros((rows, len(SENTIMENT_LABELS)), dtype=np.float32)
+        return arrays
+
+    # -- decoding -------------------------------------------------------------------------------------------
+    def decode(self, outputs, features, examples, labels, tokenizer):
+        arrays = self._arrays(outputs, len(features))
         tag_probabilities = softmax(arrays["tag_logits"])
         aspect_probabilities = softmax(arrays["aspect_logits"]) if labels else None
         tree = self._tree(labels) if labels else None

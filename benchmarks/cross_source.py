@@ -1,0 +1,104 @@
+"""Cross-source generalisation of the joint model: train on every source but one, score the source left out.
+
+    python benchmarks/cross_source.py [--in-source runs/joint] [--epochs 8] [--max-test-rows 1500]
+
+The number that predicts how a user's own news will go is how the model does on a source it never trained on.
+Sources: **FiQA** (the ``pauri32`` split and the official JSON, one source: they share their sentences) and
+**SEntFiN** (Indian financial headlines, every entity marked). Each leave-one-source-out run trains the joint
+preset (``configs/joint.yaml``'s settings) on the other source and scores the one left out as a ``test_only`` set
+(never trained on; a seeded sample of ``--max-test-rows`` sentences). The in-source column is the preset's own run
+(``--in-source RUN``, or trained here): its held-out sets are carved from the sources it trains on.
+
+For every test set: (entity, sentiment) pair F1 with predicted targets, target F1, sentiment accuracy and macro-F1
+with gold targets, and accuracy on sentences whose targets differ in sentiment (``mixed``). Writes JSON to
+--output and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import REPO, hardware, hardware_line, set_threads, write_json
+
+FIQA, FIQA_OFFICIAL, SENTFIN = "../shared/data/fiqa2018", "../shared/data/fiqa2018/official", "../shared/data/sentfin"
+METRICS = ("pair_f1", "target_f1", "sentiment_accuracy", "sentiment_macro_f1", "sentiment_mixed_accuracy")
+
+
+def leave_one_out(max_test_rows: int) -> dict[str, dict[str, Any]]:
+    """The two leave-one-source-out runs: settings over the joint preset."""
+    return {
+        "trained on FiQA, SEntFiN left out": {
+            "data.path": FIQA,
+            "data.also_train": [{"path": FIQA_OFFICIAL, "split": "train"},
+                                {"path": SENTFIN, "test_only": True, "max_rows": max_test_rows}],
+        },
+        "trained on SEntFiN, FiQA left out": {
+            "data.path": SENTFIN, "data.max_train_rows": 3000,
+            "data.also_train": [{"path": FIQA_OFFICIAL, "split": "train", "test_only": True},
+                                {"path": FIQA, "split": "test", "test_only": True}],
+        },
+    }
+
+
+def _scores(report: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Test set name -> the metrics of interest, for the run's own test split and every held-out set."""
+    sets = {"own test split": report["after"], **report.get("held_out_tests", {})}
+    return {name: {m: metrics.get(m) for m in METRICS} for name, metrics in sets.items()}
+
+
+def _train(overrides: dict[str, Any], output: Path) -> dict[str, Any]:
+    import finabsa
+
+    config = finabsa.load_config(REPO / "configs" / "joint.yaml", {**overrides, "output": str(output),
+                                                                  "evaluation.before": False})
+    began = time.perf_counter()
+    result = finabsa.train(config, progress=False)
+    return {"run": str(result.run_dir), "seconds": round(time.perf_counter() - began, 1),
+            "rows": result.report["training"]["rows"], "sets": _scores(result.report)}
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--in-source", default=None, help="a finished run of configs/joint.yaml (default: train one)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs of each run (default: the preset's)")
+    parser.add_argument("--max-test-rows", type=int, default=1500, help="sentences of a left-out source scored")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "cross_source.json"))
+    args = parser.parse_args(argv)
+    threads = set_threads(args.threads)
+
+    import finabsa
+    from finabsa.run_layout import read_report
+
+    epochs = {"training.epochs": args.epochs} if args.epochs else {}
+    print(f"{hardware_line(hardware())}\njoint preset (MiniLM + LoRA), {threads} thread(s)", flush=True)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        if args.in_source:
+            report = read_report(Path(args.in_source))
+            results["in source (configs/joint.yaml)"] = {"run": args.in_source, "sets": _scores(report)}
+        else:
+            results["in source (configs/joint.yaml)"] = _train(epochs, Path(folder) / "in-source")
+        for name, overrides in leave_one_out(args.max_test_rows).items():
+            print(f"training: {name} ...", flush=True)
+            results[name] = _train({**overrides, **epochs}, Path(folder) / name.replace(" ", "-").replace(",", ""))
+    print("\n| run | test set | " + " | ".join(METRICS) + " |\n|---|---|" + "---:|" * len(METRICS))
+    for run, entry in results.items():
+        for test, metrics in entry["sets"].items():
+            print(f"| {run} | {test} | " + " | ".join(_cell(metrics[m]) for m in METRICS) + " |")
+    write_json(Path(args.output), {"hardware": hardware(), "finabsa": finabsa.__version__, "runs": results})
+    print(f"\nwritten: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""One trained joint model, decoded with and without a decoding option: what the option changes, on every test set.
+
+    python benchmarks/joint_decoding.py runs/joint [--option merge_fragments]
+
+Decoding options (``task.merge_fragments``: one company as one target) change no weight, so their effect is
+measured on the same run: the run's own test split and its held-out sets (the ones its configuration carves),
+scored with the option off and on. Prints (target, sentiment) pair F1, target F1 and the predicted target count per
+set. The validation split is where such a default is chosen; the test and held-out numbers are what it cost or
+bought elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from _common import REPO, hardware, hardware_line, set_threads, write_json
+
+METRICS = ("pair_f1", "pair_precision", "pair_recall", "target_f1", "target_predicted")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a finished joint run folder")
+    parser.add_argument("--option", default="merge_fragments", help="a boolean option of the joint task")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "joint_decoding.json"))
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+
+    import finabsa
+    from finabsa.config import EvaluationConfig
+    from finabsa.data.prepare import training_data
+
+    predictor = finabsa.load(args.run)
+    config = predictor.info["config"]
+    data = training_data(predictor.task, config.data)
+    sets = {"validation": data.validation, "test split": data.test, **data.extra_tests}
+    no_intervals = EvaluationConfig(bootstrap_samples=0)
+    print(f"{hardware_line(hardware())}\n{args.run}: task.{args.option} off / on")
+    print("| set | option | " + " | ".join(METRICS) + " |\n|---|---|" + "---:|" * len(METRICS))
+    results: dict[str, dict] = {}
+    original = predictor.task.options
+    for name, examples in sets.items():
+        for value in (False, True):
+            predictor.task.options = replace(original, **{args.option: value})
+            metrics, _ = predictor.evaluate(examples, no_intervals)
+            results.setdefault(name, {})[str(value)] = {m: metrics.get(m) for m in METRICS}
+            print(f"| {name} | {value} | " + " | ".join(
+                "–" if metrics.get(m) is None else f"{metrics[m]:.3f}" if isinstance(metrics[m], float)
+                else str(metrics[m]) for m in METRICS) + " |", flush=True)
+    predictor.task.options = original
+    write_json(Path(args.output), {"run": args.run, "option": args.option, "sets": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

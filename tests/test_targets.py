@@ -1,0 +1,80 @@
+"""Targets as a user names them and as a text writes them: alias matching of given targets, and one company as
+one target when decoding (fragments joined, tickers attached, possessives and lone suffixes dropped)."""
+
+from __future__ import annotations
+
+import pytest
+
+from finabsa.data.records import Example
+from finabsa.data.spans import locate_target, target_aliases
+from finabsa.tasks.joint.decoding import merge_fragments
+from finabsa.tasks.target import token_features
+
+#: (text, the target a user gives, how it is found, the text it is found as; None: not in the text)
+GIVEN = [
+    ("Barclays shares fall after results", "Barclays PLC", "alias", "Barclays"),
+    ("Lloyds Banking Group cuts 3,000 jobs", "Lloyds Banking Group PLC", "alias", "Lloyds Banking Group"),
+    ("BHP and Rio Tinto lead miners higher", "BHP Group Ltd", "alias", "BHP"),
+    ("The Walt Disney Co said on Tuesday", "The Walt Disney Co", "exact", "The Walt Disney Co"),
+    ("Walt Disney beat estimates", "The Walt Disney Co", "alias", "Walt Disney"),
+    ("Apple Inc <AAPL.O> rose 2%", "$AAPL", "ticker", "<AAPL.O>"),
+    ("Shares of Coca-Cola (KO.N) slid", "$KO", "ticker", "(KO.N)"),
+    ("$TSLA breaking out", "TSLA", "exact", "TSLA"),
+    ("Sainsbury's slumps on price war", "J Sainsbury PLC", "word", "Sainsbury"),
+    ("Sainsbury's slumps on price war", "Sainsbury's", "exact", "Sainsbury's"),
+    ("Morrisons sales fall again", "Morrissons", "fuzzy", "Morrisons"),
+    ("levi strauss & co gained 2%", "Levi Strauss & Co", "exact", "levi strauss & co"),
+    ("Tesco shares surge", "BP", "none", None),
+    ("Bank shares rally", "Bank of America Corp", "none", None),  # a generic word alone is not the company
+]
+
+
+@pytest.mark.parametrize("text, target, how, found", GIVEN)
+def test_a_given_target_is_found_by_name_alias_ticker_or_word(text, target, how, found):
+    match = locate_target(text, target)
+    assert match.how == how
+    assert match.located == (found is not None)
+    if found is not None:
+        start, end = match.spans[0]
+        assert text[start:end] == found
+
+
+def test_aliases_drop_legal_suffixes_articles_and_possessives():
+    assert target_aliases("Lloyds Banking Group PLC") == ["Lloyds Banking Group", "Lloyds Banking"]
+    assert target_aliases("The Walt Disney Co") == ["Walt Disney"]
+    assert target_aliases("Sainsbury's") == ["Sainsbury"]
+    assert target_aliases("Tesco") == []
+
+
+#: (text, the spans the tagger marked, the targets after merging, with a ticker where one was attached)
+FRAGMENTS = [
+    ("Levi Strauss & Co <LEVI.N> gained 2% after its quarterly results beat Wall Street estimates",
+     ["Levi Strauss", "Co", "<LEVI.N>", "Wall Street"], [("Levi Strauss & Co", "LEVI.N"), ("Wall Street", None)]),
+    ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss", "<LEVI.N>"], [("Levi Strauss & Co", "LEVI.N")]),
+    ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
+    ("Apple Inc. (AAPL) rose", ["Apple", "(AAPL)"], [("Apple Inc", "AAPL")]),
+    ("Procter & Gamble beat forecasts", ["Procter", "Gamble"], [("Procter & Gamble", None)]),
+    ("Barclays's profit rose; Tesco Inc fell", ["Barclays's", "Tesco", "Inc"], [("Barclays", None),
+                                                                                ("Tesco Inc", None)]),
+    ("It is a Barclays s deal", ["Barclays", "s"], [("Barclays", None)]),
+    # Two companies stay two targets: "and" joins names only across "&", and "co-founder" is no suffix.
+    ("Shell and BP rise", ["Shell", "BP"], [("Shell", None), ("BP", None)]),
+    ("Tesla and co-founder Musk", ["Tesla", "Musk"], [("Tesla", None), ("Musk", None)]),
+    ("Tesco shares surge while Sainsbury slumps", ["Tesco", "Sainsbury"], [("Tesco", None), ("Sainsbury", None)]),
+]
+
+
+@pytest.mark.parametrize("text, marked, expected", FRAGMENTS)
+def test_one_company_is_one_target(tokenizer, text, marked, expected):
+    feature = token_features([Example(sentence=text)], tokenizer, 64)[0]
+    spans, position = [], 0
+    for part in marked:
+        start = text.index(part, position)
+        end = position = start + len(part)
+        tokens = [j for j, (a, b) in enumerate(feature["_offsets"]) if feature["_real"][j] and a < end and b > start]
+        spans.append({"text": part, "start": start, "end": end, "score": 0.9, "tokens": tokens})
+    merged = merge_fragments(spans, text, feature)
+    assert [(t["text"], t.get("ticker")) for t in merged] == expected
+    for target in merged:
+        assert text[target["start"]:target["end"]] == target["text"]
+        assert target["tokens"], "every target keeps the tokens its sentiment is pooled over"
