@@ -245,6 +245,16 @@ def test_rows_with_no_label_for_any_head_are_refused_by_file_and_row(tiny_bert, 
         finabsa.train(config, progress=False)
 
 
+def test_sentence_rows_train_the_sentence_level_head_when_asked(tokenizer):
+    task = build_task("joint", {"sentence_rows": True})
+    row = Example(sentence="Profit rose sharply", label="positive")
+    assert task.usable(row) and not build_task("joint").usable(row)
+    (feature,) = task.encode([row], tokenizer, ["Stock"], 32, with_labels=True)
+    assert feature["labels"]["sentence"] == 0 and set(feature["labels"]["tags"]) == {-100}
+    assert "sentence-level sentiment (for given targets the text does not contain) on 1 sentences" in \
+        task.training_notes([row])[0]
+
+
 def test_targets_that_do_not_occur_in_their_sentence_are_refused(tiny_bert, tmp_path):
     rows = [{"sentence": f"Shares rally on day {i}", "target": "Nokia", "sentiment_score": 0.3, "aspects": ""}
             for i in range(10)]

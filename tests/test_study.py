@@ -213,3 +213,35 @@ def test_quick_settings_win_over_cell_and_stage_settings(tmp_path, tiny_data, ti
     quick = load_study(path, quick=True)
     assert quick.cells[0].settings["data.max_train_rows"] == 20 and quick.stages["s"]["data.max_train_rows"] == 20
     assert load_study(path).cells[0].settings["data.max_train_rows"] == 500
+
+
+def test_a_cell_trains_its_own_seeds_and_held_out_sets_get_their_table(tmp_path, tiny_data, tiny_bert):
+    from finabsa.reports.study_report import _held_out_section, held_out_entries
+
+    path = _study_file(tmp_path, tiny_data, tiny_bert)
+    spec = yaml.safe_load(path.read_text())
+    spec["cells"][1]["seeds"] = [2]
+    path.write_text(yaml.safe_dump(spec))
+    study = load_study(path, output=str(tmp_path / "out"))
+    assert [c.seeds for c in study.cells] == [None, [2]]
+    assert load_study(path, quick=True).cells[1].seeds == [1]  # --quick keeps the first seed when none is left
+    spec["cells"][1]["seeds"] = "two"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="seeds must be a non-empty list of integers; found 'two'"):
+        load_study(path)
+    runs = []
+    for seed, f1 in ((1, 0.5), (2, 0.7)):
+        run = tmp_path / f"run-{seed}"
+        run.mkdir()
+        (run / "report.json").write_text(json.dumps({
+            "held_out_tests": {"sentfin": {"n": 40, "pair_f1": f1}, "official": {"n": 9, "pair_f1": 0.6}},
+            "data_notes": ["held-out test 'sentfin': 40 row(s) of x, a source this run never trains on (test_only)."]}))
+        runs.append(str(run))
+    results = [{"slug": study.cells[0].slug, "stage": "after", "runs": runs}]
+    entries = held_out_entries(study, results)
+    sentfin = next(e for e in entries if e["test_set"] == "sentfin")
+    assert sentfin["kind"] == "cross-source (never trained on)" and sentfin["n_seeds"] == 2
+    assert sentfin["pair_f1"]["mean"] == pytest.approx(0.6) and sentfin["pair_f1"]["sd"] == pytest.approx(0.1414, 1e-3)
+    assert next(e for e in entries if e["test_set"] == "official")["kind"] == "in-source (held out)"
+    assert any("| sentfin | cross-source (never trained on) | 40 | 2 | 0.600 ± 0.141 |" in line
+               for line in _held_out_section(entries))

@@ -24,6 +24,11 @@ Besides ordinary cells:
 - A cell with ``predicted_inputs: {model: CELL, target: CELL, aspect: CELL}`` trains nothing: it scores the model
   cell's runs on the test sentences alone, with the target and aspects predicted by the other cells' runs of the
   same seed (what a deployed pipeline sees), instead of the gold ones.
+- A cell with ``seeds: [1]`` trains only those of the study's seeds (a costly cell, such as one that leaves a
+  source out of training to measure it as a ``test_only`` set).
+
+Every run's held-out sets (``hold_out`` and ``test_only`` sources) are reported in a table of their own: the
+in-source and cross-source numbers side by side.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class Cell:
     view_of: str | None = None
     metric_prefix: str = ""
     predicted_inputs: dict[str, str] = field(default_factory=dict)
+    #: The study's seeds this cell trains (None: all of them); e.g. one seed for a costly cross-source cell.
+    seeds: list[int] | None = None
 
     @property
     def slug(self) -> str:
@@ -125,7 +132,9 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
         cell = Cell(name=str(entry["name"]), settings={**dict(entry.get("settings") or {}), **quick_base},
                     reference=dict(entry.get("reference") or {}), stage=entry.get("stage"),
                     view_of=entry.get("view_of"), metric_prefix=str(entry.get("metric_prefix") or ""),
-                    predicted_inputs=dict(entry.get("predicted_inputs") or {}))
+                    predicted_inputs=dict(entry.get("predicted_inputs") or {}),
+                    seeds=_cell_seeds(entry.get("seeds"), list(seeds) if isinstance(seeds, list) else [], problems,
+                                      str(entry["name"])))
         try:
             _cell_config(base, cell, 0, Path("x")).validate()
         except ConfigError as exc:
@@ -147,6 +156,17 @@ def load_study(path: str | Path, quick: bool = False, output: str | None = None)
                      stages={name: {**dict((value or {}).get("settings") or {}), **quick_base}
                              for name, value in stages.items()},
                      quick=quick_settings)
+
+
+def _cell_seeds(raw: Any, study_seeds: list[int], problems: list[str], name: str) -> list[int] | None:
+    """A cell's own seeds: a subset of the study's (with --quick, those of the quick seeds it has, else the first)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, int) for s in raw):
+        problems.append(f"cell '{name}': seeds must be a non-empty list of integers; found {raw!r}")
+        return None
+    kept = [s for s in raw if s in study_seeds]
+    return kept or study_seeds[:1]
 
 
 def _reference_problems(cells: list[Cell], stages: dict[str, Any]) -> list[str]:
@@ -213,10 +233,12 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
     output = Path(spec.output)
     started = time.time()
     training_cells = [cell for cell in spec.cells if cell.trains]
-    total = len(training_cells) * len(spec.seeds)
+    total = sum(len(cell.seeds or spec.seeds) for cell in training_cells)
     done = 0
     for seed in [] if report_only else spec.seeds:
         for cell in training_cells:
+            if cell.seeds is not None and seed not in cell.seeds:
+                continue
             done += 1
             _run_cell(spec, cell, seed, f"[{done}/{total}] {cell.name}, seed {seed}", progress)
     results = aggregate(spec)

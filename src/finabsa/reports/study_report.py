@@ -12,7 +12,10 @@ from ..tasks import build_task
 from .examples import examples_html, pick_examples
 from .run_report import format_metric, metric_kind
 
-__all__ = ["write_study_report"]
+__all__ = ["write_study_report", "held_out_entries"]
+
+#: What the held-out table shows of each held-out or cross-source set.
+HELD_OUT_METRICS = ("pair_f1", "target_f1", "sentiment_accuracy", "sentiment_macro_f1", "sentiment_mixed_accuracy")
 
 
 def _find(results: list[dict], slug: str, stage: str, metric: str) -> dict | None:
@@ -204,6 +207,53 @@ def _examples(run: str) -> list[str]:
                 f"first</summary>", "", examples_html(rows), "", "</details>"]
 
 
+def held_out_entries(spec: Any, results: list[dict]) -> list[dict[str, Any]]:
+    """Every training cell's held-out sets over its seeds: in-source (``hold_out``, carved from a source it trains
+    on) or cross-source (``test_only``, a source it never trains on), each metric as mean and sd."""
+    import statistics
+
+    entries = []
+    for cell in (c for c in spec.cells if c.trains):
+        runs = next((r["runs"] for r in results if r["slug"] == cell.slug and r["stage"] == "after"), [])
+        sets: dict[str, list[dict]] = {}
+        kinds: dict[str, str] = {}
+        for run in runs:
+            report = read_report(Path(run))
+            for name, metrics in (report.get("held_out_tests") or {}).items():
+                sets.setdefault(name, []).append(metrics)
+                never = any(n.startswith(f"held-out test '{name}'") and "test_only" in n
+                            for n in report.get("data_notes", []))
+                kinds[name] = "cross-source (never trained on)" if never else "in-source (held out)"
+        for name, reports in sets.items():
+            entry: dict[str, Any] = {"cell": cell.name, "slug": cell.slug, "test_set": name, "kind": kinds[name],
+                                     "sentences": reports[0].get("n"), "n_seeds": len(reports)}
+            for metric in HELD_OUT_METRICS:
+                values = [r[metric] for r in reports if r.get(metric) is not None]
+                if values:
+                    entry[metric] = {"mean": statistics.fmean(values),
+                                     "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+            entries.append(entry)
+    return entries
+
+
+def _held_out_section(entries: list[dict[str, Any]]) -> list[str]:
+    if not entries:
+        return []
+    lines = ["## Held-out and cross-source test sets", "",
+             "Sentences no run trained on. *In-source*: carved from a source the run trains on (its own "
+             "conventions). *Cross-source*: a source the run never trains on; the number that predicts how a user's "
+             "own news will go. Pair F1: (target, sentiment) pairs with predicted targets; sentiment: with gold "
+             "targets; mixed: sentences whose targets differ in sentiment.", "",
+             "| cell | test set | kind | sentences | seeds | " + " | ".join(HELD_OUT_METRICS) + " |",
+             "|---|---|---|---:|---:|" + "---:|" * len(HELD_OUT_METRICS)]
+    for e in entries:
+        cells = [f"{e[m]['mean']:.3f}" + (f" ± {e[m]['sd']:.3f}" if e["n_seeds"] > 1 else "") if m in e else "–"
+                 for m in HELD_OUT_METRICS]
+        lines.append(f"| {e['cell']} | {e['test_set']} | {e['kind']} | {e['sentences']} | {e['n_seeds']} | "
+                     + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _one_class_note(runs: list[str]) -> list[str]:
     """A warning for each run that predicted the same class for every test row."""
     notes = []
@@ -237,6 +287,8 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
         f"the runs themselves took {_run_minutes(results):.1f} min in all.", "",
     ]
     lines += _headline_table(spec, results, floors)
+    held_out = held_out_entries(spec, results)
+    lines += _held_out_section(held_out)
     lines += _stages_section(spec)
     for cell in spec.cells:
         lines += _cell_section(spec, cell, results, floors, plots)
@@ -251,6 +303,7 @@ def write_study_report(spec: Any, results: list[dict], floors: dict[str, dict], 
         "img{max-width:48%}</style>\n" + markdown.markdown(text, extensions=["tables"]), encoding="utf-8")
     (output / "results.json").write_text(json.dumps({
         "study": spec.name, "seeds": spec.seeds, "wall_seconds": round(wall_seconds, 1), "cells": results,
+        "held_out": held_out,
         "floors": {slug: {name: {k: v for k, v in m.items() if k in ("accuracy", "macro_f1", "exact_match",
                                                                         "token_f1", "rouge1")}
                           for name, m in f.items()} for slug, f in floors.items()},

@@ -64,6 +64,9 @@ class JointOptions:
                                                                   "name ('Levi Strauss' + '& Co'), attach a ticker "
                                                                   "written beside it, drop possessives and lone "
                                                                   "suffixes."})
+    sentence_rows: bool = field(default=False, metadata={"help": "Train the sentence-level head also on rows with "
+                                                               "a sentence label and no target (Financial "
+                                                               "PhraseBank); off: such rows are refused."})
     context_window: int = field(default=0, metadata={"help": "Tokens each side that a token's sentiment part reads "
                                                            "(0: its own state only), so that a target's sentiment "
                                                            "sees its verb ('Sainsbury slumps')."})
@@ -116,7 +119,8 @@ class JointTask(Task, PipelineHooks, DistillationHooks):
                     f"{example.origin or 'a row'}: gives no label the joint model trains on: it needs a target "
                     "(column 'target', --target-column) with a sentiment score or label, or aspect paths (column "
                     "'aspects'). Sentence-level sentiment without a target (Financial PhraseBank) trains the "
-                    "'sentiment' task instead; remove this data set from the joint run or map its target column."
+                    "'sentiment' task instead, or the joint model's sentence-level head with --set "
+                    "task.sentence_rows=true; else remove this data set from the joint run or map its target column."
                 )
         targeted = [e for e in examples if e.target]
         unlocated = [e for e in targeted if not find_target_spans(e.sentence, e.target, self.options.fuzzy_threshold)]
@@ -133,7 +137,13 @@ class JointTask(Task, PipelineHooks, DistillationHooks):
     def usable(self, example: Example) -> bool:
         # Before grouping a row has ``target``; after, ``mentions``. Unlabelled sentences train through a teacher.
         return bool(example.mentions or example.aspects or (example.target and example.target.strip())
-                    or example.meta.get("unlabelled"))
+                    or example.meta.get("unlabelled") or (self.options.sentence_rows and self._sentence_label(example)))
+
+    @staticmethod
+    def _sentence_label(example: Example) -> str | None:
+        """The sentence's own class (a row with a sentence label and no target), for the sentence-level head."""
+        return example.label if not example.mentions and not example.target and example.label in SENTIMENT_LABELS \
+            else None
 
     def group_rows(self, splits, extra):
         main, extra = merge_sources(splits.get("train", []), extra)
@@ -162,12 +172,13 @@ class JointTask(Task, PipelineHooks, DistillationHooks):
         tagged = sum(1 for e, found in zip(train, spans) if found and all(found))
         classes = Counter(mention_class(m) for m in located if mention_class(m))
         scored = sum(1 for m in located if m.score is not None)
-        agreed = sum(1 for e in train if sentence_class(e))
+        agreed = sum(1 for e in train if sentence_class(e) or (self.options.sentence_rows and self._sentence_label(e)))
         note = (f"heads trained: target tags on {tagged} of {len(train)} sentences; aspect on "
                 f"{sum(1 for e in train if e.aspects)}; sentiment on {sum(classes.values())} targets "
                 f"({', '.join(f'{c} {classes[c]}' for c in SENTIMENT_LABELS)}), of which {scored} with a score; "
                 f"sentence-level sentiment (for given targets the text does not contain) on {agreed} sentences "
-                "whose targets agree. A head is masked for the sentences that lack its labels.")
+                "whose targets agree (or that carry a sentence label). A head is masked for the sentences that "
+                "lack its labels.")
         logger.info(note)
         return [note]
 
@@ -202,7 +213,7 @@ class JointTask(Task, PipelineHooks, DistillationHooks):
                 classes[k] = SENTIMENT_LABELS.index(label)
                 scores[k] = float("nan") if mention.score is None else mention.score
         aspect = index.get(example.aspects[0], -100) if example.aspects else -100
-        agreed = sentence_class(example)
+        agreed = sentence_class(example) or (self._sentence_label(example) if self.options.sentence_rows else None)
         encoded = {"tags": tags, "target_ids": target_ids, "classes": classes, "scores": scores, "aspect": aspect,
                    "sentence": SENTIMENT_LABELS.index(agreed) if agreed else -100}
         if "soft" in example.meta:  # a teacher's soft targets (training.distill_from)
