@@ -189,7 +189,8 @@ def tiny_llama(tmp_path_factory) -> Path:
 
 # -- test tiers ------------------------------------------------------------------------------------------------
 #: Fixtures that train a model (a tiny one, for a few steps): every test that uses one is in the slow tier.
-TRAINING_FIXTURES = {"pipeline_runs", "trained_runs", "good_run", "instruct_run", "joint_run", "finished_study"}
+TRAINING_FIXTURES = {"pipeline_runs", "trained_runs", "good_run", "instruct_run", "joint_run", "finished_study",
+                     "calibrated_run"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -28,6 +28,8 @@ __all__ = [
     "AdapterConfig",
     "TrainingConfig",
     "EvaluationConfig",
+    "CalibrationConfig",
+    "CALIBRATION_METHODS",
     "TaskConfig",
     "RunConfig",
     "load_config",
@@ -125,6 +127,21 @@ class EvaluationConfig:
     confidence: float = _help("Confidence level of the bootstrap intervals.", default=0.95)
 
 
+#: Calibration methods: temperature scaling per classification head, or none.
+CALIBRATION_METHODS = ("temperature", "none")
+
+
+@dataclass
+class CalibrationConfig:
+    """Probabilities a user can threshold: fitted on the validation split after training, never on test."""
+
+    method: str = _help("temperature (one temperature per classification head, fitted on validation) or none.",
+                        default="temperature")
+    bins: int = _help("Confidence bins of the expected calibration error and the reliability diagrams.", default=15)
+    min_rows: int = _help("Fewest validation rows (targets, tokens) a head needs to be calibrated; fewer: none, "
+                          "with a warning.", default=30)
+
+
 @dataclass
 class TaskConfig:
     """The task plug-in and its options (see ``finabsa tasks`` for each task's options)."""
@@ -143,6 +160,7 @@ class RunConfig:
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     output: str | None = _help(
         "Run folder to write; default runs/<task>-<model>-<method>-<timestamp>.", default=None
     )
@@ -194,6 +212,7 @@ class RunConfig:
             *_training_problems(self.training, self.evaluation),
             *_task_problems(self.task),
             *_distillation_problems(self.data, self.training),
+            *_calibration_problems(self.calibration),
         ]
         if problems:
             raise ConfigError(problems)
@@ -251,6 +270,17 @@ def _model_problems(m: ModelConfig, a: AdapterConfig) -> list[str]:
         problems.append(f"adapter.alpha must be > 0; found {a.alpha}")
     if not 0 <= a.dropout < 1:
         problems.append(f"adapter.dropout must be in [0, 1); found {a.dropout}")
+    return problems
+
+
+def _calibration_problems(c: CalibrationConfig) -> list[str]:
+    problems = []
+    if c.method not in CALIBRATION_METHODS:
+        problems.append(f"calibration.method must be one of {', '.join(CALIBRATION_METHODS)}; found '{c.method}'")
+    if c.bins < 2:
+        problems.append(f"calibration.bins must be >= 2; found {c.bins}")
+    if c.min_rows < 2:
+        problems.append(f"calibration.min_rows must be >= 2; found {c.min_rows}")
     return problems
 
 
@@ -425,4 +455,5 @@ SECTIONS: dict[str, type] = {
     "adapter": AdapterConfig,
     "training": TrainingConfig,
     "evaluation": EvaluationConfig,
+    "calibration": CalibrationConfig,
 }

@@ -20,6 +20,7 @@ from .errors import RunFolderError
 
 __all__ = [
     "CONFIG_FILE", "RUN_FILE", "LABELS_FILE", "METRICS_FILE", "REPORT_FILE", "PREDICTIONS_FILE", "MODEL_DIR",
+    "CALIBRATION_FILE", "read_calibration",
     "CHECKPOINTS_DIR", "EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "PARTIAL_SUFFIX", "read_json_file",
     "read_run_info", "read_report", "read_labels", "read_predictions", "is_finished", "is_run_folder", "is_export",
 ]
@@ -30,6 +31,8 @@ LABELS_FILE = "labels.json"
 METRICS_FILE = "metrics.jsonl"
 REPORT_FILE = "report.json"
 PREDICTIONS_FILE = "predictions.jsonl"
+#: The temperatures fitted on the validation split (``finabsa.models.calibration``); absent: uncalibrated.
+CALIBRATION_FILE = "calibration.json"
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 #: A run folder is written under ``NAME.partial`` and renamed when complete.
@@ -67,6 +70,12 @@ def read_report(run_dir: Path) -> dict[str, Any]:
 def read_labels(run_dir: Path) -> list[str]:
     """The ordered label list of a run's head (``labels.json``)."""
     return list(read_json_file(Path(run_dir) / LABELS_FILE))
+
+
+def read_calibration(folder: Path) -> dict[str, Any] | None:
+    """The calibration a run or export folder saved (``calibration.json``), or None when it has none."""
+    file = Path(folder) / CALIBRATION_FILE
+    return read_json_file(file) if file.is_file() else None
 
 
 def read_predictions(run_dir: Path) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from ..errors import FinabsaError
 from ..models.build import merged_model, output_axes
 from ..models.heads import head_for
 from ..models.predictor import Predictor
-from ..run_layout import EXPORT_FILE, ONNX_FILES, is_export, read_json_file
+from ..run_layout import CALIBRATION_FILE, EXPORT_FILE, ONNX_FILES, is_export, read_json_file
 from ..training.run_folder import RunFolder
 from .loading import load
 
@@ -70,6 +70,8 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
             root.setLevel(level)
         files.append(ONNX_FILES["onnx-int8"])
     config = predictor.info["config"]
+    if predictor.calibration is not None:  # every runtime of the export applies the run's temperatures
+        folder.write_json(CALIBRATION_FILE, predictor.calibration.to_dict())
     folder.write_json(EXPORT_FILE, {
         "status": "complete",
         "task": task.name,

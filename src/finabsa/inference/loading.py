@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
-from ..models.saved_runs import check_complete, load_run, refuse_pickles
+from ..models.saved_runs import check_complete, load_run, refuse_pickles, saved_calibration
 from ..run_layout import EXPORT_FILE, ONNX_FILES, is_export, read_json_file
 
 __all__ = ["check_complete", "load", "load_export", "load_run", "refuse_pickles"]
@@ -71,4 +71,5 @@ def load_export(folder: Path, runtime: str = "torch", batch_size: int | None = N
         model = OnnxModel(folder / ONNX_FILES[runtime])
     method = f"{info['source_method']}, merged" if runtime == "torch" else f"{info['source_method']}, {runtime}"
     return Predictor(model, tokenizer, task, labels, max_length=info["max_length"], batch_size=batch_size or 64,
-                     run_dir=folder, info={**info, "method": method, "runtime": runtime})
+                     run_dir=folder, info={**info, "method": method, "runtime": runtime},
+                     calibration=saved_calibration(folder))

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ..data.records import Example, as_example
 from ..tasks.base import Evaluation, Task
 from .build import training_collator
+from .calibration import Calibration
 
 __all__ = ["Predictor"]
 
@@ -32,6 +33,7 @@ class Predictor:
         batch_size: int = 64,
         run_dir: Path | None = None,
         info: dict[str, Any] | None = None,
+        calibration: Calibration | None = None,
     ):
         self.model = model
         self.tokenizer = tokenizer
@@ -41,6 +43,8 @@ class Predictor:
         self.batch_size = batch_size
         self.run_dir = run_dir
         self.info = info or {}
+        #: Temperatures applied to the model's outputs before decoding (calibrated probabilities), or None.
+        self.calibration = calibration
 
     def predict(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
         """Predict for sentences, mappings or Examples; one result dict per input, in input order, starting with
@@ -71,6 +75,8 @@ class Predictor:
             batch = collate([{k: v for k, v in f.items() if not k.startswith("_")} for f in batch_features])
             batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
             outputs = self.task.forward(self.model, batch, self.tokenizer)
+            if self.calibration is not None:
+                outputs = self.calibration.apply(outputs)
             decoded = (decode or self.task.decode)(outputs, batch_features, [examples[i] for i in index],
                                                    self.labels, self.tokenizer)
             for i, prediction in zip(index, decoded):

@@ -9,10 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FinabsaError, RunFolderError
-from ..run_layout import CONFIG_FILE, MODEL_DIR, PARTIAL_SUFFIX, REQUIRED_FILES, read_labels, read_run_info
+from ..run_layout import (
+    CONFIG_FILE,
+    MODEL_DIR,
+    PARTIAL_SUFFIX,
+    REQUIRED_FILES,
+    read_calibration,
+    read_labels,
+    read_run_info,
+)
+from .calibration import Calibration
 from .predictor import Predictor
 
-__all__ = ["PICKLE_SUFFIXES", "check_complete", "load_run", "refuse_pickles"]
+__all__ = ["PICKLE_SUFFIXES", "check_complete", "load_run", "refuse_pickles", "saved_calibration"]
 
 
 #: Pickle-based weight files: loading one can run arbitrary code, so finabsa never loads them from a run folder.
@@ -90,4 +99,11 @@ def load_run(run_dir: Path, batch_size: int | None = None) -> Predictor:
         batch_size=batch_size or config.training.eval_batch_size,
         run_dir=run_dir,
         info={**info, "config": config},
+        calibration=saved_calibration(run_dir),
     )
+
+
+def saved_calibration(folder: Path) -> Calibration | None:
+    """The calibration a run or export folder saved; None when it has none (uncalibrated, or method none)."""
+    saved = read_calibration(folder)
+    return Calibration.from_dict(saved) if saved and saved.get("temperatures") else None

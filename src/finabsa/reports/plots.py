@@ -11,10 +11,15 @@ __all__ = ["plot_confusion", "plot_learning_curve", "write_run_plots"]
 
 
 def write_run_plots(folder: Path, title: str, before: dict | None, after: dict | None, metrics_file: Path,
-                    selection_metric: str) -> list[str]:
-    """Confusion matrices before and after fine-tuning (classification tasks) and the learning curve; returns the
-    file names written into ``folder``."""
+                    selection_metric: str, calibration: dict | None = None) -> list[str]:
+    """Confusion matrices before and after fine-tuning (classification tasks), the learning curve, and a
+    reliability diagram with the accuracy / coverage curve for each calibrated head; returns the file names
+    written into ``folder``."""
     plots = []
+    for head, entry in ((calibration or {}).get("test") or {}).items():
+        name = f"reliability_{head}.png"
+        plot_reliability(entry, folder / name, f"{title}: {head} (test split)")
+        plots.append(name)
     for stage, metrics in (("before", before), ("after", after)):
         if metrics and "confusion_matrix" in metrics:
             name = f"confusion_{stage}.png"
@@ -94,4 +99,31 @@ def plot_learning_curve(metrics_file: Path, path: Path, selection_metric: str) -
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
+
+
+def plot_reliability(entry: dict[str, Any], path: Path, title: str) -> Path:
+    """Reliability diagram (accuracy against confidence per bin, before and after calibration, the diagonal is
+    perfect calibration) beside the accuracy / coverage curve of the calibrated probabilities."""
+    plt = _pyplot()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
+    left.plot([0, 1], [0, 1], color="#888", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for stage, colour in (("before", "#b42318"), ("after", "#1a7f37")):
+        bins = entry[f"reliability_{stage}"]
+        ece = entry[stage]["ece"]
+        left.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", color=colour,
+                  label=f"{stage} calibration (ECE {ece:.3f})")
+    left.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title="reliability")
+    left.legend(loc="upper left", fontsize=8)
+    points = [c for c in entry["coverage"] if c["accuracy"] is not None]
+    right.plot([c["coverage"] for c in points], [c["accuracy"] for c in points], marker="o", color="#0969da")
+    for c in points[::2]:
+        right.annotate(f"{c['min_probability']:.2f}", (c["coverage"], c["accuracy"]), fontsize=7,
+                       textcoords="offset points", xytext=(3, 3))
+    right.set(xlabel="coverage (share answered)", ylabel="accuracy of the answers", xlim=(0, 1.02),
+              title="--min-probability: accuracy / coverage")
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
     return path

@@ -126,6 +126,7 @@ def markdown_report(report: dict[str, Any], examples: list[dict[str, Any]] | Non
                   "| metric | value |", "|---|---|"]
         lines += [f"| {m} | {format_metric(m, metrics[m], metrics.get(f'{m}_ci'))} |"
                   for m in report["headline_metrics"] if metrics.get(m) is not None]
+    lines += calibration_lines(report.get("calibration"))
     if report.get("data_notes"):
         lines += ["", "## Data", ""] + [f"- {note}" for note in report["data_notes"]]
     if examples:
@@ -146,3 +147,26 @@ def summary_table(reports: list[dict[str, Any]]) -> str:
     lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)) for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def calibration_lines(calibration: dict[str, Any] | None) -> list[str]:
+    """The calibration section: per head its temperature and ECE, Brier and NLL before and after, on the
+    validation split it was fitted on and on the test split it never saw."""
+    if not calibration or calibration.get("method") == "none":
+        reason = (calibration or {}).get("reason")
+        return ["", "## Calibration", "", f"None{f': {reason}' if reason else ' (calibration.method: none)'}."] \
+            if calibration else []
+    lines = ["", "## Calibration", "",
+             "One temperature per classification head, fitted on the validation split after training (the test split "
+             "is only scored); a record's `probability` is the calibrated one. ECE: expected calibration error, "
+             "15 confidence bins; Brier score; NLL: negative log-likelihood. Lower is better for all three.", "",
+             "| head | temperature | split | rows | accuracy | mean confidence | ECE | Brier | NLL |",
+             "|---|---:|---|---:|---:|---:|---|---|---|"]
+    for split in ("validation", "test"):
+        for head, entry in (calibration.get(split) or {}).items():
+            b, a = entry["before"], entry["after"]
+            lines.append(f"| {head} | {entry['temperature']:.3f} | {split} | {a['n']} | {a['accuracy']:.3f} | "
+                         f"{b['confidence']:.3f} → {a['confidence']:.3f} | {b['ece']:.3f} → {a['ece']:.3f} | "
+                         f"{b['brier']:.3f} → {a['brier']:.3f} | {b['nll']:.3f} → {a['nll']:.3f} |")
+    lines += [f"- head '{head}' not calibrated: {why}." for head, why in (calibration.get("skipped") or {}).items()]
+    return lines

@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 __all__ = [
+    "calibration_metrics",
+    "reliability_bins",
+    "coverage_curve",
     "bootstrap_interval",
     "classification_metrics",
     "regression_metrics",
@@ -212,3 +215,47 @@ def set_metrics(gold: Sequence[set], predicted: Sequence[set], prefix: str) -> d
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {f"{prefix}precision": precision, f"{prefix}recall": recall, f"{prefix}f1": f1,
             f"{prefix}gold": n_gold, f"{prefix}predicted": n_predicted, f"{prefix}correct": true_positive}
+
+
+def _confidences(probabilities: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's top probability, and whether its top class is the target."""
+    return probabilities.max(-1), probabilities.argmax(-1) == targets
+
+
+def reliability_bins(probabilities: np.ndarray, targets: np.ndarray, bins: int = 15) -> list[dict[str, float]]:
+    """Equal-width confidence bins: each non-empty bin's mean confidence, accuracy and row count."""
+    confidence, correct = _confidences(probabilities, targets)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    rows = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high) if low > 0 else (confidence >= low) & (confidence <= high)
+        if inside.any():
+            rows.append({"low": float(low), "high": float(high), "confidence": float(confidence[inside].mean()),
+                         "accuracy": float(correct[inside].mean()), "n": int(inside.sum())})
+    return rows
+
+
+def calibration_metrics(probabilities: np.ndarray, targets: np.ndarray, bins: int = 15) -> dict[str, float]:
+    """Expected calibration error (``bins`` equal-width bins), Brier score, negative log-likelihood, accuracy and
+    mean confidence of class probabilities (rows) against integer targets."""
+    probabilities, targets = np.asarray(probabilities, dtype=np.float64), np.asarray(targets, dtype=np.int64)
+    n = len(targets)
+    confidence, correct = _confidences(probabilities, targets)
+    ece = sum(b["n"] / n * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(probabilities, targets, bins))
+    onehot = np.eye(probabilities.shape[1])[targets]
+    return {"n": n, "ece": float(ece), "brier": float(((probabilities - onehot) ** 2).sum(-1).mean()),
+            "nll": float(-np.log(np.clip(probabilities[np.arange(n), targets], 1e-12, 1.0)).mean()),
+            "accuracy": float(correct.mean()), "confidence": float(confidence.mean())}
+
+
+def coverage_curve(probabilities: np.ndarray, targets: np.ndarray,
+                   thresholds: Sequence[float] = tuple(np.round(np.arange(0.3, 1.0, 0.05), 2))) -> list[dict]:
+    """Accuracy against coverage when answers below a probability are withheld (``uncertain``): for each
+    threshold, the share of rows answered and the accuracy on them."""
+    confidence, correct = _confidences(np.asarray(probabilities), np.asarray(targets))
+    rows = []
+    for threshold in thresholds:
+        kept = confidence >= threshold
+        rows.append({"min_probability": float(threshold), "coverage": float(kept.mean()),
+                     "accuracy": float(correct[kept].mean()) if kept.any() else None})
+    return rows

@@ -30,13 +30,15 @@ from ..models.build import (
     training_collator,
     training_loss,
 )
-from ..models.heads import Distillation
+from ..models.calibration import Calibration, calibration_report, collect_pairs, fit_calibration
+from ..models.heads import Distillation, head_for
 from ..models.hub import load_tokenizer, resolve_model
 from ..models.predictor import Predictor
 from ..reports.examples import pick_examples
 from ..reports.plots import write_run_plots
 from ..reports.run_report import build_report, html_report, markdown_report
 from ..run_layout import (
+    CALIBRATION_FILE,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     LABELS_FILE,
@@ -259,6 +261,7 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         before, _ = predictor.evaluate(data.test, config.evaluation, progress=progress, desc="test, before fine-tuning")
     trainer, outcome, seconds = _fit(folder, prepared, arguments, checkpoint)
     prepared.model = predictor.model = trainer.model
+    predictor.calibration, calibration_report = _calibrate(prepared)
     after, predictions = predictor.evaluate(data.test, config.evaluation, progress=progress,
                                             desc="test, after fine-tuning")
     held_out = {name: predictor.evaluate(rows, config.evaluation, progress=progress, desc=f"held-out test '{name}'")[0]
@@ -267,7 +270,11 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         barrier()
         return RunResult(run_dir=folder.final, report={})
     training = _training_summary(prepared, trainer, outcome, seconds)
-    return _save(folder, prepared, run_info, before, after, predictions, training, held_out)
+    if predictor.calibration is not None:
+        folder.write_json(CALIBRATION_FILE, predictor.calibration.to_dict())
+    run_info["calibration"] = {"method": prepared.config.calibration.method,
+                               **(predictor.calibration.to_dict() if predictor.calibration else {})}
+    return _save(folder, prepared, run_info, before, after, predictions, training, held_out, calibration_report)
 
 
 def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None) -> dict[str, Any]:
@@ -340,6 +347,37 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     return trainer, outcome, seconds
 
 
+def _calibrate(prepared: _Prepared) -> tuple[Calibration | None, dict[str, Any]]:
+    """Temperatures fitted on the validation split, one per classification head (``calibration.method``), and
+    the report of what they do on validation and test (ECE, Brier, NLL before and after). The test split is only
+    scored, never fitted on."""
+    config, task, data, tokenizer = prepared.config, prepared.task, prepared.data, prepared.tokenizer
+    head = task.head(data.labels)
+    if config.calibration.method == "none":
+        return None, {"method": "none"}
+    if not head_for(head).calibrated_outputs():
+        return None, {"method": "none", "reason": f"task '{task.describe()}' has no class probabilities to calibrate"}
+    collate = training_collator(task, head, tokenizer)
+
+    def pairs(rows: list[Any]) -> dict[str, Any]:
+        scorable = [e for e in rows if task.usable_for_training(e)
+                    and (not task.closed_label_set(data.labels) or task.gold(e) in data.labels)]
+        features = task.encode(scorable, tokenizer, data.labels, config.model.max_length, with_labels=True)
+        return collect_pairs(prepared.model, head, features, collate, config.training.eval_batch_size)
+
+    validation = pairs(data.validation)
+    calibration = fit_calibration(validation, head, config.calibration.min_rows)
+    bins = config.calibration.bins
+    report = {"method": config.calibration.method, "temperatures": calibration.temperatures,
+              "skipped": calibration.skipped, "validation": calibration_report(validation, calibration, bins),
+              "test": calibration_report(pairs(data.test), calibration, bins)}
+    for name, temperature in calibration.temperatures.items():
+        before, after = (report["validation"][name][stage]["ece"] for stage in ("before", "after"))
+        logger.info("calibration: head '%s' temperature %.3f; validation ECE %.3f -> %.3f", name, temperature,
+                    before, after)
+    return (calibration if calibration.temperatures else None), report
+
+
 def _distillation(config: RunConfig) -> Distillation | None:
     if not config.training.distill_from:
         return None
@@ -380,14 +418,16 @@ def _training_summary(prepared: _Prepared, trainer: Any, outcome: Any, seconds: 
 
 
 def _save(folder: RunFolder, prepared: _Prepared, run_info: dict[str, Any], before: dict | None, after: dict,
-          predictions: list[dict[str, Any]], training: dict[str, Any], held_out: dict[str, Any]) -> RunResult:
+          predictions: list[dict[str, Any]], training: dict[str, Any], held_out: dict[str, Any],
+          calibration: dict[str, Any]) -> RunResult:
     """Step 5: adapter, plots, report, test predictions; then rename the finished folder into place."""
     config, task, data = prepared.config, prepared.task, prepared.data
     saved = save_trained(prepared.model, prepared.tokenizer, folder.path / MODEL_DIR, config.adapter.method)
     plots = write_run_plots(folder.path, task.describe(), before, after, folder.path / METRICS_FILE,
-                            task.selection_metric)
+                            task.selection_metric, calibration)
     report = build_report(task, config, data.labels, len(data.test), before, after, plots=plots, training=training,
-                          data_notes=data.notes, **({"held_out_tests": held_out} if held_out else {}))
+                          data_notes=data.notes, calibration=calibration,
+                          **({"held_out_tests": held_out} if held_out else {}))
     rows = [{"sentence": e.sentence, "gold": task.gold(e), **p} for e, p in zip(data.test, predictions)]
     examples = pick_examples(task, rows)
     folder.write_json(REPORT_FILE, report)

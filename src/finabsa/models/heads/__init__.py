@@ -63,6 +63,16 @@ class Head:
 
         return DataCollatorWithPadding(tokenizer)
 
+    def calibrated_outputs(self) -> dict[str, list[tuple[str, int | None, int | None]]]:
+        """Each classification head by name, with the outputs (and column range; None: all) that hold its logits,
+        which a calibration temperature divides; ``{}`` for a model that writes text or regresses a score."""
+        return {}
+
+    def calibration_pairs(self, outputs: Any, labels: Any) -> dict[str, tuple[Any, Any]]:
+        """Each classification head's ``(logits: rows x classes, gold: rows)`` tensors for one batch, from the
+        model's outputs and the collated labels (rows without a gold label left out)."""
+        return {}
+
     def loss(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool,
              distillation: Distillation | None = None) -> LossFunction | None:
         """The Trainer's ``compute_loss_func`` for this head (with the distillation terms when asked, for heads that

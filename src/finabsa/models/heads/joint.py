@@ -165,6 +165,26 @@ class JointHead(Head):
     def collator(self, tokenizer: Any) -> JointCollator:
         return JointCollator(tokenizer)
 
+    def calibrated_outputs(self) -> dict[str, list[tuple[str, int | None, int | None]]]:
+        # Pooling is a mean, so dividing the class columns of both sentiment parts divides the pooled logits.
+        classes = len(SENTIMENT_LABELS)
+        return {"tags": [("tag_logits", None, None)], "aspect": [("aspect_logits", None, None)],
+                "sentiment": [("sentiment_token", 0, classes), ("sentiment_sentence", 0, classes)],
+                "sentence": [("sentence_sentiment", None, None)]}
+
+    def calibration_pairs(self, outputs: Any, labels: Any) -> dict[str, tuple[Any, Any]]:
+        classes = len(SENTIMENT_LABELS)
+        loss = JointLoss(None, None, 0.0, bool(self.spec.settings["sentence_context"]))
+        pooled, counts = loss.pool(outputs, labels["target_ids"], labels["classes"].shape[1])
+        targeted = (labels["classes"] >= 0) & (counts > 0)
+        tagged, aspects, sentences = labels["tags"] != -100, labels["aspect"] >= 0, labels["sentence"] >= 0
+        pairs = {"tags": (outputs["tag_logits"][tagged], labels["tags"][tagged]),
+                 "sentiment": (pooled[targeted][:, :classes], labels["classes"][targeted]),
+                 "sentence": (outputs["sentence_sentiment"][sentences], labels["sentence"][sentences])}
+        if self.spec.size:
+            pairs["aspect"] = (outputs["aspect_logits"][aspects], labels["aspect"][aspects])
+        return {name: pair for name, pair in pairs.items() if len(pair[1])}
+
     def loss(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool,
              distillation: Distillation | None = None) -> LossFunction | None:
         counts = Counter(c for f in train_features for c in f["labels"]["classes"] if c >= 0)

@@ -11,6 +11,10 @@ from . import Distillation, Head, LossFunction, register_head
 __all__ = ["SequenceClassificationHead", "TokenClassificationHead", "Seq2SeqHead", "CausalLMHead"]
 
 
+def _logits(outputs: Any) -> Any:
+    return outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+
+
 class _AutoClassHead(Head):
     """A head that a transformers auto class builds from the checkpoint's config."""
 
@@ -50,6 +54,14 @@ class SequenceClassificationHead(_AutoClassHead):
             return {}
         return {"modules_to_save": ["pooler"], "exclude_modules": [f"{p}.dense" for p in poolers]}
 
+    def calibrated_outputs(self) -> dict[str, list[tuple[str, int | None, int | None]]]:
+        return {} if self.spec.problem_type == "regression" else {"class": [("logits", None, None)]}
+
+    def calibration_pairs(self, outputs: Any, labels: Any) -> dict[str, tuple[Any, Any]]:
+        if self.spec.problem_type == "regression":
+            return {}
+        return {"class": (_logits(outputs), labels.view(-1))}
+
     def loss(self, train_features: list[dict[str, Any]], labels: list[str], class_weighting: bool,
              distillation: Distillation | None = None) -> LossFunction | None:
         """Inverse-frequency weighted cross-entropy when asked (a regressed score keeps the model's MSE)."""
@@ -61,7 +73,7 @@ class SequenceClassificationHead(_AutoClassHead):
                                dtype=torch.float32)
 
         def weighted_cross_entropy(outputs: Any, targets: Any, num_items_in_batch: Any = None) -> Any:
-            logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+            logits = _logits(outputs)
             loss = torch.nn.functional.cross_entropy(
                 logits.view(-1, logits.shape[-1]), targets.view(-1), weight=weights.to(logits.device),
                 reduction="sum",
@@ -80,6 +92,13 @@ class TokenClassificationHead(_AutoClassHead):
 
     def output_axes(self) -> dict[str, dict[int, str]]:
         return {"logits": {0: "batch", 1: "sequence"}}
+
+    def calibrated_outputs(self) -> dict[str, list[tuple[str, int | None, int | None]]]:
+        return {"tags": [("logits", None, None)]}
+
+    def calibration_pairs(self, outputs: Any, labels: Any) -> dict[str, tuple[Any, Any]]:
+        logits, tagged = _logits(outputs), labels != -100
+        return {"tags": (logits[tagged], labels[tagged])}
 
     def collator(self, tokenizer: Any) -> Any:
         from transformers import DataCollatorForTokenClassification
