@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--runtime", default="torch", choices=RUNTIMES,
                          help="runtime for export folders (finabsa export): torch, onnx or onnx-int8 (default: "
                          "torch)")
+    predict.add_argument("--min-probability", type=float, metavar="P",
+                         help="label an answer 'uncertain' when its (calibrated) probability is below P, e.g. 0.8; "
+                         "the run report's accuracy / coverage curve shows what each P keeps")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = commands.add_parser(
@@ -254,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-texts", type=int, default=64, help="most texts per request (default: 64)")
     serve.add_argument("--max-chars", type=int, default=2000, help="most characters per text (default: 2000)")
     serve.add_argument("--batch-size", type=int, default=32, help="sentences per forward pass (default: 32)")
+    serve.add_argument("--min-probability", type=float, metavar="P",
+                       help="label answers below probability P 'uncertain' (a request's 'min_probability' wins)")
     serve.add_argument("--runtime", default="torch", choices=RUNTIMES,
                        help="runtime for export folders in the pipeline (default: torch)")
 
@@ -359,14 +364,17 @@ def _command_evaluate(args: argparse.Namespace) -> int:
 
 
 def _command_predict(args: argparse.Namespace) -> int:
+    from .inference.abstention import check_min_probability, withhold
     from .inference.streams import read_inputs, stream_predictions
 
+    threshold = check_min_probability(args.min_probability)
     positional = [args.run_dir] if args.run_dir else []
     positional += args.texts
     if args.pipeline:
         from .inference.pipeline import Pipeline
 
-        model = Pipeline.from_file(args.pipeline, batch_size=args.batch_size or 32, runtime=args.runtime)
+        model = Pipeline.from_file(args.pipeline, batch_size=args.batch_size or 32, runtime=args.runtime,
+                                   min_probability=threshold)
         predict_chunk = model.analyze
     else:
         from .inference.loading import load
@@ -374,9 +382,10 @@ def _command_predict(args: argparse.Namespace) -> int:
         if not positional:
             raise FinabsaError("predict needs a run folder (RUN_DIR) or --pipeline FILE; see 'finabsa predict "
                                "--help'.")
-        model = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
+        predictor = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
 
-        predict_chunk = model.predict
+        def predict_chunk(items: list) -> list[dict]:
+            return withhold(predictor.predict(items), threshold)
 
     source = args.file
     if args.pipeline and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
@@ -413,11 +422,12 @@ def _command_export(args: argparse.Namespace) -> int:
 
 
 def _command_serve(args: argparse.Namespace) -> int:
+    from .inference.abstention import check_min_probability
     from .inference.service import ServiceLimits, serve
 
     limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars, max_batch=max(args.batch_size, 1))
     serve(args.pipeline, host=args.host, port=args.port, api_key=args.api_key, limits=limits,
-          batch_size=args.batch_size, runtime=args.runtime)
+          batch_size=args.batch_size, runtime=args.runtime, min_probability=check_min_probability(args.min_probability))
     return 0
 
 

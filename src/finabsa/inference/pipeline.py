@@ -26,6 +26,7 @@ from ..models.predictor import Predictor
 from ..run_layout import MODEL_DIR, is_export
 from ..tasks import PipelineHooks, task_names
 from ..tasks.base import template_values
+from .abstention import check_min_probability, withhold
 from .loading import load
 
 __all__ = ["Pipeline", "read_pipeline_file"]
@@ -75,7 +76,7 @@ class Pipeline:
     """
 
     def __init__(self, runs: Mapping[str, str | Path | Predictor], batch_size: int = 32, runtime: str = "torch",
-                 merge: bool = True):
+                 merge: bool = True, min_probability: float | None = None):
         if not runs:
             raise FinabsaError("a pipeline needs at least one task; give e.g. {'sentiment': 'runs/sentiment'}.")
         unknown = [name for name in runs if name not in task_names()]
@@ -88,6 +89,8 @@ class Pipeline:
             raise FinabsaError(f"batch size must be >= 1; found {batch_size}.")
         self.batch_size = batch_size
         self.merge = merge
+        #: Answers less probable than this are labelled 'uncertain' (``finabsa.inference.abstention``); None: all.
+        self.min_probability = check_min_probability(min_probability)
         self.predictors: dict[str, Predictor] = {}
         #: Each task's pipeline hooks (its inputs, what it provides, its part of the record).
         self.hooks: dict[str, PipelineHooks] = {}
@@ -116,9 +119,11 @@ class Pipeline:
         self.order = self._order()
 
     @classmethod
-    def from_file(cls, path: str | Path, batch_size: int = 32, runtime: str = "torch", merge: bool = True) -> Pipeline:
+    def from_file(cls, path: str | Path, batch_size: int = 32, runtime: str = "torch", merge: bool = True,
+                  min_probability: float | None = None) -> Pipeline:
         """Load the run folders a pipeline YAML file names."""
-        return cls(read_pipeline_file(path), batch_size=batch_size, runtime=runtime, merge=merge)
+        return cls(read_pipeline_file(path), batch_size=batch_size, runtime=runtime, merge=merge,
+                   min_probability=min_probability)
 
     def _order(self) -> list[str]:
         """Providers before the tasks whose templates need their fields; a missing provider is an error."""
@@ -206,7 +211,7 @@ class Pipeline:
                 if notes:
                     record.setdefault("notes", []).extend(notes)
                 record.update(part)
-        return records
+        return withhold(records, self.min_probability)
 
 
 def _load_entry(name: str, run: Path, batch_size: int, runtime: str, merge: bool) -> Predictor:

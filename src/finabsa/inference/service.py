@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request  # at module level: FastAPI resolves the endpoints' string annotations here
 
 from ..errors import FinabsaError
+from .abstention import check_min_probability, withhold
 from .pipeline import Pipeline
 
 __all__ = ["ServiceLimits", "create_app", "serve", "API_KEY_ENV"]
@@ -65,8 +66,14 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"status": status, "message": message}}
 
 
-def parse_analyze_request(body: bytes, content_type: str | None, limits: ServiceLimits) -> list[str]:
-    """The texts of an ``/v1/analyze`` body, or ``ClientError`` saying what is wrong with it."""
+#: The fields of an ``/v1/analyze`` body.
+REQUEST_FIELDS = ("texts", "min_probability")
+
+
+def parse_analyze_request(body: bytes, content_type: str | None,
+                          limits: ServiceLimits) -> tuple[list[str], float | None]:
+    """The texts of an ``/v1/analyze`` body and its ``min_probability`` (None: the service's default), or
+    ``ClientError`` saying what is wrong with it."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise ClientError(415, f"expected Content-Type application/json; found '{content_type or 'none'}'. Send "
@@ -78,9 +85,14 @@ def parse_analyze_request(body: bytes, content_type: str | None, limits: Service
                                '{"texts": ["Tesco shares surge"]}.') from None
     if not isinstance(payload, dict):
         raise ClientError(422, f'expected a JSON object {{"texts": [...]}}; found a JSON {_json_type(payload)}.')
-    unknown = [key for key in payload if key != "texts"]
+    unknown = [key for key in payload if key not in REQUEST_FIELDS]
     if unknown:
-        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the only field is 'texts'.")
+        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the fields are 'texts' and "
+                               "(optionally) 'min_probability'.")
+    try:
+        min_probability = check_min_probability(payload.get("min_probability"))
+    except FinabsaError as exc:
+        raise ClientError(422, str(exc)) from None
     if "texts" not in payload:
         raise ClientError(422, "missing field 'texts': give a list of strings to analyse.")
     texts = payload["texts"]
@@ -99,7 +111,7 @@ def parse_analyze_request(body: bytes, content_type: str | None, limits: Service
         if len(text) > limits.max_chars:
             raise ClientError(413, f"texts[{i}] has {len(text)} characters, the limit is {limits.max_chars}; "
                                    "shorten or split it.")
-    return texts
+    return texts, min_probability
 
 
 def _json_type(value: Any) -> str:
@@ -162,8 +174,11 @@ class MicroBatcher:
                 start += len(job_texts)
 
 
-def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLimits | None = None) -> FastAPI:
-    """The FastAPI app serving ``pipeline`` (a ``finabsa.Pipeline``), with an optional API key."""
+def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLimits | None = None,
+               min_probability: float | None = None) -> FastAPI:
+    """The FastAPI app serving ``pipeline`` (a ``finabsa.Pipeline``), with an optional API key; answers below
+    ``min_probability`` (or a request's own ``min_probability``) are labelled 'uncertain'."""
+    default_min_probability = check_min_probability(min_probability)
     from contextlib import asynccontextmanager
 
     from fastapi.responses import JSONResponse
@@ -208,7 +223,7 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     async def analyze(request: Request):
         try:
             body = await _read_body(request, limits.max_body_bytes)
-            texts = parse_analyze_request(body, request.headers.get("content-type"), limits)
+            texts, min_probability = parse_analyze_request(body, request.headers.get("content-type"), limits)
         except ClientError as exc:
             return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
         try:
@@ -218,7 +233,8 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
         except Exception:
             return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
                                 status_code=500)
-        return {"results": records}
+        threshold = min_probability if min_probability is not None else default_min_probability
+        return {"results": withhold(records, threshold)}
 
     return app
 
@@ -251,7 +267,10 @@ def _analyze_request_schema(limits: ServiceLimits) -> dict[str, Any]:
                 "type": "object",
                 "required": ["texts"],
                 "properties": {"texts": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                                         "maxItems": limits.max_texts}},
+                                         "maxItems": limits.max_texts},
+                               "min_probability": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                                                   "description": "answers less probable are labelled "
+                                                                  "'uncertain'"}},
                 "example": {"texts": ["Tesco shares surge after strong results", "$TSLA looks weak here"]},
             }}},
         }
@@ -316,13 +335,14 @@ def serve(
     limits: ServiceLimits | None = None,
     batch_size: int = 32,
     runtime: str = "torch",
+    min_probability: float | None = None,
 ) -> None:
     """Load the pipeline once, then serve it with uvicorn until interrupted."""
     import uvicorn
 
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
     pipeline = Pipeline.from_file(pipeline_file, batch_size=batch_size, runtime=runtime)
-    app = create_app(pipeline, api_key=api_key, limits=limits)
+    app = create_app(pipeline, api_key=api_key, limits=limits, min_probability=min_probability)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         logger.warning("serving on %s without an API key: anyone who can reach this address can use it", host)
     logger.info("serving tasks %s on http://%s:%d (docs at /docs)", ", ".join(pipeline.tasks), host, port)
