@@ -363,3 +363,44 @@ def test_unlabelled_data_needs_a_teacher(joint_data):
     with pytest.raises(finabsa.ConfigError, match="is unlabelled: its sentences train only through a teacher"):
         load_config(None, {"task.name": "joint", "data.path": str(joint_data),
                            "data.also_train": [{"path": str(joint_data), "unlabelled": True}]}).validate()
+
+
+def test_integrated_gradients_add_up_to_the_score_difference(joint_run):
+    from finabsa.inference.explain import integrated_gradients
+    from finabsa.models.build import training_collator
+
+    predictor = finabsa.load(joint_run)
+    example = Example(sentence=SENTENCES[0])
+    (feature,) = predictor.task.encode([example], predictor.tokenizer, predictor.labels, 32, with_labels=False)
+    batch = training_collator(predictor.task, predictor.task.head(predictor.labels), predictor.tokenizer)(
+        [{k: v for k, v in feature.items() if not k.startswith("_")}])
+    tokens = [j for j, (start, end) in enumerate(feature["_offsets"]) if feature["_real"][j] and end <= 8]
+    attributions, delta, difference = integrated_gradients(predictor, batch, tokens, 0, steps=64)
+    assert float(attributions.sum()) == pytest.approx(difference, abs=max(0.05 * abs(difference), 1e-3))
+    assert delta < max(0.05 * abs(difference), 1e-3)
+
+
+def test_explained_records_say_which_word_pieces_pushed_each_target(joint_run, tmp_path, capsys):
+    from finabsa.cli import main
+    from finabsa.inference.explain import explain_records
+
+    record = explain_records(finabsa.load(joint_run), [SENTENCES[0]])[0]
+    for target in record["targets"]:
+        assert target["reasons"], "every explained target names at least one word piece"
+        for reason in target["reasons"]:
+            assert SENTENCES[0][reason["start"]:reason["end"]] == reason["text"] and reason["attribution"] > 0
+        weights = [r["attribution"] for r in target["reasons"]]
+        assert weights == sorted(weights, reverse=True)
+    folder = export_run(joint_run, tmp_path / "export", onnx=True)
+    assert main(["predict", str(folder), "--runtime", "onnx", "--explain", "BP fined"]) == 2
+    assert "--explain needs gradients, which the onnx runtime does not give" in capsys.readouterr().err
+    from fastapi.testclient import TestClient
+
+    from finabsa.inference.service import create_app
+
+    with TestClient(create_app(finabsa.Pipeline({"joint": folder}, runtime="onnx"))) as client:
+        refused = client.post("/v1/analyze", json={"texts": ["BP fined"], "explain": True})
+    assert refused.status_code == 422 and "needs gradients" in refused.json()["error"]["message"]
+    with TestClient(create_app(finabsa.Pipeline({"joint": joint_run}))) as client:
+        explained = client.post("/v1/analyze", json={"texts": [SENTENCES[0]], "explain": True}).json()
+    assert all(target["reasons"] for target in explained["results"][0]["targets"])

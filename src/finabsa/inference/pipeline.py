@@ -24,9 +24,10 @@ from ..data.records import Example, as_example
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
 from ..run_layout import MODEL_DIR, is_export
-from ..tasks import PipelineHooks, task_names
+from ..tasks import ExplanationHooks, PipelineHooks, task_names
 from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
+from .explain import explain_predictions
 from .loading import load
 
 __all__ = ["Pipeline", "read_pipeline_file"]
@@ -170,9 +171,11 @@ class Pipeline:
             }
         return {"tasks": list(self.order), "batch_size": self.batch_size, "models": models}
 
-    def predict_tasks(self, examples: list[Example], progress: bool = False) -> dict[str, list[dict | None]]:
+    def predict_tasks(self, examples: list[Example], progress: bool = False,
+                      explain: bool = False) -> dict[str, list[dict | None]]:
         """Each task's raw predictions for ``examples``, in order (None where a task's input was not found);
-        earlier tasks fill the fields later tasks read, exactly as in ``analyze``."""
+        earlier tasks fill the fields later tasks read, exactly as in ``analyze``. ``explain`` adds ``reasons``
+        to the answers of every task that explains them (``finabsa.inference.explain``)."""
         examples = list(examples)
         answers: dict[str, list[dict | None]] = {}
         for name in self.order:
@@ -182,20 +185,23 @@ class Pipeline:
             # A sentence for which an earlier task found nothing to fill this task's template gets no answer.
             ready = [i for i, e in enumerate(examples) if all(template_values(e)[field] for field in needs)]
             predictions = predictor.predict_examples([examples[i] for i in ready], progress=progress, desc=name)
+            if explain and isinstance(task, ExplanationHooks):
+                explain_predictions(predictor, [examples[i] for i in ready], predictions)
             answers[name] = [None] * len(examples)
             for i, prediction in zip(ready, predictions):
                 answers[name][i] = prediction
                 examples[i] = task.fill(examples[i], prediction)
         return answers
 
-    def analyze(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
+    def analyze(self, inputs: Iterable[str | dict | Example], progress: bool = False,
+                explain: bool = False) -> list[dict[str, Any]]:
         """One record per input, in input order: ``{text, targets, aspect, sentiment}`` for the loaded tasks.
 
         Inputs are sentences, or mappings with ``text`` (or ``sentence``) and optionally a given ``target`` or
         ``aspects``, which are used instead of predicted ones where a template needs them.
         """
         examples = [as_example(item, i) for i, item in enumerate(inputs)]
-        answers = self.predict_tasks(examples, progress=progress)
+        answers = self.predict_tasks(examples, progress=progress, explain=explain)
         records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
         for name in self.order:
             task = self.hooks[name]

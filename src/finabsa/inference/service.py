@@ -67,13 +67,20 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 
 #: The fields of an ``/v1/analyze`` body.
-REQUEST_FIELDS = ("texts", "min_probability")
+REQUEST_FIELDS = ("texts", "min_probability", "explain")
 
 
-def parse_analyze_request(body: bytes, content_type: str | None,
-                          limits: ServiceLimits) -> tuple[list[str], float | None]:
-    """The texts of an ``/v1/analyze`` body and its ``min_probability`` (None: the service's default), or
-    ``ClientError`` saying what is wrong with it."""
+@dataclass
+class AnalyzeRequest:
+    """What an ``/v1/analyze`` body asks: its texts, a ``min_probability`` (None: the service's) and ``explain``."""
+
+    texts: list[str]
+    min_probability: float | None = None
+    explain: bool = False
+
+
+def parse_analyze_request(body: bytes, content_type: str | None, limits: ServiceLimits) -> AnalyzeRequest:
+    """The request an ``/v1/analyze`` body makes, or ``ClientError`` saying what is wrong with it."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise ClientError(415, f"expected Content-Type application/json; found '{content_type or 'none'}'. Send "
@@ -87,8 +94,10 @@ def parse_analyze_request(body: bytes, content_type: str | None,
         raise ClientError(422, f'expected a JSON object {{"texts": [...]}}; found a JSON {_json_type(payload)}.')
     unknown = [key for key in payload if key not in REQUEST_FIELDS]
     if unknown:
-        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the fields are 'texts' and "
-                               "(optionally) 'min_probability'.")
+        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the fields are 'texts' and, "
+                               "optionally, 'min_probability' and 'explain'.")
+    if not isinstance(payload.get("explain", False), bool):
+        raise ClientError(422, f"'explain' must be true or false; found a JSON {_json_type(payload['explain'])}.")
     try:
         min_probability = check_min_probability(payload.get("min_probability"))
     except FinabsaError as exc:
@@ -111,7 +120,7 @@ def parse_analyze_request(body: bytes, content_type: str | None,
         if len(text) > limits.max_chars:
             raise ClientError(413, f"texts[{i}] has {len(text)} characters, the limit is {limits.max_chars}; "
                                    "shorten or split it.")
-    return texts, min_probability
+    return AnalyzeRequest(texts, min_probability, payload.get("explain", False))
 
 
 def _json_type(value: Any) -> str:
@@ -187,7 +196,11 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     problems = limits.problems()
     if problems:
         raise FinabsaError("invalid service limits: " + "; ".join(problems) + ".")
+    from starlette.concurrency import run_in_threadpool
+    from torch import nn
+
     batcher = MicroBatcher(pipeline.analyze, limits.max_batch)
+    explainable = all(isinstance(p.model, nn.Module) for p in pipeline.predictors.values())
     models = pipeline.describe()
 
     @asynccontextmanager
@@ -223,17 +236,23 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     async def analyze(request: Request):
         try:
             body = await _read_body(request, limits.max_body_bytes)
-            texts, min_probability = parse_analyze_request(body, request.headers.get("content-type"), limits)
+            asked = parse_analyze_request(body, request.headers.get("content-type"), limits)
+            if asked.explain and not explainable:
+                raise ClientError(422, "'explain' needs gradients, which this service's ONNX runtime does not give; "
+                                       "serve run folders (or export folders on --runtime torch) to explain.")
         except ClientError as exc:
             return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
         try:
-            records = await batcher.submit(texts)
+            if asked.explain:  # one request at a time: an explanation is many passes of its own
+                records = await run_in_threadpool(pipeline.analyze, asked.texts, False, True)
+            else:
+                records = await batcher.submit(asked.texts)
         except FinabsaError as exc:  # a text the models cannot take (should not happen after validation)
             return JSONResponse(error_body(422, str(exc)), status_code=422)
         except Exception:
             return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
                                 status_code=500)
-        threshold = min_probability if min_probability is not None else default_min_probability
+        threshold = asked.min_probability if asked.min_probability is not None else default_min_probability
         return {"results": withhold(records, threshold)}
 
     return app

@@ -3,7 +3,7 @@
 from . import aspect, instruct, joint, sentiment, target  # noqa: F401  (registration side effect)
 from .aspect import AspectTask
 from .base import HeadSpec, Task, get_task, register_task, render_template, task_names
-from .hooks import DistillationHooks, PipelineHooks, StudyHooks
+from .hooks import DistillationHooks, ExplanationHooks, PipelineHooks, StudyHooks
 from .instruct import InstructTask
 from .joint import JointTask
 from .sentiment import SentimentTask
@@ -13,6 +13,7 @@ __all__ = [
     "AspectTask",
     "BIO_LABELS",
     "DistillationHooks",
+    "ExplanationHooks",
     "HeadSpec",
     "InstructTask",
     "JointTask",

@@ -103,8 +103,9 @@ class AspectTask(SequenceClassificationTask):
 
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
         record = {"label": prediction["label"], "level": self.options.level, "probability": prediction["probability"]}
-        if "levels" in prediction:
-            record["levels"] = prediction["levels"]
+        for key in ("levels", "reasons"):
+            if key in prediction:
+                record[key] = prediction[key]
         return {self.name: record}
 
     def is_correct(self, gold: Any, prediction: dict[str, Any]) -> bool:

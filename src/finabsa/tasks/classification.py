@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ..data.records import Example
 from .base import TEMPLATE_FIELDS, HeadSpec, Task, render_template, softmax
-from .hooks import PipelineHooks, StudyHooks
+from .hooks import ExplanationHooks, PipelineHooks, StudyHooks
 from .metrics import classification_metrics
 
 __all__ = ["SequenceClassificationTask", "template_problems"]
@@ -46,7 +46,7 @@ def inverse_frequency(counts: Counter, size: int) -> list[float]:
     return [total / (size * counts[i]) if counts.get(i) else 0.0 for i in range(size)]
 
 
-class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
+class SequenceClassificationTask(Task, PipelineHooks, StudyHooks, ExplanationHooks):
     """A task with one class label per example, predicted from the (templated) sentence."""
 
     selection_metric: ClassVar[str] = "macro_f1"
@@ -105,11 +105,17 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
 
     def encode(self, examples, tokenizer, labels, max_length, with_labels):
         texts, pairs = self.inputs(examples)
-        encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+        fast = getattr(tokenizer, "is_fast", False)
+        encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length, return_offsets_mapping=fast)
         index = {label: i for i, label in enumerate(labels)}
         features = []
         for i, example in enumerate(examples):
-            feature = {key: encoded[key][i] for key in encoded.keys()}
+            feature = {key: encoded[key][i] for key in encoded.keys() if key != "offset_mapping"}
+            if fast:  # where each word piece of the first segment is, for explanations (never fed to the model)
+                segments = encoded.sequence_ids(i)
+                feature["_text"] = texts[i]
+                feature["_offsets"] = [tuple(o) if segments[j] == 0 else (0, 0)
+                                       for j, o in enumerate(encoded["offset_mapping"][i])]
             if with_labels:
                 feature["labels"] = self.encode_label(example, index)
             features.append(feature)
@@ -131,6 +137,16 @@ class SequenceClassificationTask(Task, PipelineHooks, StudyHooks):
                 }
             )
         return predictions
+
+    def explained_answers(self, prediction, feature, labels):
+        """The sentence's label (a regressed score: its one output), read from the whole input."""
+        closed = self.closed_label_set(labels) and prediction.get("label") in labels
+        index = labels.index(prediction["label"]) if closed else 0
+        return [(prediction, None, index)]
+
+    def answer_score(self, outputs, tokens, index):
+        logits = outputs if not hasattr(outputs, "logits") else outputs.logits
+        return logits[:, index]
 
     def render_answer(self, prediction: dict[str, Any]) -> str:
         """The class label (for a regressed score too: its class is what the gold answer names)."""

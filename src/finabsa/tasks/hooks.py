@@ -4,6 +4,7 @@
   input fields it needs, which it can fill for the tasks after it, and what its part of the record looks like.
 - ``StudyHooks``: a task that a study compares with simple floors and combines over seeds.
 - ``DistillationHooks``: a task whose model can learn from a teacher's soft targets (knowledge distillation).
+- ``ExplanationHooks``: a task whose answers can be explained by attributions to the input's word pieces.
 
 Both carry defaults, so a task opts in by inheriting the mixin and overriding what differs.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from ..data.records import Example
 from .base import template_fields
 
-__all__ = ["PipelineHooks", "StudyHooks", "DistillationHooks"]
+__all__ = ["PipelineHooks", "StudyHooks", "DistillationHooks", "ExplanationHooks"]
 
 
 class PipelineHooks:
@@ -69,4 +70,19 @@ class DistillationHooks:
     def soft_targets(self, outputs: Any, features: list[dict[str, Any]], examples: list[Example],
                      labels: list[str], temperature: float) -> list[dict[str, Any]]:
         """The teacher's distributions (softened by ``temperature``) for one batch, one JSON-able dict each."""
+        raise NotImplementedError
+
+
+class ExplanationHooks:
+    """What explanations ask of a task: which answers of a prediction to explain, and the model's score of each
+    (the pre-softmax logit that Integrated Gradients attributes to the word pieces)."""
+
+    def explained_answers(self, prediction: dict[str, Any], feature: dict[str, Any],
+                          labels: list[str]) -> list[tuple[dict[str, Any], list[int] | None, int]]:
+        """Each answer to explain: the dict that receives its ``reasons``, the token indices it reads (None: the
+        whole input) and the index of its class among the model's outputs."""
+        raise NotImplementedError
+
+    def answer_score(self, outputs: Any, tokens: list[int] | None, index: int) -> Any:
+        """The model's score of one answer (a tensor with one value per batch row) from its outputs."""
         raise NotImplementedError

@@ -121,8 +121,9 @@ class SentimentTask(SequenceClassificationTask):
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """``{"sentiment": {label, probability, score?}}``: a probability for classes, the score for regression."""
         record = {"label": prediction["label"], "probability": prediction.get("probability")}
-        if "score" in prediction:
-            record["score"] = prediction["score"]
+        for key in ("score", "reasons"):
+            if key in prediction:
+                record[key] = prediction[key]
         return {self.name: record}
 
     def score(self, examples, predictions, labels, evaluation):

@@ -111,6 +111,10 @@ class JointModel(nn.Module):
                            sentiment_sentence=self.sentiment_sentence(sentence),
                            sentence_sentiment=self.sentence_sentiment(sentence))
 
+    def get_input_embeddings(self) -> nn.Module:
+        """The encoder's word embeddings (what explanations attribute to)."""
+        return self.encoder.get_input_embeddings()
+
     def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
         self.encoder.gradient_checkpointing_enable(**kwargs)
 

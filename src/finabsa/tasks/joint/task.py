@@ -34,7 +34,7 @@ from ...data.spans import find_target_spans
 from ...errors import DataError
 from ..aspect_tree import AspectTree
 from ..base import HeadSpec, Task, choice_problems, register_task, softmax
-from ..hooks import DistillationHooks, PipelineHooks
+from ..hooks import DistillationHooks, ExplanationHooks, PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
 from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
 from .distillation import student_soft_labels, teacher_soft_targets
@@ -79,7 +79,7 @@ class JointOptions:
 
 
 @register_task
-class JointTask(Task, PipelineHooks, DistillationHooks):
+class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     """Targets, their sentiment and the sentence's aspect from one encoder pass."""
 
     name = "joint"
@@ -222,6 +222,21 @@ class JointTask(Task, PipelineHooks, DistillationHooks):
 
     def forward(self, model, batch, tokenizer):
         return model(**batch)
+
+    def explained_answers(self, prediction, feature, labels):
+        """Every target's sentiment (found or given and located), read from its own tokens."""
+        answers = []
+        for target in [*prediction["targets"], *(t for t in prediction.get("given_targets") or [] if t["located"])]:
+            tokens = tokens_in_spans(feature["_offsets"], feature["_real"], [(target["start"], target["end"])])
+            if tokens:
+                answers.append((target, tokens, SENTIMENT_LABELS.index(target["sentiment"]["label"])))
+        return answers
+
+    def answer_score(self, outputs, tokens, index):
+        score = outputs["sentiment_token"][:, tokens, index].mean(-1)
+        if self.options.sentence_context:
+            score = score + outputs["sentiment_sentence"][:, index]
+        return score
 
     def soft_targets(self, outputs, features, examples, labels, temperature):
         return teacher_soft_targets(self._arrays(outputs, len(features)), features, examples, labels, temperature,
