@@ -187,6 +187,16 @@ def tiny_llama(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def calibrated_run(tiny_data, tiny_bert, tmp_path_factory):
+    """A tiny sentiment run, calibrated (the tiny validation split is large enough with min_rows 5)."""
+    import finabsa
+
+    config = quick_config(tiny_data, tiny_bert, tmp_path_factory.mktemp("calibrated") / "run",
+                          training={"epochs": 2}, calibration={"min_rows": 5})
+    return finabsa.train(config, progress=False)
+
+
 # -- test tiers ------------------------------------------------------------------------------------------------
 #: Fixtures that train a model (a tiny one, for a few steps): every test that uses one is in the slow tier.
 TRAINING_FIXTURES = {"pipeline_runs", "trained_runs", "good_run", "instruct_run", "joint_run", "finished_study",

@@ -68,13 +68,6 @@ def test_calibration_divides_only_the_columns_of_a_head():
                        .apply(torch.full((2, 3), 8.0)), torch.full((2, 3), 2.0))
 
 
-@pytest.fixture(scope="module")
-def calibrated_run(tiny_data, tiny_bert, tmp_path_factory):
-    config = quick_config(tiny_data, tiny_bert, tmp_path_factory.mktemp("calibrated") / "run",
-                          training={"epochs": 2}, calibration={"min_rows": 5})
-    return finabsa.train(config, progress=False)
-
-
 def test_a_run_fits_on_validation_reports_and_saves_its_calibration(calibrated_run):
     run, report = calibrated_run.run_dir, calibrated_run.report
     saved = json.loads((run / "calibration.json").read_text())

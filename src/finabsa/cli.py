@@ -275,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs.add_argument("paths", nargs="*", default=["runs"], help="a folder holding run folders, or run folders")
 
+    push = commands.add_parser(
+        "push", help="share a run or export folder on the Hugging Face Hub",
+        description="Upload a finished run folder or an export folder (with its model card, README.md) to the "
+        "Hugging Face Hub; load it back anywhere with finabsa.load('ORG/NAME') or 'finabsa predict ORG/NAME'.",
+        epilog="examples:\n  finabsa push runs/joint --repo-id my-team/finabsa-joint --dry-run\n"
+        "  finabsa push exports/joint --repo-id my-team/finabsa-joint-onnx --private",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    push.add_argument("folder", help="a finished run folder or an export folder")
+    push.add_argument("--repo-id", required=True, help="the Hub repository, ORG/NAME (created when missing)")
+    push.add_argument("--private", action="store_true", help="create the repository as private")
+    push.add_argument("--dry-run", action="store_true", help="list the files and show the card; upload nothing")
     commands.add_parser("tasks", help="list the tasks and their options",
                         description="List the registered tasks and the options each accepts (set with --set "
                         "task.OPTION=VALUE or in the YAML task section).")
@@ -520,9 +531,23 @@ def _command_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_push(args: argparse.Namespace) -> int:
+    from .inference.share import push_folder
+
+    answer = push_folder(args.folder, args.repo_id, private=args.private, dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"would upload {len(answer['files'])} file(s) to {args.repo_id}"
+              f"{' (private)' if args.private else ''}:")
+        print("\n".join(f"  {name}" for name in answer["files"]))
+        print("\nmodel card (README.md):\n" + (answer["card"] or "(none: this folder has no README.md)"))
+    else:
+        print(f"pushed {len(answer['files'])} file(s): {answer['url']}")
+    return 0
+
+
 _COMMANDS = {"train": _command_train, "evaluate": _command_evaluate, "predict": _command_predict,
              "tasks": _command_tasks, "data": _command_data, "study": _command_study,
-             "serve": _command_serve, "export": _command_export, "runs": _command_runs}
+             "serve": _command_serve, "export": _command_export, "runs": _command_runs, "push": _command_push}
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -20,7 +20,7 @@ from .errors import RunFolderError
 
 __all__ = [
     "CONFIG_FILE", "RUN_FILE", "LABELS_FILE", "METRICS_FILE", "REPORT_FILE", "PREDICTIONS_FILE", "MODEL_DIR",
-    "CALIBRATION_FILE", "read_calibration",
+    "CALIBRATION_FILE", "CARD_FILE", "read_calibration",
     "CHECKPOINTS_DIR", "EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "PARTIAL_SUFFIX", "read_json_file",
     "read_run_info", "read_report", "read_labels", "read_predictions", "is_finished", "is_run_folder", "is_export",
 ]
@@ -33,6 +33,8 @@ REPORT_FILE = "report.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 #: The temperatures fitted on the validation split (``finabsa.models.calibration``); absent: uncalibrated.
 CALIBRATION_FILE = "calibration.json"
+#: The model card (the Hub's ``README.md`` format, ``finabsa.reports.model_card``) of a run or export folder.
+CARD_FILE = "README.md"
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
 #: A run folder is written under ``NAME.partial`` and renamed when complete.

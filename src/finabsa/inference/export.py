@@ -23,7 +23,8 @@ from ..errors import FinabsaError
 from ..models.build import merged_model, output_axes
 from ..models.heads import head_for
 from ..models.predictor import Predictor
-from ..run_layout import CALIBRATION_FILE, EXPORT_FILE, ONNX_FILES, is_export, read_json_file
+from ..reports.model_card import model_card
+from ..run_layout import CALIBRATION_FILE, CARD_FILE, EXPORT_FILE, ONNX_FILES, is_export, read_json_file, read_report
 from ..training.run_folder import RunFolder
 from .loading import load
 
@@ -72,6 +73,9 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
     config = predictor.info["config"]
     if predictor.calibration is not None:  # every runtime of the export applies the run's temperatures
         folder.write_json(CALIBRATION_FILE, predictor.calibration.to_dict())
+    info = {k: v for k, v in predictor.info.items() if k != "config"}
+    folder.write_text(CARD_FILE, model_card(info, config.resolved().to_dict(), read_report(run_dir), predictor.labels,
+                                            folder.final.name, head_for(task.head(predictor.labels)).pipeline_tag))
     folder.write_json(EXPORT_FILE, {
         "status": "complete",
         "task": task.name,

@@ -20,15 +20,17 @@ __all__ = ["check_complete", "load", "load_export", "load_run", "refuse_pickles"
 def load(run_dir: str | Path, batch_size: int | None = None, runtime: str = "torch", merge: bool = False) -> Predictor:
     """Load a finished run folder (or an export folder from ``finabsa export``) for prediction.
 
-    A run folder gives the same model, head and labels the run evaluated; ``merge=True`` folds LoRA into the base
+    ``run_dir`` may also be the Hub id (``ORG/NAME``) of a folder pushed with ``finabsa push``. A run folder gives
+    the same model, head and labels the run evaluated; ``merge=True`` folds LoRA into the base
     weights first (faster; the same labels, probabilities equal to about 1e-6). ``runtime`` (``torch``, ``onnx``,
     ``onnx-int8``) applies to export folders.
     """
     from ..constants import RUNTIMES
     from ..errors import DataError
     from ..models.build import merged_model
+    from .share import resolve_folder
 
-    run_dir = Path(run_dir)
+    run_dir = resolve_folder(run_dir)
     if runtime not in RUNTIMES:
         raise DataError(f"unknown runtime '{runtime}'; expected one of {', '.join(RUNTIMES)}.")
     if is_export(run_dir):

