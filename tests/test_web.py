@@ -168,3 +168,22 @@ def test_with_an_api_key_the_page_asks_for_it_and_sends_it(pipeline_runs, tmp_pa
         browser.quit()
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_person_asks_for_the_words_behind_each_sentiment(pipeline_runs, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser = _browser()
+    process, base = _serve(pipeline_runs, tmp_path)
+    try:
+        browser.get(base + "/")
+        browser.find_element(By.ID, "explain").click()
+        _analyse(browser, HEADLINE)
+        card = browser.find_element(By.CSS_SELECTOR, "#results .result")
+        reasons = card.find_elements(By.CSS_SELECTOR, ".reasons .reason")
+        assert reasons and all(r.text and r.text.lower() in HEADLINE.lower() for r in reasons)
+        assert "because of" in card.find_element(By.CSS_SELECTOR, ".reasons").text
+    finally:
+        browser.quit()
+        process.terminate()
+        process.wait(timeout=30)
