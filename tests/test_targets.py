@@ -10,23 +10,26 @@ from finabsa.data.spans import locate_target, target_aliases
 from finabsa.tasks.joint.decoding import merge_fragments
 from finabsa.tasks.target import token_features
 
-#: (text, the target a user gives, how it is found, the text it is found as; None: not in the text)
-GIVEN = [
-    ("Barclays shares fall after results", "Barclays PLC", "alias", "Barclays"),
-    ("Lloyds Banking Group cuts 3,000 jobs", "Lloyds Banking Group PLC", "alias", "Lloyds Banking Group"),
-    ("BHP and Rio Tinto lead miners higher", "BHP Group Ltd", "alias", "BHP"),
-    ("The Walt Disney Co said on Tuesday", "The Walt Disney Co", "exact", "The Walt Disney Co"),
-    ("Walt Disney beat estimates", "The Walt Disney Co", "alias", "Walt Disney"),
-    ("Apple Inc <AAPL.O> rose 2%", "$AAPL", "ticker", "<AAPL.O>"),
-    ("Shares of Coca-Cola (KO.N) slid", "$KO", "ticker", "(KO.N)"),
-    ("$TSLA breaking out", "TSLA", "exact", "TSLA"),
-    ("Sainsbury's slumps on price war", "J Sainsbury PLC", "word", "Sainsbury"),
-    ("Sainsbury's slumps on price war", "Sainsbury's", "exact", "Sainsbury's"),
-    ("Morrisons sales fall again", "Morrissons", "fuzzy", "Morrisons"),
-    ("levi strauss & co gained 2%", "Levi Strauss & Co", "exact", "levi strauss & co"),
-    ("Tesco shares surge", "BP", "none", None),
-    ("Bank shares rally", "Bank of America Corp", "none", None),  # a generic word alone is not the company
-]
+#: text | the target a user gives | how it is found | the text it is found as (-: not in the text). The last two
+#: rows: a generic word alone ("Bank") is not the company.
+GIVEN_TABLE = """
+Barclays shares fall after results      | Barclays PLC             | alias  | Barclays
+Lloyds Banking Group cuts 3,000 jobs    | Lloyds Banking Group PLC | alias  | Lloyds Banking Group
+BHP and Rio Tinto lead miners higher    | BHP Group Ltd            | alias  | BHP
+The Walt Disney Co said on Tuesday      | The Walt Disney Co       | exact  | The Walt Disney Co
+Walt Disney beat estimates              | The Walt Disney Co       | alias  | Walt Disney
+Apple Inc <AAPL.O> rose 2%              | $AAPL                    | ticker | <AAPL.O>
+Shares of Coca-Cola (KO.N) slid         | $KO                      | ticker | (KO.N)
+$TSLA breaking out                      | TSLA                     | exact  | TSLA
+Sainsbury's slumps on price war         | J Sainsbury PLC          | word   | Sainsbury
+Sainsbury's slumps on price war         | Sainsbury's              | exact  | Sainsbury's
+Morrisons sales fall again              | Morrissons               | fuzzy  | Morrisons
+levi strauss & co gained 2%             | Levi Strauss & Co        | exact  | levi strauss & co
+Tesco shares surge                      | BP                       | none   | -
+Bank shares rally                       | Bank of America Corp     | none   | -
+"""
+GIVEN = [tuple(None if cell.strip() == "-" else cell.strip() for cell in line.split("|"))
+         for line in GIVEN_TABLE.strip().splitlines()]
 
 
 @pytest.mark.parametrize("text, target, how, found", GIVEN)
