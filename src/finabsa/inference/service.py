@@ -187,18 +187,17 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
                min_probability: float | None = None) -> FastAPI:
     """The FastAPI app serving ``pipeline`` (a ``finabsa.Pipeline``), with an optional API key; answers below
     ``min_probability`` (or a request's own ``min_probability``) are labelled 'uncertain'."""
-    default_min_probability = check_min_probability(min_probability)
     from contextlib import asynccontextmanager
 
     from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from torch import nn
 
+    default_min_probability = check_min_probability(min_probability)
     limits = limits or ServiceLimits()
     problems = limits.problems()
     if problems:
         raise FinabsaError("invalid service limits: " + "; ".join(problems) + ".")
-    from starlette.concurrency import run_in_threadpool
-    from torch import nn
-
     batcher = MicroBatcher(pipeline.analyze, limits.max_batch)
     explainable = all(isinstance(p.model, nn.Module) for p in pipeline.predictors.values())
     models = pipeline.describe()
@@ -243,7 +242,7 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
         except ClientError as exc:
             return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
         try:
-            if asked.explain:  # one request at a time: an explanation is many passes of its own
+            if asked.explain:  # outside the micro-batches: an explanation is many passes of its own
                 records = await run_in_threadpool(pipeline.analyze, asked.texts, False, True)
             else:
                 records = await batcher.submit(asked.texts)

@@ -263,7 +263,7 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         before, _ = predictor.evaluate(data.test, config.evaluation, progress=progress, desc="test, before fine-tuning")
     trainer, outcome, seconds = _fit(folder, prepared, arguments, checkpoint)
     prepared.model = predictor.model = trainer.model
-    predictor.calibration, calibration_report = _calibrate(prepared)
+    predictor.calibration, calibration_summary = _calibrate(prepared)
     after, predictions = predictor.evaluate(data.test, config.evaluation, progress=progress,
                                             desc="test, after fine-tuning")
     held_out = {name: predictor.evaluate(rows, config.evaluation, progress=progress, desc=f"held-out test '{name}'")[0]
@@ -276,7 +276,7 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         folder.write_json(CALIBRATION_FILE, predictor.calibration.to_dict())
     run_info["calibration"] = {"method": prepared.config.calibration.method,
                                **(predictor.calibration.to_dict() if predictor.calibration else {})}
-    return _save(folder, prepared, run_info, before, after, predictions, training, held_out, calibration_report)
+    return _save(folder, prepared, run_info, before, after, predictions, training, held_out, calibration_summary)
 
 
 def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Path | None) -> dict[str, Any]:
