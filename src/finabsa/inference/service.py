@@ -189,17 +189,12 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     ``min_probability`` (or a request's own ``min_probability``) are labelled 'uncertain'."""
     from contextlib import asynccontextmanager
 
-    from fastapi.responses import JSONResponse
-    from starlette.concurrency import run_in_threadpool
-    from torch import nn
-
     default_min_probability = check_min_probability(min_probability)
     limits = limits or ServiceLimits()
     problems = limits.problems()
     if problems:
         raise FinabsaError("invalid service limits: " + "; ".join(problems) + ".")
     batcher = MicroBatcher(pipeline.analyze, limits.max_batch)
-    explainable = all(isinstance(p.model, nn.Module) for p in pipeline.predictors.values())
     models = pipeline.describe()
 
     @asynccontextmanager
@@ -227,6 +222,19 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     async def list_models() -> dict[str, Any]:
         return models
 
+    _add_analyze(app, pipeline, batcher, limits, default_min_probability)
+    return app
+
+
+def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits: ServiceLimits,
+                 default_min_probability: float | None) -> None:
+    """``POST /v1/analyze``: the texts of a request answered from the micro-batches (or explained on their own)."""
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+    from torch import nn
+
+    explainable = all(isinstance(p.model, nn.Module) for p in pipeline.predictors.values())
+
     @app.post(
         "/v1/analyze",
         summary="Target, aspect and sentiment of each text",
@@ -253,8 +261,6 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
                                 status_code=500)
         threshold = asked.min_probability if asked.min_probability is not None else default_min_probability
         return {"results": withhold(records, threshold)}
-
-    return app
 
 
 def _add_page(app: Any, page: str) -> None:
