@@ -54,6 +54,8 @@ FRAGMENTS = [
     ("Levi Strauss & Co <LEVI.N> gained 2% after its quarterly results beat Wall Street estimates",
      ["Levi Strauss", "Co", "<LEVI.N>", "Wall Street"], [("Levi Strauss & Co", "LEVI.N"), ("Wall Street", None)]),
     ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss", "<LEVI.N>"], [("Levi Strauss & Co", "LEVI.N")]),
+    ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss & Co", "LEVI"], [("Levi Strauss & Co", "LEVI.N")]),
+    ("Apple <AAPL.O> and Tesla rose", ["Apple", "AAPL", "Tesla"], [("Apple", "AAPL.O"), ("Tesla", None)]),
     ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
     ("Apple Inc. (AAPL) rose", ["Apple", "(AAPL)"], [("Apple Inc", "AAPL")]),
     ("Procter & Gamble beat forecasts", ["Procter", "Gamble"], [("Procter & Gamble", None)]),

@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "the run report's accuracy / coverage curve shows what each P keeps")
     predict.add_argument("--explain", action="store_true",
                          help="add 'reasons' to every answer: the word pieces that pushed it most (Integrated "
-                         "Gradients; PyTorch runtime only; about 30x the time of a plain prediction)")
+                         "Gradients; PyTorch runtime only; about 35x the time of a plain prediction)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = commands.add_parser(

@@ -87,8 +87,8 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         between = sentence[last["end"]:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
             _extend(last, span, sentence)
-        elif last and _BESIDE_TICKER.match(span["text"].strip()) and not between.strip(" ,."):
-            last["ticker"] = span["text"].strip("<>() ").split(":")[-1].strip()
+        elif last and not between.strip(" ,.<(") and _ticker_beside(span, sentence):
+            last["ticker"] = _ticker_beside(span, sentence)
             last["tokens"] = last["tokens"] + span["tokens"]
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
             _extend(last, span, sentence)
@@ -96,6 +96,18 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         else:
             merged.append(span)
     return [span for span in merged if not _names_nothing(span["text"])]
+
+
+def _ticker_beside(span: dict[str, Any], sentence: str) -> str | None:
+    """The ticker a span is, when the text writes it in brackets (``<LEVI.N>``, ``(AAPL)``: the tagger may mark
+    the brackets or only the symbol inside them); None otherwise."""
+    start, end = span["start"], span["end"]
+    while start > 0 and sentence[start - 1] in "<(":
+        start -= 1
+    match = re.match(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]", sentence[start:])
+    if not match or start + match.end() < end or not _BESIDE_TICKER.match(match.group(0)):
+        return None
+    return match.group(0).strip("<>() ").split(":")[-1].strip()
 
 
 def _extend(span: dict[str, Any], other: dict[str, Any], sentence: str) -> None:
