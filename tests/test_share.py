@@ -76,3 +76,31 @@ def test_a_pushed_run_loads_by_its_hub_id_from_the_cache_offline(calibrated_run,
     assert finabsa.Pipeline.from_file(pipeline_file).analyze(texts)[0]["sentiment"]["label"]
     with pytest.raises(finabsa.FinabsaError, match="the Hub's cache holds no copy of it"):
         finabsa.load("my-team/never-pushed")
+
+
+def test_a_mistyped_local_folder_is_not_taken_for_a_hub_id(tmp_path, monkeypatch, capsys):
+    from finabsa.inference.share import looks_like_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert looks_like_hub_id("my-team/finabsa-joint")
+    assert not looks_like_hub_id("runs/typo") and not looks_like_hub_id("configs/pipeline.yaml")
+    assert main(["predict", "runs/typo", "Tesco up"]) == 2
+    assert "run folder 'runs/typo' does not exist" in capsys.readouterr().err
+
+
+def test_serve_takes_a_run_folder_and_target_objects(calibrated_run):
+    from fastapi.testclient import TestClient
+
+    from finabsa.inference.service import create_app
+
+    pipeline = finabsa.Pipeline.from_path(calibrated_run.run_dir)
+    assert pipeline.tasks == ["sentiment"]
+    with TestClient(create_app(pipeline)) as client:
+        answer = client.post("/v1/analyze", json={"texts": [{"text": "Tesco shares surge", "target": "Tesco"},
+                                                            "BP fined"]})
+        bad = client.post("/v1/analyze", json={"texts": [{"text": "x", "company": "BP"}]})
+    assert answer.status_code == 200 and [r["text"] for r in answer.json()["results"]] == ["Tesco shares surge",
+                                                                                          "BP fined"]
+    assert bad.status_code == 422 and "an object with a string 'text' and, optionally, a string 'target'" in \
+        bad.json()["error"]["message"]

@@ -252,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-d '{\"texts\": [\"Tesco shares surge\"]}'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("pipeline", help="YAML file mapping task names to run folders")
+    serve.add_argument("pipeline", metavar="PIPELINE | RUN_DIR",
+                       help="YAML file mapping task names to run folders, or one run or export folder (e.g. "
+                       "runs/joint)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     serve.add_argument("--api-key", help="require this key in X-API-Key (or Authorization: Bearer) on every route "

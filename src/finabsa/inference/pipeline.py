@@ -23,7 +23,7 @@ from typing import Any
 from ..data.records import Example, as_example
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
-from ..run_layout import MODEL_DIR, is_export
+from ..run_layout import EXPORT_FILE, MODEL_DIR, is_export, read_json_file, read_run_info
 from ..tasks import ExplanationHooks, PipelineHooks, task_names
 from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
@@ -129,6 +129,18 @@ class Pipeline:
                   min_probability: float | None = None) -> Pipeline:
         """Load the run folders a pipeline YAML file names."""
         return cls(read_pipeline_file(path), batch_size=batch_size, runtime=runtime, merge=merge,
+                   min_probability=min_probability)
+
+    @classmethod
+    def from_path(cls, path: str | Path, batch_size: int = 32, runtime: str = "torch", merge: bool = True,
+                  min_probability: float | None = None) -> Pipeline:
+        """A pipeline file, or one run or export folder (or the Hub id of one) as a pipeline of its own task."""
+        folder = resolve_folder(path)
+        if not folder.is_dir():
+            return cls.from_file(path, batch_size=batch_size, runtime=runtime, merge=merge,
+                                 min_probability=min_probability)
+        info = read_json_file(folder / EXPORT_FILE, "export folder") if is_export(folder) else read_run_info(folder)
+        return cls({str(info["task"]): folder}, batch_size=batch_size, runtime=runtime, merge=merge,
                    min_probability=min_probability)
 
     def _order(self) -> list[str]:

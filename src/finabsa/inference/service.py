@@ -74,7 +74,7 @@ REQUEST_FIELDS = ("texts", "min_probability", "explain")
 class AnalyzeRequest:
     """What an ``/v1/analyze`` body asks: its texts, a ``min_probability`` (None: the service's) and ``explain``."""
 
-    texts: list[str]
+    texts: list[str | dict[str, str]]
     min_probability: float | None = None
     explain: bool = False
 
@@ -112,15 +112,29 @@ def parse_analyze_request(body: bytes, content_type: str | None, limits: Service
     if len(texts) > limits.max_texts:
         raise ClientError(413, f"too many texts: {len(texts)}, the limit is {limits.max_texts} per request; split "
                                "them over several requests.")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ClientError(422, f"texts[{i}] must be a string; found a JSON {_json_type(text)}.")
+    for i, item in enumerate(texts):
+        text = _text_of(item, i)
         if not text.strip():
             raise ClientError(422, f"texts[{i}] is empty; every text needs some words to analyse.")
         if len(text) > limits.max_chars:
             raise ClientError(413, f"texts[{i}] has {len(text)} characters, the limit is {limits.max_chars}; "
                                    "shorten or split it.")
     return AnalyzeRequest(texts, min_probability, payload.get("explain", False))
+
+
+def _text_of(item: Any, i: int) -> str:
+    """The text of one ``texts`` item: a string, or an object ``{"text": ..., "target": ...}`` that names the target
+    whose sentiment is wanted (as ``finabsa predict`` takes JSON lines)."""
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, dict):
+        raise ClientError(422, f"texts[{i}] must be a string; found a JSON {_json_type(item)}. (An object "
+                               '{"text": ..., "target": ...} names the target whose sentiment you want.)')
+    unknown = [key for key in item if key not in ("text", "target")]
+    if unknown or not isinstance(item.get("text"), str) or not isinstance(item.get("target", ""), str):
+        raise ClientError(422, f"texts[{i}] must be a string or an object with a string 'text' and, optionally, a "
+                               f"string 'target'; found keys {', '.join(map(repr, item)) or 'none'}.")
+    return item["text"]
 
 
 def _json_type(value: Any) -> str:
@@ -138,7 +152,7 @@ class MicroBatcher:
     def __init__(self, analyze: Any, max_batch: int):
         self.analyze = analyze
         self.max_batch = max_batch
-        self.queue: asyncio.Queue[tuple[list[str], asyncio.Future]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[list[str | dict[str, str]], asyncio.Future]] = asyncio.Queue()
         self.worker: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -152,7 +166,7 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 pass
 
-    async def submit(self, texts: list[str]) -> list[dict[str, Any]]:
+    async def submit(self, texts: list[str | dict[str, str]]) -> list[dict[str, Any]]:
         future = asyncio.get_running_loop().create_future()
         await self.queue.put((texts, future))
         return await future
@@ -365,7 +379,7 @@ def serve(
     import uvicorn
 
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
-    pipeline = Pipeline.from_file(pipeline_file, batch_size=batch_size, runtime=runtime)
+    pipeline = Pipeline.from_path(pipeline_file, batch_size=batch_size, runtime=runtime)
     app = create_app(pipeline, api_key=api_key, limits=limits, min_probability=min_probability)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         logger.warning("serving on %s without an API key: anyone who can reach this address can use it", host)

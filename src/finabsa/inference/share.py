@@ -22,8 +22,13 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def looks_like_hub_id(name: str | Path) -> bool:
-    """Whether ``name`` reads as ``ORG/NAME`` (and is not an existing local path)."""
-    return bool(_HUB_ID.match(str(name))) and not Path(name).exists()
+    """Whether ``name`` reads as a Hub id ``ORG/NAME`` rather than a local path: it matches the pattern, does not
+    exist here, and neither does its first part (``runs/typo`` is a mistyped local folder, not a Hub id), its
+    ``.partial`` twin, nor has it a file suffix (``configs/x.yaml``)."""
+    text = str(name)
+    if not _HUB_ID.match(text) or Path(text).exists() or text.endswith((".yaml", ".yml", ".json")):
+        return False
+    return not Path(text.split("/")[0]).exists() and not Path(text + PARTIAL_SUFFIX).exists()
 
 
 def resolve_folder(name: str | Path) -> Path:
