@@ -68,6 +68,8 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 #: The fields of an ``/v1/analyze`` body.
 REQUEST_FIELDS = ("texts", "min_probability", "explain")
+#: The fields of a ``texts`` item given as an object (the text, and the target whose sentiment is wanted).
+ITEM_FIELDS = ("text", "target")
 
 
 @dataclass
@@ -130,7 +132,7 @@ def _text_of(item: Any, i: int) -> str:
     if not isinstance(item, dict):
         raise ClientError(422, f"texts[{i}] must be a string; found a JSON {_json_type(item)}. (An object "
                                '{"text": ..., "target": ...} names the target whose sentiment you want.)')
-    unknown = [key for key in item if key not in ("text", "target")]
+    unknown = [key for key in item if key not in ITEM_FIELDS]
     if unknown or not isinstance(item.get("text"), str) or not isinstance(item.get("target", ""), str):
         raise ClientError(422, f"texts[{i}] must be a string or an object with a string 'text' and, optionally, a "
                                f"string 'target'; found keys {', '.join(map(repr, item)) or 'none'}.")
