@@ -238,8 +238,8 @@ def test_a_cell_trains_its_own_seeds_and_held_out_sets_get_their_table(tmp_path,
         run = tmp_path / f"run-{seed}"
         run.mkdir()
         (run / "report.json").write_text(json.dumps({
-            "held_out_tests": {"sentfin": {"n": 40, "pair_f1": f1}, "official": {"n": 9, "pair_f1": 0.6}},
-            "data_notes": ["held-out test 'sentfin': 40 row(s) of x, a source this run never trains on (test_only)."]}))
+            "held_out_tests": {"sentfin": {"n": 40, "pair_f1": f1, "never_trained_on": True},
+                               "official": {"n": 9, "pair_f1": 0.6, "never_trained_on": False}}}))
         runs.append(str(run))
     results = [{"slug": study.cells[0].slug, "stage": "after", "runs": runs}]
     entries = held_out_entries(study, results)

@@ -52,6 +52,8 @@ class TrainingData:
     notes: list[str] = field(default_factory=list)
     #: Held-out test sets carved from ``also_train`` entries (``hold_out``), by name; scored after fine-tuning.
     extra_tests: dict[str, list[Example]] = field(default_factory=dict)
+    #: The names of those sets that are whole sources the run never trains on (``test_only``: cross-source).
+    never_trained: set[str] = field(default_factory=set)
 
 
 def _sample_sentences(rows: list[Example], limit: int, seed: int) -> list[Example]:
@@ -63,8 +65,9 @@ def _sample_sentences(rows: list[Example], limit: int, seed: int) -> list[Exampl
     return [e for e in rows if normalise_sentence(e.sentence) in chosen]
 
 
-def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tuple[list[Example], dict]:
-    """Training rows of the ``also_train`` entries, and the test sets carved from those with ``hold_out``.
+def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tuple[list[Example], dict, set[str]]:
+    """Training rows of the ``also_train`` entries, the test sets carved from them, and the names of those test
+    sets that are whole sources never trained on.
 
     How an entry's rows are used: ``split`` keeps one split of it (default: all); ``unlabelled`` keeps its
     sentences without their labels (they train only through a distillation teacher's soft targets); ``hold_out``
@@ -74,6 +77,7 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
     """
     extra: list[Example] = []
     tests: dict[str, list[Example]] = {}
+    never_trained: set[str] = set()
     for entry in data_config.also_train:
         use = {k: entry[k] for k in USE_KEYS if k in entry} if isinstance(entry, dict) else {}
         source = extra_source(data_config, entry)
@@ -86,6 +90,7 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
             held = _sample_sentences(rows, int(use["max_rows"]), data_config.split_seed) if use.get("max_rows") \
                 else rows
             tests[name] = held
+            never_trained.add(name)
             notes.append(f"held-out test '{name}': {len(held)} row(s) of {source.path}, a source this run never "
                          "trains on (test_only).")
             continue
@@ -105,7 +110,7 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
                              f"{len(rows)} rows).")
             rows = kept
         extra.extend(rows)
-    return extra, tests
+    return extra, tests, never_trained
 
 
 def _without_labels(rows: list[Example]) -> list[Example]:
@@ -134,7 +139,7 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
     """Load the configured data set (and ``also_train`` sets) and split it into the task's train/validation/test."""
     splits = load_data(data_config)
     notes: list[str] = []
-    extra, tests = _extra_sets(task, data_config, notes)
+    extra, tests, never_trained = _extra_sets(task, data_config, notes)
     if tests:
         held = {normalise_sentence(e.sentence) for rows in tests.values() for e in rows}
         splits = {name: rows if name == "test" else _drop_held_out(rows, held, f"split '{name}'", notes)
@@ -160,6 +165,7 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
     )
     data.notes[:0] = notes
     data.extra_tests = tests
+    data.never_trained = never_trained
     return data
 
 
@@ -180,7 +186,7 @@ def training_data(task: TaskDataNeeds, data_config: Any) -> TrainingData:
     if not train or not validation:
         raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
     notes.extend(task.training_notes(train))
-    return TrainingData(labels, train, validation, test, notes, data.extra_tests)
+    return TrainingData(labels, train, validation, test, notes, data.extra_tests, data.never_trained)
 
 
 def apply_unseen_label_policy(task: TaskDataNeeds, labels: list[str], examples: list[Example], policy: str,

@@ -75,6 +75,8 @@ class RunData:
     notes: list[str] = field(default_factory=list)
     #: Held-out test sets carved from other data sets (``data.also_train`` entries with ``hold_out``), by name.
     extra_tests: dict[str, list[Example]] = field(default_factory=dict)
+    #: The names of those sets that are whole sources never trained on (``test_only``).
+    never_trained: set[str] = field(default_factory=set)
 
 
 def _shipped_validation(train: list[Example], valid: list[Example], notes: list[str]) -> list[Example]:

@@ -221,8 +221,7 @@ def held_out_entries(spec: Any, results: list[dict]) -> list[dict[str, Any]]:
             report = read_report(Path(run))
             for name, metrics in (report.get("held_out_tests") or {}).items():
                 sets.setdefault(name, []).append(metrics)
-                never = any(n.startswith(f"held-out test '{name}'") and "test_only" in n
-                            for n in report.get("data_notes", []))
+                never = bool(metrics.get("never_trained_on"))
                 kinds[name] = "cross-source (never trained on)" if never else "in-source (held out)"
         for name, reports in sets.items():
             entry: dict[str, Any] = {"cell": cell.name, "slug": cell.slug, "test_set": name, "kind": kinds[name],

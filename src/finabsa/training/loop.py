@@ -266,7 +266,9 @@ def _run(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     predictor.calibration, calibration_summary = _calibrate(prepared)
     after, predictions = predictor.evaluate(data.test, config.evaluation, progress=progress,
                                             desc="test, after fine-tuning")
-    held_out = {name: predictor.evaluate(rows, config.evaluation, progress=progress, desc=f"held-out test '{name}'")[0]
+    held_out = {name: {**predictor.evaluate(rows, config.evaluation, progress=progress,
+                                            desc=f"held-out test '{name}'")[0],
+                       "never_trained_on": name in data.never_trained}
                 for name, rows in data.extra_tests.items()}
     if not folder.main:  # other processes of a multi-process run: the main process writes the folder
         barrier()
