@@ -141,3 +141,36 @@ def test_uvicorn_serves_on_a_free_loopback_port(pipeline):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_serve_a_run_folder_with_two_workers_sums_their_metrics_and_stops_on_sigterm(pipeline_runs):
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "finabsa", "serve", str(pipeline_runs["aspect"]), "--port",
+                                str(port), "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        for text in TEXTS:
+            answer = httpx.post(f"{base}/v1/analyze", json={"texts": [text]}, timeout=30)
+            assert answer.status_code == 200 and answer.json()["results"][0]["aspect"]
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+        assert 'finabsa_requests_total{route="/v1/analyze",status="200"} 3.0' in metrics  # summed over workers
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0, process.stderr.read().decode()[-2000:] if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -243,10 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser(
         "serve", help="serve a pipeline over HTTP (FastAPI): POST /v1/analyze",
-        description="Load a pipeline of run folders once and serve it: POST /v1/analyze with {\"texts\": [...]} "
-        "answers one record per text (targets, aspect, sentiment); GET /v1/models lists what is loaded; GET "
-        "/healthz; OpenAPI docs at /docs. Binds 127.0.0.1 unless told otherwise.",
-        epilog="examples:\n  finabsa serve pipeline.yaml\n"
+        description="Load a pipeline of run folders (or one run or export folder) once and serve it: POST "
+        "/v1/analyze with {\"texts\": [...]} answers one record per text (targets, aspect, sentiment); POST "
+        "/v1/documents answers per document (each entity once, with its mentions); GET /v1/models lists what is "
+        "loaded; GET /healthz; GET /metrics (Prometheus); OpenAPI docs at /docs. Under load the queue is bounded "
+        "(429 with Retry-After past --max-queue texts), each request has a deadline (504 past --timeout), and "
+        "SIGTERM drains (requests in flight finish, new ones get 503). Binds 127.0.0.1 unless told otherwise.",
+        epilog="examples:\n  finabsa serve runs/joint\n"
+        "  finabsa serve runs/joint --runtime onnx-int8 --workers 2 --max-queue 128 --timeout 10\n"
         "  FINABSA_API_KEY=secret finabsa serve pipeline.yaml --host 0.0.0.0 --port 8080\n"
         "  curl -s localhost:8000/v1/analyze -H 'Content-Type: application/json' "
         "-d '{\"texts\": [\"Tesco shares surge\"]}'",
@@ -265,7 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--min-probability", type=float, metavar="P",
                        help="label answers below probability P 'uncertain' (a request's 'min_probability' wins)")
     serve.add_argument("--runtime", default="torch", choices=RUNTIMES,
-                       help="runtime for export folders in the pipeline (default: torch)")
+                       help="torch, onnx or onnx-int8 (default: torch); a run folder is exported once into the "
+                       "export cache for an ONNX runtime")
+    serve.add_argument("--max-queue", type=int, default=256, metavar="N",
+                       help="most texts waiting for the model; past it a request is answered 429 with Retry-After "
+                       "(default: 256)")
+    serve.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="deadline of a request, queueing included; past it the answer is 504 (default: 30)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="processes serving on the same port, each with its own model and cores / N threads "
+                       "(default: 1); /metrics sums over them")
 
     runs = commands.add_parser(
         "runs", help="list run folders, or compare several side by side",
@@ -445,11 +458,17 @@ def _command_export(args: argparse.Namespace) -> int:
 
 def _command_serve(args: argparse.Namespace) -> int:
     from .inference.abstention import check_min_probability
-    from .inference.service import ServiceLimits, serve
+    from .inference.server import ServeSpec, serve
+    from .inference.service import ServiceLimits
 
-    limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars, max_batch=max(args.batch_size, 1))
-    serve(args.pipeline, host=args.host, port=args.port, api_key=args.api_key, limits=limits,
-          batch_size=args.batch_size, runtime=args.runtime, min_probability=check_min_probability(args.min_probability))
+    limits = ServiceLimits(max_texts=args.max_texts, max_chars=args.max_chars, max_batch=max(args.batch_size, 1),
+                           max_queue=args.max_queue, timeout=args.timeout)
+    problems = limits.problems()
+    if problems:
+        raise FinabsaError("invalid service limits: " + "; ".join(problems) + ".")
+    spec = ServeSpec(args.pipeline, api_key=args.api_key, limits=limits, batch_size=args.batch_size,
+                     runtime=args.runtime, min_probability=check_min_probability(args.min_probability))
+    serve(spec, host=args.host, port=args.port, workers=args.workers)
     return 0
 
 

@@ -1,9 +1,12 @@
 """The HTTP service: a FastAPI app over one ``Pipeline``, loaded once at start-up.
 
-Routes: ``POST /v1/analyze`` (``{"texts": [...]}`` -> ``{"results": [record, ...]}``), ``GET /v1/models`` (what is
-loaded), ``GET /healthz`` and the OpenAPI docs at ``/docs``. Every client mistake gets a 4xx with a JSON body
+Routes: ``POST /v1/analyze`` (``{"texts": [...]}`` -> ``{"results": [record, ...]}``), ``POST /v1/documents``
+(whole documents, one answer per document), ``GET /v1/models`` (what is loaded), ``GET /healthz``, ``GET /metrics``
+(Prometheus) and the OpenAPI docs at ``/docs``. Every client mistake gets a 4xx with a JSON body
 ``{"error": {"status": N, "message": "..."}}``; never a 500. Requests arriving together are answered from one
-batched forward pass (micro-batching), so that concurrent clients share the model efficiently.
+batched forward pass (micro-batching), so that concurrent clients share the model efficiently. Under load the queue
+is bounded (429 with ``Retry-After``), each request has a deadline (504), and a draining service (SIGTERM) answers
+new requests 503 while those in flight finish. ``finabsa.inference.server`` runs it (one process or several).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import asyncio
 import hmac
 import json
 import logging
-import os
+import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +25,9 @@ from fastapi import FastAPI, Request  # at module level: FastAPI resolves the en
 from ..errors import FinabsaError
 from .abstention import check_min_probability, withhold
 from .pipeline import Pipeline
+from .service_metrics import ROUTE_OTHER, ServiceMetrics
 
-__all__ = ["ServiceLimits", "create_app", "serve", "API_KEY_ENV"]
+__all__ = ["ServiceLimits", "ServiceState", "create_app", "API_KEY_ENV"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +39,20 @@ OPEN_ROUTES = ("/healthz", "/")
 
 @dataclass
 class ServiceLimits:
-    """Request limits; past them the service answers 413 with a message naming the limit."""
+    """Request limits and the service's answers under load: 413 past a size limit, 429 past ``max_queue``, 504 past
+    ``timeout``; each with a message naming the limit."""
 
     #: Most texts in one request.
     max_texts: int = 64
-    #: Most characters in one text.
+    #: Most characters in one text (a document in ``/v1/documents`` may have ``max_texts`` times as many).
     max_chars: int = 2000
     #: Most texts answered by one forward pass when requests are micro-batched together.
     max_batch: int = 64
+    #: Most texts waiting for the model; a request that would queue more is answered 429 with ``Retry-After``
+    #: (memory and latency stay bounded under overload, instead of the queue growing without end).
+    max_queue: int = 256
+    #: Seconds a request may wait for its answer, queueing included; past it the answer is 504.
+    timeout: float = 30.0
 
     @property
     def max_body_bytes(self) -> int:
@@ -49,17 +60,24 @@ class ServiceLimits:
         return 1024 + self.max_texts * (self.max_chars * 6 + 8)
 
     def problems(self) -> list[str]:
-        return [f"{name} must be >= 1; found {getattr(self, name)}" for name in ("max_texts", "max_chars", "max_batch")
-                if getattr(self, name) < 1]
+        found = [f"{name} must be >= 1; found {getattr(self, name)}"
+                 for name in ("max_texts", "max_chars", "max_batch", "max_queue") if getattr(self, name) < 1]
+        if self.max_queue < self.max_texts:
+            found.append(f"max_queue ({self.max_queue}) must be at least max_texts ({self.max_texts}), or a full "
+                         "request could never be queued")
+        if not self.timeout > 0:
+            found.append(f"timeout must be a positive number of seconds; found {self.timeout}")
+        return found
 
 
 class ClientError(Exception):
     """A request the client must fix: answered with ``status`` and ``message``, never logged as a server fault."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -144,18 +162,36 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+class Overloaded(Exception):
+    """The queue is full: answered 429, with the seconds after which a retry is likely to be taken."""
+
+    def __init__(self, retry_after: int, waiting: int):
+        super().__init__(f"{waiting} texts are waiting")
+        self.retry_after = retry_after
+        self.waiting = waiting
+
+
 class MicroBatcher:
     """Gathers the texts of requests that arrive together into one ``Pipeline.analyze`` call.
 
     One worker runs the model at a time (the CPU is the bottleneck; parallel forward passes only contend); while it
-    runs, new requests queue up and are answered together by the next pass.
+    runs, new requests queue up and are answered together by the next pass. At most ``max_queue`` texts wait: past
+    that ``submit`` raises ``Overloaded``; a request whose deadline passed is dropped from the queue unanswered, so
+    that the model spends no time on an answer nobody reads.
     """
 
-    def __init__(self, analyze: Any, max_batch: int):
+    def __init__(self, analyze: Any, max_batch: int, max_queue: int | None = None,
+                 metrics: ServiceMetrics | None = None):
         self.analyze = analyze
         self.max_batch = max_batch
-        self.queue: asyncio.Queue[tuple[list[str | dict[str, str]], asyncio.Future]] = asyncio.Queue()
+        self.max_queue = max_queue
+        self.metrics = metrics
+        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future]] = asyncio.Queue()
         self.worker: asyncio.Task | None = None
+        #: Texts queued and not yet taken by the worker.
+        self.waiting = 0
+        #: Texts per second of recent forward passes (a moving average), for ``Retry-After``.
+        self.rate: float | None = None
 
     def start(self) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._run())
@@ -168,22 +204,46 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 pass
 
-    async def submit(self, texts: list[str | dict[str, str]]) -> list[dict[str, Any]]:
+    def retry_after(self) -> int:
+        """Whole seconds until the queue has likely drained enough to take a request (1 to 60)."""
+        if not self.rate:
+            return 1
+        return max(1, min(60, math.ceil((self.waiting + self.max_batch) / self.rate)))
+
+    async def submit(self, texts: list[Any], timeout: float | None = None) -> list[dict[str, Any]]:
+        """The records of ``texts``; ``Overloaded`` when the queue is full, ``TimeoutError`` past ``timeout``."""
+        if self.max_queue is not None and self.waiting and self.waiting + len(texts) > self.max_queue:
+            raise Overloaded(self.retry_after(), self.waiting)
         future = asyncio.get_running_loop().create_future()
-        await self.queue.put((texts, future))
-        return await future
+        self.queue.put_nowait((texts, future))
+        self._count_waiting(len(texts))
+        # wait_for cancels the future at the deadline; the worker then skips the job.
+        return await asyncio.wait_for(future, timeout)
+
+    def _count_waiting(self, change: int) -> None:
+        self.waiting += change
+        if self.metrics is not None:
+            self.metrics.queue_texts.set(self.waiting)
+
+    async def _take(self) -> list[tuple[list[Any], asyncio.Future]]:
+        """The next jobs, up to ``max_batch`` texts, skipping those whose deadline passed while they waited."""
+        jobs: list[tuple[list[Any], asyncio.Future]] = []
+        size = 0
+        while not jobs or (size < self.max_batch and not self.queue.empty()):
+            job = await self.queue.get() if not jobs else self.queue.get_nowait()
+            self._count_waiting(-len(job[0]))
+            if not job[1].done():
+                jobs.append(job)
+                size += len(job[0])
+        return jobs
 
     async def _run(self) -> None:
         from starlette.concurrency import run_in_threadpool
 
         while True:
-            jobs = [await self.queue.get()]
-            size = len(jobs[0][0])
-            while size < self.max_batch and not self.queue.empty():
-                job = self.queue.get_nowait()
-                jobs.append(job)
-                size += len(job[0])
+            jobs = await self._take()
             texts = [text for job_texts, _ in jobs for text in job_texts]
+            started = time.perf_counter()
             try:
                 records = await run_in_threadpool(self.analyze, texts)
             except Exception as exc:  # answered as a 500 for these requests; the service keeps running
@@ -192,17 +252,43 @@ class MicroBatcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            self._measured(len(texts), time.perf_counter() - started)
             start = 0
             for job_texts, future in jobs:
                 if not future.done():
                     future.set_result(records[start : start + len(job_texts)])
                 start += len(job_texts)
 
+    def _measured(self, texts: int, seconds: float) -> None:
+        rate = texts / max(seconds, 1e-6)
+        self.rate = rate if self.rate is None else 0.8 * self.rate + 0.2 * rate
+        if self.metrics is not None:
+            self.metrics.batch_texts.observe(texts)
+            self.metrics.texts.inc(texts)
+
+
+@dataclass
+class ServiceState:
+    """Whether the service drains (a SIGTERM came: requests in flight finish, new ones get 503) and how many
+    requests are in flight."""
+
+    draining: bool = False
+    in_flight: int = 0
+
+    def begin_drain(self) -> None:
+        if not self.draining:
+            logger.info("draining: %d request(s) in flight finish; new requests are answered 503", self.in_flight)
+        self.draining = True
+
 
 def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLimits | None = None,
                min_probability: float | None = None) -> FastAPI:
     """The FastAPI app serving ``pipeline`` (a ``finabsa.Pipeline``), with an optional API key; answers below
-    ``min_probability`` (or a request's own ``min_probability``) are labelled 'uncertain'."""
+    ``min_probability`` (or a request's own ``min_probability``) are labelled 'uncertain'.
+
+    ``app.state.service`` is the ``ServiceState`` (``begin_drain()`` starts a graceful shutdown) and
+    ``app.state.metrics`` the ``ServiceMetrics`` that ``GET /metrics`` reports.
+    """
     from contextlib import asynccontextmanager
 
     default_min_probability = check_min_probability(min_probability)
@@ -210,7 +296,8 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     problems = limits.problems()
     if problems:
         raise FinabsaError("invalid service limits: " + "; ".join(problems) + ".")
-    batcher = MicroBatcher(pipeline.analyze, limits.max_batch)
+    metrics = ServiceMetrics()
+    batcher = MicroBatcher(pipeline.analyze, limits.max_batch, limits.max_queue, metrics)
     models = pipeline.describe()
 
     @asynccontextmanager
@@ -225,8 +312,12 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
         version=_version(),
         lifespan=lifespan,
     )
+    app.state.service = ServiceState()
+    app.state.metrics = metrics
+    app.state.batcher = batcher
 
     _guard(app, api_key)
+    _instrument(app, app.state.service, metrics)
 
     _add_page(app, web_page(limits, api_key is not None))
 
@@ -238,8 +329,56 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
     async def list_models() -> dict[str, Any]:
         return models
 
+    @app.get("/metrics", summary="Prometheus metrics: requests, latency, batch sizes, queue depth, errors")
+    async def prometheus_metrics():
+        from fastapi.responses import Response
+
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
     _add_analyze(app, pipeline, batcher, limits, default_min_probability)
     return app
+
+
+def _instrument(app: Any, state: ServiceState, metrics: ServiceMetrics) -> None:
+    """Every request counted and timed by route and status; while draining, new requests are answered 503."""
+    from fastapi.responses import JSONResponse
+
+    @app.middleware("http")
+    async def count_and_drain(request: Request, call_next):
+        started = time.perf_counter()
+        path = request.url.path
+        route = path if any(getattr(r, "path", None) == path for r in app.routes) else ROUTE_OTHER
+        if state.draining:
+            metrics.rejected.labels(reason="draining").inc()
+            response = JSONResponse(
+                error_body(503, "the service is shutting down; retry on another instance, or here once it is back."),
+                status_code=503, headers={"Retry-After": "5", "Connection": "close"})
+        else:
+            state.in_flight += 1
+            try:
+                response = await call_next(request)
+            finally:
+                state.in_flight -= 1
+        metrics.observe(route, response.status_code, time.perf_counter() - started)
+        return response
+
+
+async def answer_texts(batcher: MicroBatcher, texts: list[Any], limits: ServiceLimits) -> list[dict[str, Any]]:
+    """The records of ``texts`` from the micro-batches, or ``ClientError`` 429 (queue full) / 504 (deadline)."""
+    try:
+        return await batcher.submit(texts, timeout=limits.timeout)
+    except Overloaded as exc:
+        if batcher.metrics is not None:
+            batcher.metrics.rejected.labels(reason="overloaded").inc()
+        raise ClientError(429, f"the service is busy: {exc.waiting} texts are waiting, the queue holds "
+                               f"{limits.max_queue}; retry after {exc.retry_after} s.",
+                          {"Retry-After": str(exc.retry_after)}) from None
+    except asyncio.TimeoutError:
+        if batcher.metrics is not None:
+            batcher.metrics.rejected.labels(reason="timeout").inc()
+        raise ClientError(504, f"no answer within the service's deadline of {limits.timeout:g} s; send fewer texts "
+                               "per request, or retry when the service is less busy.") from None
 
 
 def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits: ServiceLimits,
@@ -263,13 +402,12 @@ def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits
             if asked.explain and not explainable:
                 raise ClientError(422, "'explain' needs gradients, which this service's ONNX runtime does not give; "
                                        "serve run folders (or export folders on --runtime torch) to explain.")
-        except ClientError as exc:
-            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status)
-        try:
             if asked.explain:  # outside the micro-batches: an explanation is many passes of its own
                 records = await run_in_threadpool(pipeline.analyze, asked.texts, False, True)
             else:
-                records = await batcher.submit(asked.texts)
+                records = await answer_texts(batcher, asked.texts, limits)
+        except ClientError as exc:
+            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
         except FinabsaError as exc:  # a text the models cannot take (should not happen after validation)
             return JSONResponse(error_body(422, str(exc)), status_code=422)
         except Exception:
@@ -365,25 +503,3 @@ def _version() -> str:
     from ..constants import __version__
 
     return __version__
-
-
-def serve(
-    pipeline_file: str,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    api_key: str | None = None,
-    limits: ServiceLimits | None = None,
-    batch_size: int = 32,
-    runtime: str = "torch",
-    min_probability: float | None = None,
-) -> None:
-    """Load the pipeline once, then serve it with uvicorn until interrupted."""
-    import uvicorn
-
-    api_key = api_key or os.environ.get(API_KEY_ENV) or None
-    pipeline = Pipeline.from_path(pipeline_file, batch_size=batch_size, runtime=runtime)
-    app = create_app(pipeline, api_key=api_key, limits=limits, min_probability=min_probability)
-    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
-        logger.warning("serving on %s without an API key: anyone who can reach this address can use it", host)
-    logger.info("serving tasks %s on http://%s:%d (docs at /docs)", ", ".join(pipeline.tasks), host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info")
