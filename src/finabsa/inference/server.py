@@ -116,7 +116,7 @@ def _supervise(spec: ServeSpec, host: str, port: int, workers: int) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="finabsa-metrics-")
     os.environ[MULTIPROCESS_ENV] = metrics_dir  # the workers inherit it: /metrics sums over all of them
     threads = max(1, (os.cpu_count() or 1) // workers)
-    sock = uvicorn.Config(app=None, host=host, port=port).bind_socket()
+    sock = uvicorn.Config(app="finabsa:unused", host=host, port=port).bind_socket()  # binds only
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
