@@ -197,6 +197,16 @@ def calibrated_run(tiny_data, tiny_bert, tmp_path_factory):
     return finabsa.train(config, progress=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _export_cache_in_a_temporary_folder(tmp_path_factory):
+    """Run folders exported for an ONNX runtime during tests go to a temporary cache, never to ~/.cache."""
+    import os
+
+    from finabsa.inference.export import CACHE_ENV
+
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("finabsa-cache"))
+
+
 # -- test tiers ------------------------------------------------------------------------------------------------
 #: Fixtures that train a model (a tiny one, for a few steps): every test that uses one is in the slow tier.
 TRAINING_FIXTURES = {"pipeline_runs", "trained_runs", "good_run", "instruct_run", "joint_run", "finished_study",

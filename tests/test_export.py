@@ -4,6 +4,7 @@ tolerance; export folders plug into predict and the pipeline."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from finabsa.constants import RUNTIMES
 from finabsa.errors import FinabsaError
 from finabsa.inference.export import export_run
 from finabsa.inference.pipeline import Pipeline
+from finabsa.run_layout import adapter_hash
 
 SENTENCES = ["Tesco shares surge after strong results", "$HSBC looks weak, shorting", "Glencore appoints new chairman",
              "BP fined by regulator over failings", "Vodafone to report results on Tuesday", "Nokia raises dividend"]
@@ -68,7 +70,8 @@ def test_pipeline_runs_on_export_folders(pipeline_runs, exports):
     assert [r["aspect"]["label"] for r in onnx] == [r["aspect"]["label"] for r in torch_records]
     assert [r["sentiment"]["label"] for r in onnx] == [r["sentiment"]["label"] for r in torch_records]
     described = Pipeline(runs, runtime="onnx").describe()["models"]
-    assert described["aspect"]["runtime"] == "onnx" and described["sentiment"]["runtime"] == "torch"
+    assert described["aspect"]["runtime"] == "onnx"
+    assert described["sentiment"]["runtime"] == "onnx"  # a run folder: exported into the cache on the way
 
 
 def test_export_cli_and_runtime_errors(pipeline_runs, exports, tmp_path, capsys):
@@ -76,10 +79,29 @@ def test_export_cli_and_runtime_errors(pipeline_runs, exports, tmp_path, capsys)
     assert (tmp_path / "merged" / "model.safetensors").is_file() and not (tmp_path / "merged" / "model.onnx").exists()
     assert main(["predict", str(tmp_path / "merged"), "Shell up", "--runtime", "onnx"]) == 2
     assert "has no onnx model (it has: torch); export with --onnx" in capsys.readouterr().err
-    assert main(["predict", str(pipeline_runs["aspect"]), "Shell up", "--runtime", "onnx-int8"]) == 2
-    assert "needs an export folder" in capsys.readouterr().err
     assert main(["predict", str(exports["aspect"]), "Shell up", "--runtime", "onnx-int8"]) == 0
     assert json.loads(capsys.readouterr().out)["text"] == "Shell up"
+
+
+def test_a_run_folder_on_onnx_is_exported_once_into_the_cache_keyed_by_its_adapter(pipeline_runs, exports,
+                                                                                    tmp_path, monkeypatch, capsys):
+    import finabsa.inference.export as export_module
+
+    monkeypatch.setenv(export_module.CACHE_ENV, str(tmp_path / "cache"))
+    assert main(["predict", str(pipeline_runs["aspect"]), "Shell up", "--runtime", "onnx-int8"]) == 0
+    from_cache = json.loads(capsys.readouterr().out)
+    assert main(["predict", str(exports["aspect"]), "Shell up", "--runtime", "onnx-int8"]) == 0
+    assert from_cache == json.loads(capsys.readouterr().out)  # the same model as 'finabsa export' writes
+    cached = list((tmp_path / "cache" / "exports").iterdir())
+    key = adapter_hash(Path(pipeline_runs["aspect"]) / "model")
+    assert [p.name for p in cached if p.is_dir()] == [f"aspect-{key}"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unchanged run was exported again")
+
+    monkeypatch.setattr(export_module, "export_run", refuse)
+    pipeline = Pipeline({"aspect": pipeline_runs["aspect"]}, runtime="onnx")  # from the cache, not exported again
+    assert pipeline.describe()["models"]["aspect"]["runtime"] == "onnx"
 
 
 @pytest.mark.slow

@@ -174,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, help="sentences per forward pass (default: the run's "
                          "evaluation batch size; 32 for a pipeline)")
     predict.add_argument("--runtime", default="torch", choices=RUNTIMES,
-                         help="runtime for export folders (finabsa export): torch, onnx or onnx-int8 (default: "
-                         "torch)")
+                         help="torch, onnx or onnx-int8 (default: torch); a run folder is exported once into the "
+                         "export cache ($FINABSA_CACHE, default ~/.cache/finabsa) keyed by its adapter hash")
     predict.add_argument("--min-probability", type=float, metavar="P",
                          help="label an answer 'uncertain' when its (calibrated) probability is below P, e.g. 0.8; "
                          "the run report's accuracy / coverage curve shows what each P keeps")

@@ -12,6 +12,7 @@ name is written once and a damaged file is always answered with the same message
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "CALIBRATION_FILE", "CARD_FILE", "read_calibration",
     "CHECKPOINTS_DIR", "EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "PARTIAL_SUFFIX", "read_json_file",
     "read_run_info", "read_report", "read_labels", "read_predictions", "is_finished", "is_run_folder", "is_export",
+    "adapter_hash",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -108,3 +110,14 @@ def is_finished(run_dir: Path) -> bool:
 def is_export(folder: str | Path) -> bool:
     """Whether ``folder`` is an export folder (``finabsa export``) rather than a run folder."""
     return (Path(folder) / EXPORT_FILE).is_file()
+
+
+def adapter_hash(model_dir: Path) -> str:
+    """Short SHA-256 over the weight files of a run's ``model/`` folder (what ``/v1/models`` reports)."""
+    digest = hashlib.sha256()
+    for file in sorted(model_dir.rglob("*.safetensors")):
+        digest.update(file.relative_to(model_dir).as_posix().encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

@@ -8,12 +8,17 @@
     model.int8.onnx                                   with --int8: dynamic int8 quantisation of model.onnx
 
 ``finabsa.load(DIR, runtime=...)``, ``finabsa predict`` and ``Pipeline`` take export folders like run folders;
-``runtime`` picks PyTorch (``torch``), ``onnx`` or ``onnx-int8``.
+``runtime`` picks PyTorch (``torch``), ``onnx`` or ``onnx-int8``. Given a *run* folder, an ONNX runtime needs no
+separate step: ``cached_export`` exports it once into the export cache (``$FINABSA_CACHE/exports``, default
+``~/.cache/finabsa/exports``), in a folder keyed by the run's adapter hash, so that a retrained run is exported
+again and an unchanged one never is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +28,54 @@ from ..errors import FinabsaError
 from ..models.build import merged_model, output_axes
 from ..models.heads import head_for
 from ..models.predictor import Predictor
+from ..models.saved_runs import load_run
 from ..reports.model_card import model_card
-from ..run_layout import CALIBRATION_FILE, CARD_FILE, EXPORT_FILE, ONNX_FILES, is_export, read_json_file, read_report
+from ..run_layout import (
+    CALIBRATION_FILE,
+    CARD_FILE,
+    EXPORT_FILE,
+    MODEL_DIR,
+    ONNX_FILES,
+    adapter_hash,
+    is_export,
+    read_json_file,
+    read_report,
+)
 from ..training.run_folder import RunFolder
-from .loading import load
 
-__all__ = ["export_run"]
+__all__ = ["export_run", "cached_export", "export_cache", "CACHE_ENV"]
 
 logger = logging.getLogger(__name__)
+
+#: Environment variable naming the cache folder (default ``~/.cache/finabsa``); exports go to its ``exports/``.
+CACHE_ENV = "FINABSA_CACHE"
+
+
+def export_cache() -> Path:
+    """The folder holding the cached exports of run folders."""
+    root = os.environ.get(CACHE_ENV)
+    return (Path(root).expanduser() if root else Path.home() / ".cache" / "finabsa") / "exports"
+
+
+def cached_export(run_dir: str | Path, runtime: str) -> Path:
+    """The export folder of ``run_dir`` with ``runtime``'s model, from the cache; exported (ONNX fp32 and int8) on
+    first use. Keyed by the run's adapter hash; a lock file keeps concurrent workers from exporting it twice."""
+    import fcntl
+
+    run_dir = Path(run_dir)
+    key = adapter_hash(run_dir / MODEL_DIR)
+    calibration = run_dir / CALIBRATION_FILE
+    if calibration.is_file():  # a recalibrated run has other temperatures: another export
+        key = hashlib.sha256((key + calibration.read_text(encoding="utf-8")).encode()).hexdigest()[:16]
+    folder = export_cache() / f"{run_dir.resolve().name}-{key}"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_export(folder) and runtime in read_json_file(folder / EXPORT_FILE, "export folder")["runtimes"]:
+            return folder
+        logger.info("exporting %s for the %s runtime into %s (once: later loads of this adapter reuse it)",
+                    run_dir, runtime, folder)
+        return export_run(run_dir, folder, onnx=True, int8=True, overwrite=True)
 
 
 def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8: bool = False,
@@ -41,7 +86,7 @@ def export_run(run_dir: str | Path, output: str | Path, onnx: bool = False, int8
         source = read_json_file(run_dir / EXPORT_FILE, "export folder").get("source_run", "its run folder")
         raise FinabsaError(f"'{run_dir}' is an export folder already (written by 'finabsa export'); export from the "
                            f"run folder it came from: '{source}'.")
-    predictor = load(run_dir)
+    predictor = load_run(run_dir)
     task = predictor.task
     if (onnx or int8) and head_for(task.head(predictor.labels)).generates:
         raise FinabsaError(

@@ -23,7 +23,8 @@ def load(run_dir: str | Path, batch_size: int | None = None, runtime: str = "tor
     ``run_dir`` may also be the Hub id (``ORG/NAME``) of a folder pushed with ``finabsa push``. A run folder gives
     the same model, head and labels the run evaluated; ``merge=True`` folds LoRA into the base
     weights first (faster; the same labels, probabilities equal to about 1e-6). ``runtime`` (``torch``, ``onnx``,
-    ``onnx-int8``) applies to export folders.
+    ``onnx-int8``) picks the runtime; a run folder on an ONNX runtime is exported once into the export cache
+    (``finabsa.inference.export.cached_export``) and loaded from there.
     """
     from ..constants import RUNTIMES
     from ..errors import DataError
@@ -35,11 +36,10 @@ def load(run_dir: str | Path, batch_size: int | None = None, runtime: str = "tor
         raise DataError(f"unknown runtime '{runtime}'; expected one of {', '.join(RUNTIMES)}.")
     if is_export(run_dir):
         return load_export(run_dir, runtime=runtime, batch_size=batch_size)
-    if runtime != "torch":
-        raise DataError(
-            f"'{run_dir}' is a run folder; the {runtime} runtime needs an export folder. Write one with "
-            f"'finabsa export {run_dir} --output EXPORT_DIR --onnx{' --int8' if runtime == 'onnx-int8' else ''}'."
-        )
+    if runtime != "torch":  # a run folder on ONNX Runtime: exported once into the export cache
+        from .export import cached_export
+
+        return load_export(cached_export(run_dir, runtime), runtime=runtime, batch_size=batch_size)
     predictor = load_run(run_dir, batch_size=batch_size)
     if merge:
         predictor.model = merged_model(predictor.model)

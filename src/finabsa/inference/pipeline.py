@@ -14,7 +14,6 @@ it got the gold target. The batch predictor, ``finabsa predict --pipeline`` and 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from ..data.records import Example, as_example
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
-from ..run_layout import EXPORT_FILE, MODEL_DIR, is_export, read_json_file, read_run_info
+from ..run_layout import EXPORT_FILE, MODEL_DIR, adapter_hash, is_export, read_json_file, read_run_info
 from ..tasks import ExplanationHooks, PipelineHooks, task_names
 from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
@@ -60,17 +59,6 @@ def read_pipeline_file(path: str | Path) -> dict[str, Path]:
     return runs
 
 
-def adapter_hash(model_dir: Path) -> str:
-    """Short SHA-256 over the weight files of a run's ``model/`` folder (what ``/v1/models`` reports)."""
-    digest = hashlib.sha256()
-    for file in sorted(model_dir.rglob("*.safetensors")):
-        digest.update(file.relative_to(model_dir).as_posix().encode())
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 class Pipeline:
     """Several task models loaded once, answering one record per sentence.
 
@@ -103,13 +91,8 @@ class Pipeline:
             if isinstance(run, Predictor):
                 predictor = run
             else:
-                # The ONNX runtimes need export folders; run folders in the same pipeline stay on PyTorch.
-                run = resolve_folder(run)
-                exported = is_export(run)
-                if runtime != "torch" and not exported:
-                    logger.warning("%s: '%s' is a run folder, not an export folder; it runs on PyTorch (write an "
-                                   "ONNX export with 'finabsa export RUN --onnx')", name, run)
-                predictor = _load_entry(name, Path(run), batch_size, runtime if exported else "torch", merge)
+                # A run folder on an ONNX runtime is exported once into the export cache (finabsa.inference.export).
+                predictor = _load_entry(name, Path(resolve_folder(run)), batch_size, runtime, merge)
             predictor.batch_size = batch_size
             trained_for = predictor.task.name
             if not isinstance(predictor.task, PipelineHooks):
