@@ -404,3 +404,39 @@ def test_explained_records_say_which_word_pieces_pushed_each_target(joint_run, t
     with TestClient(create_app(finabsa.Pipeline({"joint": joint_run}))) as client:
         explained = client.post("/v1/analyze", json={"texts": [SENTENCES[0]], "explain": True}).json()
     assert all(target["reasons"] for target in explained["results"][0]["targets"])
+
+
+def test_documents_through_the_pipeline_the_cli_and_the_service(joint_run, tmp_path, capsys):
+    from fastapi.testclient import TestClient
+
+    from finabsa.cli import main
+    from finabsa.inference.documents import split_sentences
+    from finabsa.inference.service import create_app
+
+    news = ("Barclays PLC shares fell 3% after the U.S. regulator fined the bank. Lloyds rose, while Barclays said it "
+            "would appeal. Johnson & Johnson <JNJ.N> gained 1.5% after the F.D.A. approval.")
+
+    pipeline = finabsa.Pipeline({"joint": joint_run})
+    answers = pipeline.analyze_documents([news, "Tesco shares surge"])
+    assert [len(a["sentences"]) for a in answers] == [3, 1]
+    sentence_records = pipeline.analyze([s.text for s in split_sentences(news)])
+    assert [s["targets"] for s in answers[0]["sentences"]] == [r["targets"] for r in sentence_records]
+    for entity in answers[0]["entities"]:
+        assert all(news[m["start"]:m["end"]] == m["text"] for m in entity["mentions"])
+    long_sentence = " ".join(["Tesco"] * 400)
+    (cut,) = pipeline.analyze_documents([long_sentence])
+    assert cut["sentences_cut"] == 1 and len(cut["sentences"]) > 1
+    assert " ".join(s["text"] for s in cut["sentences"]) == long_sentence  # split to fit, nothing dropped
+
+    source = tmp_path / "news.jsonl"
+    source.write_text(json.dumps({"text": news, "id": 7}) + "\n")
+    assert main(["predict", str(joint_run), "--documents", str(source), "--quiet"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["input"] == {"id": 7} and printed["entities"] == answers[0]["entities"]
+
+    with TestClient(create_app(pipeline)) as client:
+        served = client.post("/v1/documents", json={"documents": [news]})
+        refused = client.post("/v1/documents", json={"documents": [3]})
+    assert served.status_code == 200 and served.json()["results"][0]["entities"] == json.loads(
+        json.dumps(answers[0]["entities"]))
+    assert refused.status_code == 422 and "documents[0] must be a string" in refused.json()["error"]["message"]

@@ -182,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--explain", action="store_true",
                          help="add 'reasons' to every answer: the word pieces that pushed it most (Integrated "
                          "Gradients; PyTorch runtime only; about 35x the time of a plain prediction)")
+    predict.add_argument("--documents", action="store_true",
+                         help="each input is a whole document: split into sentences (pysbd), analysed in one "
+                         "batched pass, answered per document (each entity once, with its mentions' offsets, its "
+                         "sentiment over the document and per sentence; the aspects)")
+    predict.add_argument("--engine", default="stream", choices=("stream", "ray"),
+                         help="stream (default: this process, chunk by chunk) or ray (Ray Data: a file, a folder of "
+                         "shards or a glob, written as parquet shards to --output; pip install 'finabsa[ray]')")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = commands.add_parser(
@@ -401,15 +408,22 @@ def _command_predict(args: argparse.Namespace) -> int:
     if args.explain and args.runtime != "torch":
         raise FinabsaError(f"--explain needs gradients, which the {args.runtime} runtime does not give; explain with "
                            "--runtime torch (a run folder, or an export folder on PyTorch).")
+    if args.explain and args.documents:
+        raise FinabsaError("--explain works on sentences; drop --documents to explain, or --explain to analyse "
+                           "documents.")
     positional = [args.run_dir] if args.run_dir else []
     positional += args.texts
-    if args.pipeline:
+    if args.pipeline or args.documents:
         from .inference.pipeline import Pipeline
 
-        model = Pipeline.from_file(args.pipeline, batch_size=args.batch_size or 32, runtime=args.runtime,
-                                   min_probability=threshold)
+        if not args.pipeline and not positional:
+            raise FinabsaError("predict --documents needs a run folder (RUN_DIR) or --pipeline FILE.")
+        model = Pipeline.from_path(args.pipeline or positional.pop(0), batch_size=args.batch_size or 32,
+                                   runtime=args.runtime, min_probability=threshold)
 
         def predict_chunk(items: list) -> list[dict]:
+            if args.documents:
+                return model.analyze_documents(items)
             return model.analyze(items, explain=args.explain)
     else:
         from .inference.loading import load
@@ -423,7 +437,8 @@ def _command_predict(args: argparse.Namespace) -> int:
             return withhold(explain_records(predictor, items) if args.explain else predictor.predict(items), threshold)
 
     source = args.file
-    if args.pipeline and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
+    takes_file = args.pipeline or args.documents
+    if takes_file and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
         source = positional.pop()
     if positional and source:
         raise FinabsaError("give sentences as arguments or an input file, not both.")

@@ -6,7 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-__all__ = ["find_target_spans", "mark_target", "locate_target", "target_aliases", "LEGAL_SUFFIXES", "TargetMatch"]
+__all__ = ["find_target_spans", "mark_target", "locate_target", "target_aliases", "entity_key", "LEGAL_SUFFIXES",
+           "TargetMatch"]
 
 #: What ``mark_target`` puts around the target in the sentence.
 TARGET_MARKERS = ("<t>", "</t>")
@@ -109,6 +110,18 @@ def target_aliases(target: str) -> list[str]:
     if re.search(r"['’]s$", target.strip()):
         aliases.insert(0, re.sub(r"['’]s$", "", target.strip()))
     return [a for a in dict.fromkeys(aliases) if a and a.lower() != target.strip().lower()]
+
+
+def entity_key(name: str) -> str:
+    """One key for the names of one entity in a text: case, spacing, a ticker's marks (``$AAPL``, ``<AAPL.O>``),
+    legal suffixes, a leading "The" and a possessive aside ("Barclays PLC", "barclays" and "Barclays'" agree)."""
+    name = " ".join(name.split())
+    ticker = _TICKER.match(name)
+    if ticker and (name[0] in "$<(" or name.isupper()):
+        return ticker.group(1).casefold()
+    name = re.sub(r"['’]s?$", "", name).strip()
+    aliases = target_aliases(name)
+    return (aliases[-1] if aliases else name).casefold().strip(" .,")
 
 
 def _whole_words(sentence: str, text: str) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ it got the gold target. The batch predictor, ``finabsa predict --pipeline`` and 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..run_layout import EXPORT_FILE, MODEL_DIR, adapter_hash, is_export, read_j
 from ..tasks import ExplanationHooks, PipelineHooks, task_names
 from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
+from .documents import analyze_documents
 from .explain import explain_predictions
 from .loading import load
 from .share import looks_like_hub_id, resolve_folder
@@ -33,6 +34,9 @@ from .share import looks_like_hub_id, resolve_folder
 __all__ = ["Pipeline", "read_pipeline_file"]
 
 logger = logging.getLogger(__name__)
+
+#: Tokens a document sentence leaves free for a target or aspects that a task's input template adds to it.
+PAIR_ROOM = 24
 
 
 def read_pipeline_file(path: str | Path) -> dict[str, Path]:
@@ -200,6 +204,11 @@ class Pipeline:
         Inputs are sentences, or mappings with ``text`` (or ``sentence``) and optionally a given ``target`` or
         ``aspects``, which are used instead of predicted ones where a template needs them.
         """
+        return withhold(self.raw_records(inputs, progress=progress, explain=explain), self.min_probability)
+
+    def raw_records(self, inputs: Iterable[str | dict | Example], progress: bool = False,
+                    explain: bool = False) -> list[dict[str, Any]]:
+        """``analyze``'s records before ``min_probability`` withholds any answer."""
         examples = [as_example(item, i) for i, item in enumerate(inputs)]
         answers = self.predict_tasks(examples, progress=progress, explain=explain)
         records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
@@ -217,7 +226,28 @@ class Pipeline:
                 if notes:
                     record.setdefault("notes", []).extend(notes)
                 record.update(part)
-        return withhold(records, self.min_probability)
+        return records
+
+    def analyze_documents(self, documents: Iterable[str | dict | Example], progress: bool = False) -> list[dict]:
+        """One answer per document (``finabsa.inference.documents``): its sentences found, analysed together in
+        one batched pass, and each entity answered once over the document, with its mentions' offsets."""
+        offsets_of, max_tokens = self.token_budget()
+        answers = analyze_documents(documents, lambda sentences: self.raw_records(sentences, progress=progress),
+                                    offsets_of, max_tokens)
+        return withhold(answers, self.min_probability)
+
+    def token_budget(self) -> tuple[Callable[[str], list[tuple[int, int]]], int]:
+        """A text's token offsets and the most tokens a sentence may have: the shortest ``max_length`` among the
+        tasks, less room for the special tokens and, where a template adds a target or aspects, for those."""
+        shortest = min(self.predictors.values(), key=lambda predictor: predictor.max_length)
+        tokenizer = shortest.tokenizer
+        reserved = 2 + (PAIR_ROOM if any(hooks.needs() for hooks in self.hooks.values()) else 0)
+
+        def offsets_of(text: str) -> list[tuple[int, int]]:
+            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            return [tuple(pair) for pair in encoded["offset_mapping"]]
+
+        return offsets_of, max(8, shortest.max_length - reserved)
 
 
 def _load_entry(name: str, run: Path, batch_size: int, runtime: str, merge: bool) -> Predictor:

@@ -101,45 +101,83 @@ class AnalyzeRequest:
 
 def parse_analyze_request(body: bytes, content_type: str | None, limits: ServiceLimits) -> AnalyzeRequest:
     """The request an ``/v1/analyze`` body makes, or ``ClientError`` saying what is wrong with it."""
+    payload = _json_object(body, content_type, "texts", REQUEST_FIELDS)
+    if not isinstance(payload.get("explain", False), bool):
+        raise ClientError(422, f"'explain' must be true or false; found a JSON {_json_type(payload['explain'])}.")
+    min_probability = _min_probability(payload)
+    texts = _items(payload, "texts", limits.max_texts, limits.max_chars, _text_of)
+    return AnalyzeRequest(texts, min_probability, payload.get("explain", False))
+
+
+#: The fields of a ``/v1/documents`` body.
+DOCUMENT_REQUEST_FIELDS = ("documents", "min_probability")
+#: A document may be this many times as long as one text (``--max-chars``).
+DOCUMENT_CHARS_FACTOR = 16
+
+
+def parse_documents_request(body: bytes, content_type: str | None,
+                            limits: ServiceLimits) -> tuple[list[str], float | None]:
+    """The documents and ``min_probability`` a ``/v1/documents`` body asks for, or ``ClientError``."""
+    payload = _json_object(body, content_type, "documents", DOCUMENT_REQUEST_FIELDS)
+    min_probability = _min_probability(payload)
+    documents = _items(payload, "documents", limits.max_texts, limits.max_chars * DOCUMENT_CHARS_FACTOR,
+                       _document_of)
+    return documents, min_probability
+
+
+def _json_object(body: bytes, content_type: str | None, field: str, fields: tuple[str, ...]) -> dict[str, Any]:
+    example = f'{{"{field}": ["Tesco shares surge"]}}'
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise ClientError(415, f"expected Content-Type application/json; found '{content_type or 'none'}'. Send "
-                               'a JSON body such as {"texts": ["Tesco shares surge"]}.')
+                               f"a JSON body such as {example}.")
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ClientError(400, f"the body is not valid JSON ({exc}); send e.g. "
-                               '{"texts": ["Tesco shares surge"]}.') from None
+        raise ClientError(400, f"the body is not valid JSON ({exc}); send e.g. {example}.") from None
     if not isinstance(payload, dict):
-        raise ClientError(422, f'expected a JSON object {{"texts": [...]}}; found a JSON {_json_type(payload)}.')
-    unknown = [key for key in payload if key not in REQUEST_FIELDS]
+        raise ClientError(422, f'expected a JSON object {{"{field}": [...]}}; found a JSON {_json_type(payload)}.')
+    unknown = [key for key in payload if key not in fields]
     if unknown:
-        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the fields are 'texts' and, "
-                               "optionally, 'min_probability' and 'explain'.")
-    if not isinstance(payload.get("explain", False), bool):
-        raise ClientError(422, f"'explain' must be true or false; found a JSON {_json_type(payload['explain'])}.")
+        optional = " and ".join(repr(f) for f in fields[1:])
+        raise ClientError(422, f"unknown field(s) {', '.join(map(repr, unknown))}; the fields are '{field}' and, "
+                               f"optionally, {optional}.")
+    return payload
+
+
+def _min_probability(payload: dict[str, Any]) -> float | None:
     try:
-        min_probability = check_min_probability(payload.get("min_probability"))
+        return check_min_probability(payload.get("min_probability"))
     except FinabsaError as exc:
         raise ClientError(422, str(exc)) from None
-    if "texts" not in payload:
-        raise ClientError(422, "missing field 'texts': give a list of strings to analyse.")
-    texts = payload["texts"]
-    if not isinstance(texts, list):
-        raise ClientError(422, f"'texts' must be a list of strings; found a JSON {_json_type(texts)}.")
-    if not texts:
-        raise ClientError(422, "'texts' is empty; give at least one string to analyse.")
-    if len(texts) > limits.max_texts:
-        raise ClientError(413, f"too many texts: {len(texts)}, the limit is {limits.max_texts} per request; split "
+
+
+def _items(payload: dict[str, Any], field: str, max_items: int, max_chars: int, text_of: Any) -> list[Any]:
+    """The list under ``field``, each item's text checked (``text_of`` reads it, or raises ``ClientError``)."""
+    if field not in payload:
+        raise ClientError(422, f"missing field '{field}': give a list of strings to analyse.")
+    items = payload[field]
+    if not isinstance(items, list):
+        raise ClientError(422, f"'{field}' must be a list of strings; found a JSON {_json_type(items)}.")
+    if not items:
+        raise ClientError(422, f"'{field}' is empty; give at least one string to analyse.")
+    if len(items) > max_items:
+        raise ClientError(413, f"too many {field}: {len(items)}, the limit is {max_items} per request; split "
                                "them over several requests.")
-    for i, item in enumerate(texts):
-        text = _text_of(item, i)
+    for i, item in enumerate(items):
+        text = text_of(item, i)
         if not text.strip():
-            raise ClientError(422, f"texts[{i}] is empty; every text needs some words to analyse.")
-        if len(text) > limits.max_chars:
-            raise ClientError(413, f"texts[{i}] has {len(text)} characters, the limit is {limits.max_chars}; "
+            raise ClientError(422, f"{field}[{i}] is empty; every text needs some words to analyse.")
+        if len(text) > max_chars:
+            raise ClientError(413, f"{field}[{i}] has {len(text)} characters, the limit is {max_chars}; "
                                    "shorten or split it.")
-    return AnalyzeRequest(texts, min_probability, payload.get("explain", False))
+    return items
+
+
+def _document_of(item: Any, i: int) -> str:
+    if not isinstance(item, str):
+        raise ClientError(422, f"documents[{i}] must be a string; found a JSON {_json_type(item)}.")
+    return item
 
 
 def _text_of(item: Any, i: int) -> str:
@@ -337,6 +375,7 @@ def create_app(pipeline: Pipeline, api_key: str | None = None, limits: ServiceLi
         return Response(body, media_type=content_type)
 
     _add_analyze(app, pipeline, batcher, limits, default_min_probability)
+    _add_documents(app, pipeline, batcher, limits, default_min_probability)
     return app
 
 
@@ -415,6 +454,50 @@ def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits
                                 status_code=500)
         threshold = asked.min_probability if asked.min_probability is not None else default_min_probability
         return {"results": withhold(records, threshold)}
+
+
+def _add_documents(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits: ServiceLimits,
+                   default_min_probability: float | None) -> None:
+    """``POST /v1/documents``: whole documents split into sentences, the sentences answered from the micro-batches
+    like any texts, and one answer per document (``finabsa.inference.documents``)."""
+    from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
+
+    from .documents import answer_documents, split_documents
+
+    budget: list[Any] = []  # the pipeline's token budget, read on the first request
+    body_limit = 1024 + limits.max_texts * (limits.max_chars * DOCUMENT_CHARS_FACTOR * 6 + 8)
+
+    @app.post("/v1/documents", summary="Each entity of each document once: its mentions, sentiment and aspects",
+              openapi_extra=_documents_request_schema(limits))
+    async def documents(request: Request):
+        try:
+            body = await _read_body(request, body_limit)
+            texts, min_probability = parse_documents_request(body, request.headers.get("content-type"), limits)
+            if not budget:
+                budget.extend(pipeline.token_budget())
+            split = await run_in_threadpool(split_documents, texts, *budget)
+            records = await answer_texts(batcher, [s.text for d in split for s in d.sentences], limits)
+        except ClientError as exc:
+            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
+        except Exception:
+            logger.exception("document analysis failed")
+            return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
+                                status_code=500)
+        threshold = min_probability if min_probability is not None else default_min_probability
+        return {"results": withhold(answer_documents(split, records), threshold)}
+
+
+def _documents_request_schema(limits: ServiceLimits) -> dict[str, Any]:
+    """The OpenAPI description of ``POST /v1/documents``'s body."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["documents"],
+        "properties": {"documents": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                     "maxItems": limits.max_texts},
+                       "min_probability": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}},
+        "example": {"documents": ["Barclays PLC shares fell 3% after the U.S. fine. Lloyds rose, while Barclays "
+                                  "said it would appeal."]},
+    }}}}}
 
 
 def _add_page(app: Any, page: str) -> None:
