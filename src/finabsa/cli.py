@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "that cannot be analysed gets a record with an 'error' field.",
         epilog="examples:\n  finabsa predict runs/sentiment \"Tesco shares surge after strong results\"\n"
         "  finabsa predict --pipeline pipeline.yaml headlines.csv --text-column title --output-format csv\n"
-        "  cat tweets.txt | finabsa predict --pipeline pipeline.yaml > records.jsonl",
+        "  cat tweets.txt | finabsa predict --pipeline pipeline.yaml > records.jsonl\n"
+        "  finabsa predict runs/joint --documents articles.jsonl --output answers.jsonl\n"
+        "  finabsa predict runs/joint --engine ray 'news/*.parquet' --output scored/ --actors 2",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict.add_argument("run_dir", nargs="?", metavar="RUN_DIR | INPUT",
@@ -189,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--engine", default="stream", choices=("stream", "ray"),
                          help="stream (default: this process, chunk by chunk) or ray (Ray Data: a file, a folder of "
                          "shards or a glob, written as parquet shards to --output; pip install 'finabsa[ray]')")
+    predict.add_argument("--actors", type=int, default=1, metavar="N",
+                         help="with --engine ray: actors analysing rows, each with its own model (default: 1)")
+    predict.add_argument("--cpus-per-actor", type=float, metavar="C",
+                         help="with --engine ray: CPUs per actor (default: this machine's CPUs / --actors)")
+    predict.add_argument("--gpus-per-actor", type=float, default=0.0, metavar="G",
+                         help="with --engine ray: GPUs per actor, e.g. 1 or 0.5 (default: 0, CPU actors)")
+    predict.add_argument("--address", metavar="ADDRESS",
+                         help="with --engine ray: the Ray cluster to join, e.g. auto (default: $RAY_ADDRESS, else "
+                         "local Ray started for the job)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = commands.add_parser(
@@ -413,6 +424,8 @@ def _command_predict(args: argparse.Namespace) -> int:
                            "documents.")
     positional = [args.run_dir] if args.run_dir else []
     positional += args.texts
+    if args.engine == "ray":
+        return _predict_on_ray(args, positional, threshold)
     if args.pipeline or args.documents:
         from .inference.pipeline import Pipeline
 
@@ -459,6 +472,29 @@ def _command_predict(args: argparse.Namespace) -> int:
                        counts["errors"], counts["rows"])
     if args.output:
         logger.info("wrote %d records to %s", counts["rows"], args.output)
+    return 0
+
+
+def _predict_on_ray(args: argparse.Namespace, positional: list[str], threshold: float | None) -> int:
+    """``predict --engine ray``: a corpus (file, folder of shards or glob) to parquet shards in ``--output``."""
+    from .inference.ray_engine import PipelineSpec, RayOptions, import_ray, predict_corpus
+
+    import_ray()
+    model = args.pipeline or (positional.pop(0) if positional else None)
+    source = args.file or (positional.pop(0) if positional else None)
+    if model is None or source is None or positional or not args.output:
+        raise FinabsaError("predict --engine ray takes RUN_DIR (or --pipeline FILE), one INPUT (a file, a folder of "
+                           "shards or a glob) and --output FOLDER, e.g. 'finabsa predict runs/joint --engine ray "
+                           "'news/*.parquet' --output scored/'.")
+    if args.explain:
+        raise FinabsaError("--explain is for a few sentences at a time; it is not offered on the Ray engine.")
+    spec = PipelineSpec(model, batch_size=args.batch_size or 32, runtime=args.runtime, min_probability=threshold,
+                        documents=args.documents)
+    options = RayOptions(actors=args.actors, cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
+                         address=args.address)
+    written = predict_corpus(source, args.output, spec, options, args.input_format, args.text_column,
+                             progress=not args.quiet)
+    logger.info("wrote %d records as parquet shards to %s", written, args.output)
     return 0
 
 

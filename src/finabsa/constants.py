@@ -26,7 +26,7 @@ DEFAULT_LEARNING_RATES = {"lora": 5e-4, "full": 5e-5, "frozen": 2e-3}
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 #: Input formats of ``finabsa predict`` files, and its output formats.
-INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv")
+INPUT_FORMATS = ("auto", "text", "jsonl", "csv", "tsv", "parquet")
 OUTPUT_FORMATS = ("jsonl", "csv")
 
 

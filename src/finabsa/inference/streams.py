@@ -11,7 +11,7 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +19,9 @@ from ..constants import INPUT_FORMATS, OUTPUT_FORMATS
 from ..data.records import Example, as_example
 from ..errors import FinabsaError
 
-__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "BadRow", "read_inputs", "stream_predictions", "flatten_record"]
+__all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "BadRow", "Prepared", "read_inputs", "stream_predictions",
+           "prepare_input", "predict_prepared", "flatten_record", "TEXT_COLUMNS", "format_of", "text_column_of",
+           "row_input"]
 
 #: Text columns tried, in order, when a CSV input has no ``--text-column``.
 TEXT_COLUMNS = ("text", "sentence", "headline", "title")
@@ -32,15 +34,19 @@ class BadRow:
     where: str
     message: str
     text: str = ""
+    #: The row's other columns (its id...), carried to the error record so that the row can be found.
+    input: dict[str, Any] = field(default_factory=dict)
 
 
-def _format_of(path: str | None, input_format: str) -> str:
+def format_of(path: str | None, input_format: str) -> str:
+    """The input format of ``path``: ``input_format``, or (``auto``) the one its suffix names; text otherwise."""
     if input_format not in INPUT_FORMATS:
         raise FinabsaError(f"unknown input format '{input_format}'; expected one of {', '.join(INPUT_FORMATS)}.")
     if input_format != "auto":
         return input_format
     suffix = Path(path).suffix.lower() if path else ""
-    return {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "text")
+    return {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}.get(suffix,
+                                                                                                           "text")
 
 
 def _lines(path: str | None, progress: bool) -> Iterator[str]:
@@ -71,12 +77,16 @@ def read_inputs(
     """Inputs one by one: sentences, JSON objects (``text``/``sentence`` plus optional fields), or ``BadRow``.
 
     ``text`` files (and standard input) hold one sentence per line; a line starting with ``{`` is read as JSON.
-    ``jsonl`` holds one JSON object per line. ``csv``/``tsv`` take the text from ``text_column`` (default: the first
-    of text, sentence, headline, title); the row's other columns come along under ``_input``, so that they reach
-    the output record. A blank line is a ``BadRow``, so that output records stay aligned with input lines.
+    ``jsonl`` holds one JSON object per line. ``csv``/``tsv``/``parquet`` take the text from ``text_column`` (default:
+    the first of text, sentence, headline, title) and a given target from a ``target`` column, when there is one;
+    the row's other columns come along under ``_input``, so that they reach the output record. A blank line is a
+    ``BadRow``, so that output records stay aligned with input lines.
     """
-    kind = _format_of(path, input_format)
+    kind = format_of(path, input_format)
     name = "stdin" if path in (None, "-") else Path(path).name
+    if kind == "parquet":
+        yield from _read_parquet(path, name, text_column)
+        return
     lines = _lines(path, progress)
     if kind in ("csv", "tsv"):
         yield from _read_table(lines, name, "\t" if kind == "tsv" else ",", text_column)
@@ -99,29 +109,57 @@ def read_inputs(
             yield line
 
 
+def text_column_of(columns: list[str], name: str, text_column: str | None) -> str:
+    """The column holding the text: ``text_column``, or the first of ``TEXT_COLUMNS``; else a ``FinabsaError``."""
+    candidates = [text_column] if text_column else list(TEXT_COLUMNS)
+    column = next((c for c in candidates if c in columns), None)
+    if column is None:
+        wanted = f"no column '{text_column}'" if text_column else f"none of the columns {', '.join(TEXT_COLUMNS)}"
+        raise FinabsaError(
+            f"input '{name}' has {wanted}; its columns are {', '.join(columns)}. Name the text column with "
+            "--text-column."
+        )
+    return column
+
+
+def _read_parquet(path: str | None, name: str, text_column: str | None) -> Iterator[dict | BadRow]:
+    """Rows of a parquet file, batch by batch (constant memory); the other columns come along under ``_input``."""
+    import pyarrow.parquet as pq
+
+    if path in (None, "-") or not Path(str(path)).is_file():
+        raise FinabsaError(f"parquet input '{path}' is not a file; give a .parquet file (standard input is text).")
+    table = pq.ParquetFile(str(path))
+    column = text_column_of(table.schema_arrow.names, name, text_column)
+    number = 0
+    for batch in table.iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            number += 1
+            yield row_input(row, column, f"{name}, row {number}")
+
+
+def row_input(row: dict[str, Any], column: str, where: str) -> dict | BadRow:
+    """A table row as an input: its text (and ``target`` when it has one), its other columns under ``_input``."""
+    text = row.get(column)
+    item: dict[str, Any] = {"text": text}
+    if isinstance(row.get("target"), str) and row["target"].strip():
+        item["target"] = row["target"]
+    others = {key: value for key, value in row.items() if key not in item and key != column}
+    if not isinstance(text, str) or not text.strip():
+        return BadRow(where, f"column '{column}' is empty", input=others)
+    return {**item, "_input": others} if others else item
+
+
 def _read_table(lines: Iterable[str], name: str, delimiter: str, text_column: str | None) -> Iterator[dict | BadRow]:
     reader = csv.reader(lines, delimiter=delimiter)
     header = next(reader, None)
     if header is None:
         raise FinabsaError(f"input '{name}' is empty; expected a header row and one row per text.")
     header = [column.strip() for column in header]
-    candidates = [text_column] if text_column else list(TEXT_COLUMNS)
-    column = next((c for c in candidates if c in header), None)
-    if column is None:
-        wanted = f"no column '{text_column}'" if text_column else f"none of the columns {', '.join(TEXT_COLUMNS)}"
-        raise FinabsaError(
-            f"input '{name}' has {wanted}; its columns are {', '.join(header)}. Name the text column with "
-            "--text-column."
-        )
-    index = header.index(column)
+    column = text_column_of(header, name, text_column)
     for number, row in enumerate(reader, start=2):
         if not row:
             continue
-        if index >= len(row) or not row[index].strip():
-            yield BadRow(f"{name}, row {number}", f"column '{column}' is empty")
-        else:
-            others = {key: value for key, value in zip(header, row) if key != column}
-            yield {"text": row[index], "_input": others} if others else {"text": row[index]}
+        yield row_input(dict(zip(header, row)), column, f"{name}, row {number}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -168,7 +206,8 @@ class _Writer:
     def write(self, records: list[dict[str, Any]]) -> None:
         if self.format == "jsonl":
             for record in records:
-                self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                # default=str: a parquet input's dates and decimals, carried under "input", as text
+                self.handle.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         else:
             rows = [flatten_record(r) for r in records]
             if self.csv is None:
@@ -190,32 +229,46 @@ def stream_predictions(
 
     writer = _Writer(output, output_format)
     counts = {"rows": 0, "errors": 0}
-    chunk: list[tuple[Any, dict[str, Any]]] = []
+    chunk: list[Prepared] = []
 
     def flush() -> None:
-        good = [item for item, _ in chunk if not isinstance(item, BadRow)]
-        predicted = iter(predict(good) if good else [])
-        records = []
-        for item, carried in chunk:
-            if isinstance(item, BadRow):
-                record = {"text": item.text, "error": f"{item.where}: {item.message}" if item.where else item.message}
-            else:
-                record = next(predicted)
-            records.append({**record, "input": carried} if carried else record)
-        writer.write(records)
-        counts["rows"] += len(records)
-        counts["errors"] += sum(isinstance(item, BadRow) for item, _ in chunk)
+        writer.write(predict_prepared(chunk, predict))
+        counts["rows"] += len(chunk)
+        counts["errors"] += sum(isinstance(entry, BadRow) for entry, _ in chunk)
         chunk.clear()
 
     for number, item in enumerate(inputs, start=1):
-        carried = _carried(item)
-        entry: Example | BadRow = item if isinstance(item, BadRow) else _example_or_bad_row(item, number - 1)
-        chunk.append((entry, carried))
+        chunk.append(prepare_input(item, number - 1))
         if len(chunk) >= chunk_size:
             flush()
     if chunk:
         flush()
     return counts
+
+
+#: An input ready to predict: its Example (or the reason it has none) and its own other fields, carried along.
+Prepared = tuple[Example | BadRow, dict[str, Any]]
+
+
+def prepare_input(item: str | dict | BadRow, position: int) -> Prepared:
+    """The input at ``position`` (0-based) as an Example or ``BadRow``, with the fields to carry to its record."""
+    carried = _carried(item)
+    return (item if isinstance(item, BadRow) else _example_or_bad_row(item, position)), carried
+
+
+def predict_prepared(chunk: list[Prepared], predict: Callable[[list[Any]], list[dict[str, Any]]]) -> list[dict]:
+    """One record per prepared input, in order: ``predict``'s for the good ones (in one call), an ``error`` record
+    for each bad one; carried fields under ``input``. Streaming ``predict`` and the Ray engine both write these."""
+    good = [entry for entry, _ in chunk if not isinstance(entry, BadRow)]
+    predicted = iter(predict(good) if good else [])
+    records = []
+    for entry, carried in chunk:
+        if isinstance(entry, BadRow):
+            record = {"text": entry.text, "error": f"{entry.where}: {entry.message}" if entry.where else entry.message}
+        else:
+            record = next(predicted)
+        records.append({**record, "input": carried} if carried else record)
+    return records
 
 
 #: Fields of a JSON input that finabsa reads itself; any other field is carried to the output record.
@@ -232,6 +285,8 @@ def _example_or_bad_row(item: str | dict, index: int) -> Example | BadRow:
 
 def _carried(item: Any) -> dict[str, Any]:
     """The input's own other columns or fields (ids, dates...), to be written back beside the prediction."""
+    if isinstance(item, BadRow):
+        return dict(item.input)
     if not isinstance(item, dict):
         return {}
     if "_input" in item:
