@@ -427,6 +427,8 @@ def test_documents_through_the_pipeline_the_cli_and_the_service(joint_run, tmp_p
     (cut,) = pipeline.analyze_documents([long_sentence])
     assert cut["sentences_cut"] == 1 and len(cut["sentences"]) > 1
     assert " ".join(s["text"] for s in cut["sentences"]) == long_sentence  # split to fit, nothing dropped
+    (sentence_mode,) = pipeline.analyze([long_sentence])  # sentence mode says it was cut, and what to do instead
+    assert any("the rest was not read; analyse it as a document" in note for note in sentence_mode["notes"])
 
     source = tmp_path / "news.jsonl"
     source.write_text(json.dumps({"text": news, "id": 7}) + "\n")

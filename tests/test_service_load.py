@@ -160,7 +160,6 @@ def test_sigterm_drains_the_server_then_stops_it():
 
 @pytest.mark.parametrize("limits, message", [
     (ServiceLimits(max_queue=0), "max_queue must be >= 1; found 0"),
-    (ServiceLimits(max_texts=64, max_queue=10), r"max_queue \(10\) must be at least max_texts \(64\)"),
     (ServiceLimits(timeout=0), "timeout must be a positive number of seconds; found 0"),
 ])
 def test_invalid_load_limits_are_refused(limits, message):
@@ -168,3 +167,11 @@ def test_invalid_load_limits_are_refused(limits, message):
 
     with pytest.raises(FinabsaError, match=message):
         create_app(HeldPipeline(), limits=limits)
+
+
+def test_a_request_larger_than_the_queue_still_enters_an_empty_one():
+    held = HeldPipeline()
+    held.release.set()
+    with TestClient(create_app(held, limits=ServiceLimits(max_texts=4, max_queue=2, max_batch=4))) as client:
+        answer = client.post("/v1/analyze", json={"texts": ["Tesco up", "BP down", "Shell flat", "Nokia up"]})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 4

@@ -411,8 +411,7 @@ def _command_evaluate(args: argparse.Namespace) -> int:
 
 
 def _command_predict(args: argparse.Namespace) -> int:
-    from .inference.abstention import check_min_probability, withhold
-    from .inference.explain import explain_records
+    from .inference.abstention import check_min_probability
     from .inference.streams import read_inputs, stream_predictions
 
     threshold = check_min_probability(args.min_probability)
@@ -426,29 +425,7 @@ def _command_predict(args: argparse.Namespace) -> int:
     positional += args.texts
     if args.engine == "ray":
         return _predict_on_ray(args, positional, threshold)
-    if args.pipeline or args.documents:
-        from .inference.pipeline import Pipeline
-
-        if not args.pipeline and not positional:
-            raise FinabsaError("predict --documents needs a run folder (RUN_DIR) or --pipeline FILE.")
-        model = Pipeline.from_path(args.pipeline or positional.pop(0), batch_size=args.batch_size or 32,
-                                   runtime=args.runtime, min_probability=threshold)
-
-        def predict_chunk(items: list) -> list[dict]:
-            if args.documents:
-                return model.analyze_documents(items)
-            return model.analyze(items, explain=args.explain)
-    else:
-        from .inference.loading import load
-
-        if not positional:
-            raise FinabsaError("predict needs a run folder (RUN_DIR) or --pipeline FILE; see 'finabsa predict "
-                               "--help'.")
-        predictor = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
-
-        def predict_chunk(items: list) -> list[dict]:
-            return withhold(explain_records(predictor, items) if args.explain else predictor.predict(items), threshold)
-
+    predict_chunk = _chunk_predictor(args, positional, threshold)
     source = args.file
     takes_file = args.pipeline or args.documents
     if takes_file and len(positional) == 1 and (positional[0] == "-" or Path(positional[0]).is_file()):
@@ -473,6 +450,31 @@ def _command_predict(args: argparse.Namespace) -> int:
     if args.output:
         logger.info("wrote %d records to %s", counts["rows"], args.output)
     return 0
+
+
+def _chunk_predictor(args: argparse.Namespace, positional: list[str], threshold: float | None) -> Any:
+    """What ``predict`` calls on each chunk of inputs: a pipeline's (sentences or documents) or one run's; takes
+    the model's path off ``positional``."""
+    from .inference.abstention import withhold
+    from .inference.explain import explain_records
+
+    if args.pipeline or args.documents:
+        from .inference.pipeline import Pipeline
+
+        if not args.pipeline and not positional:
+            raise FinabsaError("predict --documents needs a run folder (RUN_DIR) or --pipeline FILE.")
+        model = Pipeline.from_path(args.pipeline or positional.pop(0), batch_size=args.batch_size or 32,
+                                   runtime=args.runtime, min_probability=threshold)
+        if args.documents:
+            return model.analyze_documents
+        return lambda items: model.analyze(items, explain=args.explain)
+    from .inference.loading import load
+
+    if not positional:
+        raise FinabsaError("predict needs a run folder (RUN_DIR) or --pipeline FILE; see 'finabsa predict --help'.")
+    predictor = load(positional.pop(0), batch_size=args.batch_size, runtime=args.runtime)
+    return lambda items: withhold(explain_records(predictor, items) if args.explain else predictor.predict(items),
+                                  threshold)
 
 
 def _predict_on_ray(args: argparse.Namespace, positional: list[str], threshold: float | None) -> int:

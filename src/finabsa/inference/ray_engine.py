@@ -75,16 +75,12 @@ class RayOptions:
     address: str | None = None
 
     def problems(self) -> list[str]:
-        found = []
-        if self.actors < 1:
-            found.append(f"--actors must be >= 1; found {self.actors}")
-        if self.cpus_per_actor is not None and self.cpus_per_actor <= 0:
-            found.append(f"--cpus-per-actor must be > 0; found {self.cpus_per_actor}")
-        if self.gpus_per_actor < 0:
-            found.append(f"--gpus-per-actor must be >= 0; found {self.gpus_per_actor}")
-        if self.rows_per_batch < 1:
-            found.append(f"rows per batch must be >= 1; found {self.rows_per_batch}")
-        return found
+        checks = [("--actors", self.actors, self.actors >= 1, ">= 1"),
+                  ("--cpus-per-actor", self.cpus_per_actor, self.cpus_per_actor is None or self.cpus_per_actor > 0,
+                   "> 0"),
+                  ("--gpus-per-actor", self.gpus_per_actor, self.gpus_per_actor >= 0, ">= 0"),
+                  ("rows per batch", self.rows_per_batch, self.rows_per_batch >= 1, ">= 1")]
+        return [f"{name} must be {rule}; found {value}" for name, value, ok, rule in checks if not ok]
 
 
 @dataclass(frozen=True)
@@ -234,8 +230,13 @@ def predict_dataset(dataset: Any, spec: PipelineSpec, options: RayOptions | None
     return dataset.map_batches(
         AnalyzeBatch, fn_constructor_args=(spec, text_column, threads), batch_format="pyarrow",
         batch_size=options.rows_per_batch, concurrency=options.actors, num_cpus=reserved,
-        num_gpus=options.gpus_per_actor or None, max_restarts=2, max_task_retries=2,
+        num_gpus=options.gpus_per_actor or None, ray_remote_args_fn=_restartable,
     )
+
+
+def _restartable() -> dict[str, Any]:
+    """An actor that dies (out of memory, a lost node) is restarted, and its batch retried, up to twice."""
+    return {"max_restarts": 2, "max_task_retries": 2}
 
 
 def _actor_cpus(options: RayOptions) -> tuple[int, float]:
@@ -277,19 +278,15 @@ def predict_corpus(source: str, output: str, spec: PipelineSpec, options: RayOpt
     connect(options.address, progress)
     records = predict_dataset(read_corpus(source, input_format, text_column), spec, options, text_column)
     records.write_parquet(str(target), ray_remote_args=IO_TASK)
-    return sum(1 for _ in _shard_rows(target))
-
-
-def _shard_rows(folder: Path) -> Any:
     import pyarrow.parquet as pq
 
-    for shard in sorted(folder.glob("*.parquet")):
-        yield from pq.read_table(shard).to_pylist()
+    return sum(pq.ParquetFile(shard).metadata.num_rows for shard in target.glob("*.parquet"))
 
 
 def read_records(folder: str | Path) -> list[dict[str, Any]]:
     """The records in the parquet shards the Ray engine wrote, as streaming ``predict`` writes them (JSON columns
-    decoded, absent fields left out); pass-through input columns are kept as they are."""
+    decoded, absent fields left out); pass-through input columns are kept as they are. It reads every shard into
+    memory: for a large corpus read the shards with ``ray.data.read_parquet`` or ``pyarrow.dataset`` instead."""
     import pyarrow.parquet as pq
 
     records = []

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +50,8 @@ class ServiceLimits:
     #: Most texts answered by one forward pass when requests are micro-batched together.
     max_batch: int = 64
     #: Most texts waiting for the model; a request that would queue more is answered 429 with ``Retry-After``
-    #: (memory and latency stay bounded under overload, instead of the queue growing without end).
+    #: (memory and latency stay bounded under overload, instead of the queue growing without end). A request
+    #: always enters an empty queue, however many texts it has.
     max_queue: int = 256
     #: Seconds a request may wait for its answer, queueing included; past it the answer is 504.
     timeout: float = 30.0
@@ -62,9 +64,6 @@ class ServiceLimits:
     def problems(self) -> list[str]:
         found = [f"{name} must be >= 1; found {getattr(self, name)}"
                  for name in ("max_texts", "max_chars", "max_batch", "max_queue") if getattr(self, name) < 1]
-        if self.max_queue < self.max_texts:
-            found.append(f"max_queue ({self.max_queue}) must be at least max_texts ({self.max_texts}), or a full "
-                         "request could never be queued")
         if not self.timeout > 0:
             found.append(f"timeout must be a positive number of seconds; found {self.timeout}")
         return found
@@ -230,6 +229,13 @@ class MicroBatcher:
         self.waiting = 0
         #: Texts per second of recent forward passes (a moving average), for ``Retry-After``.
         self.rate: float | None = None
+        #: The one thread that runs the model: forward passes never overlap, and the allocator keeps one arena
+        #: (a pool of threads taking turns grew the service's memory by half under load).
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="finabsa-model")
+
+    async def run_model(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` on the model thread (what explanations, outside the micro-batches, use too)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
     def start(self) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._run())
@@ -241,6 +247,7 @@ class MicroBatcher:
                 await self.worker
             except asyncio.CancelledError:
                 pass
+        self.executor.shutdown(wait=False)
 
     def retry_after(self) -> int:
         """Whole seconds until the queue has likely drained enough to take a request (1 to 60)."""
@@ -276,14 +283,12 @@ class MicroBatcher:
         return jobs
 
     async def _run(self) -> None:
-        from starlette.concurrency import run_in_threadpool
-
         while True:
             jobs = await self._take()
             texts = [text for job_texts, _ in jobs for text in job_texts]
             started = time.perf_counter()
             try:
-                records = await run_in_threadpool(self.analyze, texts)
+                records = await self.run_model(self.analyze, texts)
             except Exception as exc:  # answered as a 500 for these requests; the service keeps running
                 logger.exception("analysis failed for a batch of %d texts", len(texts))
                 for _, future in jobs:
@@ -424,7 +429,6 @@ def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits
                  default_min_probability: float | None) -> None:
     """``POST /v1/analyze``: the texts of a request answered from the micro-batches (or explained on their own)."""
     from fastapi.responses import JSONResponse
-    from starlette.concurrency import run_in_threadpool
     from torch import nn
 
     explainable = all(isinstance(p.model, nn.Module) for p in pipeline.predictors.values())
@@ -442,7 +446,7 @@ def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits
                 raise ClientError(422, "'explain' needs gradients, which this service's ONNX runtime does not give; "
                                        "serve run folders (or export folders on --runtime torch) to explain.")
             if asked.explain:  # outside the micro-batches: an explanation is many passes of its own
-                records = await run_in_threadpool(pipeline.analyze, asked.texts, False, True)
+                records = await batcher.run_model(pipeline.analyze, asked.texts, False, True)
             else:
                 records = await answer_texts(batcher, asked.texts, limits)
         except ClientError as exc:
@@ -461,7 +465,6 @@ def _add_documents(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limi
     """``POST /v1/documents``: whole documents split into sentences, the sentences answered from the micro-batches
     like any texts, and one answer per document (``finabsa.inference.documents``)."""
     from fastapi.responses import JSONResponse
-    from starlette.concurrency import run_in_threadpool
 
     from .documents import answer_documents, split_documents
 
@@ -476,7 +479,8 @@ def _add_documents(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limi
             texts, min_probability = parse_documents_request(body, request.headers.get("content-type"), limits)
             if not budget:
                 budget.extend(pipeline.token_budget())
-            split = await run_in_threadpool(split_documents, texts, *budget)
+            # On the model thread: the splitter counts tokens with the model's tokenizer, which is not shared safely.
+            split = await batcher.run_model(split_documents, texts, *budget)
             records = await answer_texts(batcher, [s.text for d in split for s in d.sentences], limits)
         except ClientError as exc:
             return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)

@@ -82,7 +82,10 @@ class Predictor:
             for i, prediction in zip(index, decoded):
                 if len(features[i]["input_ids"]) >= self.max_length:
                     # The tokenizer cut the input at max_length: the answer saw only its beginning.
-                    prediction["truncated"] = f"input cut to its first {self.max_length} tokens"
+                    prediction["truncated"] = (f"input cut to its first {self.max_length} tokens: the rest was not "
+                                               "read; analyse it as a document (--documents, POST /v1/documents, "
+                                               "Pipeline.analyze_documents) to read all of it, split at sentence "
+                                               "boundaries")
                 results[i] = prediction
         if was_training:
             self.model.train()
