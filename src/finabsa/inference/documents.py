@@ -43,6 +43,9 @@ class SentenceSpan:
     text: str
 
 
+#: The field of a record, target or mention that holds its sentiment answer.
+SENTIMENT_FIELD = "sentiment"
+
 _SEGMENTER: Any = None
 
 
@@ -130,11 +133,11 @@ def aggregate_document(document: str, sentences: Sequence[SentenceSpan], records
         for target in record.get("targets") or []:
             if target.get("start") is None or not target.get("text"):
                 continue
-            sentiment = target.get("sentiment") or _sentence_sentiment(record)
+            sentiment = target.get(SENTIMENT_FIELD) or _sentence_sentiment(record)
             mention = {"text": target["text"], "start": span.start + target["start"],
                        "end": span.start + target["end"], "sentence": number}
             if sentiment:
-                mention["sentiment"] = sentiment
+                mention[SENTIMENT_FIELD] = sentiment
             groups.setdefault(entity_key(target["text"]), []).append(mention)
     entities = [_entity(mentions) for mentions in groups.values()]
     return {"text": document, "sentences": placed, "entities": entities, "aspects": _aspects(records),
@@ -143,20 +146,20 @@ def aggregate_document(document: str, sentences: Sequence[SentenceSpan], records
 
 def _sentence_sentiment(record: dict[str, Any]) -> dict[str, Any] | None:
     """A pipeline's record-level sentiment (predicted for the record's target), when it is a labelled answer."""
-    sentiment = record.get("sentiment")
+    sentiment = record.get(SENTIMENT_FIELD)
     return sentiment if isinstance(sentiment, dict) and sentiment.get("label") in SENTIMENT_LABELS else None
 
 
 def _entity(mentions: list[dict[str, Any]]) -> dict[str, Any]:
     name = max((m["text"] for m in mentions), key=len)
     entity: dict[str, Any] = {"text": name, "mentions": mentions}
-    sentiments = [m["sentiment"] for m in mentions if "sentiment" in m]
+    sentiments = [m[SENTIMENT_FIELD] for m in mentions if SENTIMENT_FIELD in m]
     if sentiments:
-        entity["sentiment"] = document_sentiment(sentiments)
+        entity[SENTIMENT_FIELD] = document_sentiment(sentiments)
         per_sentence: dict[int, list[dict[str, Any]]] = {}
         for mention in mentions:
-            if "sentiment" in mention:
-                per_sentence.setdefault(mention["sentence"], []).append(mention["sentiment"])
+            if SENTIMENT_FIELD in mention:
+                per_sentence.setdefault(mention["sentence"], []).append(mention[SENTIMENT_FIELD])
         entity["per_sentence"] = [{"sentence": number, **_label_only(document_sentiment(found))}
                                   for number, found in per_sentence.items()]
     return entity
