@@ -112,3 +112,28 @@ def test_a_pipeline_record_gives_its_target_the_record_sentiment():
                 "sentiment": sentiment("positive", 0.8, 0.7)}]
     (entity,) = aggregate_document(document, split_sentences(document), records)["entities"]
     assert entity["sentiment"]["label"] == "positive"
+
+
+def test_a_long_text_is_read_in_parts_packed_at_sentence_boundaries_and_merged_into_one_record():
+    from finabsa.inference.documents import merge_part_records, text_parts
+
+    text = "Tesco shares surge. BP fined over spill. Shell flat today."
+    assert text_parts(text, word_offsets, max_tokens=20) == [SentenceSpan(0, len(text), text)]  # fits: as it is
+    parts = text_parts(text, word_offsets, max_tokens=7)
+    assert [p.text for p in parts] == ["Tesco shares surge. BP fined over spill.", "Shell flat today."]
+    records = [
+        {"text": parts[0].text, "targets": [{"text": "BP", "start": 20, "end": 22}],
+         "given_targets": [{"text": "Shell", "start": None, "located": False}],
+         "aspect": {"label": "Corporate/Legal", "probability": 0.6}, "notes": ["joint: a note"]},
+        {"text": parts[1].text, "targets": [{"text": "Shell", "start": 0, "end": 5,
+                                             "reasons": [{"text": "flat", "start": 6, "end": 10}]}],
+         "given_targets": [{"text": "Shell", "start": 0, "end": 5, "located": True}],
+         "aspect": {"label": "Stock/Price Action", "probability": 0.9}},
+    ]
+    merged = merge_part_records(text, parts, records)
+    assert merged["text"] == text and merged["aspect"]["label"] == "Stock/Price Action"  # the surer part's
+    assert [(t["text"], text[t["start"]:t["end"]]) for t in merged["targets"]] == [("BP", "BP"), ("Shell", "Shell")]
+    reason = merged["targets"][1]["reasons"][0]
+    assert text[reason["start"]:reason["end"]] == "flat"  # nested offsets move too
+    assert merged["given_targets"] == [{"text": "Shell", "start": 41, "end": 46, "located": True}]
+    assert merged["notes"][0] == "joint: a note" and "read in 2 parts" in merged["notes"][1]

@@ -427,8 +427,15 @@ def test_documents_through_the_pipeline_the_cli_and_the_service(joint_run, tmp_p
     (cut,) = pipeline.analyze_documents([long_sentence])
     assert cut["sentences_cut"] == 1 and len(cut["sentences"]) > 1
     assert " ".join(s["text"] for s in cut["sentences"]) == long_sentence  # split to fit, nothing dropped
-    (sentence_mode,) = pipeline.analyze([long_sentence])  # sentence mode says it was cut, and what to do instead
-    assert any("the rest was not read; analyse it as a document" in note for note in sentence_mode["notes"])
+    # Sentence mode reads a text over max_length in parts split at sentence boundaries: one record, nothing cut.
+    long_text = " ".join([news] * 6)
+    (whole,) = pipeline.analyze([long_text])
+    assert whole["text"] == long_text and any("read in" in note and "parts split at sentence boundaries" in note
+                                              for note in whole["notes"])
+    assert not any("cut to its first" in note for note in whole["notes"])
+    assert all(long_text[t["start"]:t["end"]] == t["text"] for t in whole["targets"])
+    first_part = pipeline.analyze([news])[0]["targets"]
+    assert whole["targets"][:len(first_part)] == first_part  # the first part answers as the text alone does
 
     source = tmp_path / "news.jsonl"
     source.write_text(json.dumps({"text": news, "id": 7}) + "\n")

@@ -490,8 +490,11 @@ def _predict_on_ray(args: argparse.Namespace, positional: list[str], threshold: 
                            "'news/*.parquet' --output scored/'.")
     if args.explain:
         raise FinabsaError("--explain is for a few sentences at a time; it is not offered on the Ray engine.")
+    if args.gpus_per_actor and args.runtime != "torch":
+        raise FinabsaError(f"--gpus-per-actor runs the models on PyTorch; the {args.runtime} runtime here runs on CPU "
+                           "only. Drop --runtime (or --gpus-per-actor for CPU actors).")
     spec = PipelineSpec(model, batch_size=args.batch_size or 32, runtime=args.runtime, min_probability=threshold,
-                        documents=args.documents)
+                        documents=args.documents, device="cuda" if args.gpus_per_actor else "cpu")
     options = RayOptions(actors=args.actors, cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
                          address=args.address)
     written = predict_corpus(source, args.output, spec, options, args.input_format, args.text_column,

@@ -224,3 +224,67 @@ def _text_of(item: str | dict | Example) -> str:
     if isinstance(item, dict):
         return str(item.get("text") or item.get("sentence") or "")
     return item
+
+
+# -- sentence mode: a text over max_length read in parts ------------------------------------------------------
+def text_parts(text: str, offsets_of: Callable[[str], list[tuple[int, int]]], max_tokens: int) -> list[SentenceSpan]:
+    """``text`` as it is when it fits ``max_tokens``; else its sentences packed greedily into parts that fit (a
+    sentence longer than that split at word boundaries), so that sentence mode reads all of a long text."""
+    if len(text) <= max_tokens or len(offsets_of(text)) <= max_tokens:  # a token covers at least one character
+        return [SentenceSpan(0, len(text), text)]
+    sentences, _ = fit_to_length(split_sentences(text), offsets_of, max_tokens)
+    parts: list[SentenceSpan] = []
+    for sentence in sentences:
+        if parts:
+            joined = text[parts[-1].start:sentence.end]
+            if len(offsets_of(joined)) <= max_tokens:
+                parts[-1] = SentenceSpan(parts[-1].start, sentence.end, joined)
+                continue
+        parts.append(sentence)
+    return parts or [SentenceSpan(0, len(text), text)]
+
+
+def merge_part_records(text: str, parts: Sequence[SentenceSpan], records: Sequence[dict[str, Any]]) -> dict:
+    """One record for a text read in ``parts``: list fields (targets...) joined, their offsets moved into the text
+    (a given target answered once: where a part found it, else by the first part); any other answer from the part
+    most sure of it; the notes of every part, and one that says the text was read in parts."""
+    merged: dict[str, Any] = {"text": text}
+    keys = list(dict.fromkeys(key for record in records for key in record if key not in ("text", "notes")))
+    for key in keys:
+        values = [(part, record[key]) for part, record in zip(parts, records) if key in record]
+        if all(isinstance(value, list) for _, value in values):
+            merged[key] = _one_per_unlocated([_shifted(item, part.start) for part, value in values for item in value])
+        elif all(isinstance(value, dict) for _, value in values):
+            merged[key] = max((value for _, value in values), key=lambda v: float(v.get("probability") or 0.0))
+        else:
+            merged[key] = values[0][1]
+    notes = [note for record in records for note in record.get("notes", [])]
+    merged["notes"] = notes + [f"read in {len(parts)} parts split at sentence boundaries (longer than the models' "
+                               "max_length); each part's answers are kept, offsets into the whole text"]
+    return merged
+
+
+def _shifted(value: Any, by: int) -> Any:
+    """``value`` with every ``start`` / ``end`` (of it and of the items it holds, e.g. reasons) moved by ``by``."""
+    if isinstance(value, list):
+        return [_shifted(item, by) for item in value]
+    if not isinstance(value, dict):
+        return value
+    moved = {key: _shifted(item, by) if isinstance(item, (list, dict)) else item for key, item in value.items()}
+    for key in ("start", "end"):
+        if isinstance(moved.get(key), int):
+            moved[key] += by
+    return moved
+
+
+def _one_per_unlocated(items: list[Any]) -> list[Any]:
+    """Items without a place (a given target no part found) once per text, and none where a part found it."""
+    located = {item.get("text") for item in items if isinstance(item, dict) and item.get("start") is not None}
+    kept, seen = [], set()
+    for item in items:
+        if isinstance(item, dict) and item.get("start") is None and "text" in item:
+            if item["text"] in located or item["text"] in seen:
+                continue
+            seen.add(item["text"])
+        kept.append(item)
+    return kept

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..run_layout import EXPORT_FILE, MODEL_DIR, adapter_hash, is_export, read_j
 from ..tasks import ExplanationHooks, PipelineHooks, task_names
 from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
-from .documents import analyze_documents
+from .documents import analyze_documents, merge_part_records, text_parts
 from .explain import explain_predictions
 from .loading import load
 from .share import looks_like_hub_id, resolve_folder
@@ -208,8 +209,22 @@ class Pipeline:
 
     def raw_records(self, inputs: Iterable[str | dict | Example], progress: bool = False,
                     explain: bool = False) -> list[dict[str, Any]]:
-        """``analyze``'s records before ``min_probability`` withholds any answer."""
+        """``analyze``'s records before ``min_probability`` withholds any answer. A text over the models'
+        ``max_length`` is read in parts split at sentence boundaries, and answered in one record
+        (``finabsa.inference.documents.merge_part_records``), never cut."""
         examples = [as_example(item, i) for i, item in enumerate(inputs)]
+        offsets_of, max_tokens = self.token_budget()
+        split = [text_parts(example.sentence, offsets_of, max_tokens) for example in examples]
+        if all(len(parts) == 1 for parts in split):
+            return self._records(examples, progress, explain)
+        pieces = [replace(example, sentence=part.text) if len(parts) > 1 else example
+                  for example, parts in zip(examples, split) for part in parts]
+        records = iter(self._records(pieces, progress, explain))
+        return [next(records) if len(parts) == 1 else
+                merge_part_records(example.sentence, parts, [next(records) for _ in parts])
+                for example, parts in zip(examples, split)]
+
+    def _records(self, examples: list[Example], progress: bool, explain: bool) -> list[dict[str, Any]]:
         answers = self.predict_tasks(examples, progress=progress, explain=explain)
         records: list[dict[str, Any]] = [{"text": e.sentence} for e in examples]
         for name in self.order:
@@ -241,7 +256,9 @@ class Pipeline:
         tasks, less room for the special tokens and, where a template adds a target or aspects, for those."""
         shortest = min(self.predictors.values(), key=lambda predictor: predictor.max_length)
         tokenizer = shortest.tokenizer
-        reserved = 2 + (PAIR_ROOM if any(hooks.needs() for hooks in self.hooks.values()) else 0)
+        # Two special tokens, and one more: an input of exactly max_length tokens reads as cut (the tokenizer's
+        # truncation makes exactly that many).
+        reserved = 3 + (PAIR_ROOM if any(hooks.needs() for hooks in self.hooks.values()) else 0)
 
         def offsets_of(text: str) -> list[tuple[int, int]]:
             encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)

@@ -92,12 +92,19 @@ class PipelineSpec:
     runtime: str = "torch"
     min_probability: float | None = None
     documents: bool = False
+    #: Where PyTorch models run in each actor: ``cpu``, or ``cuda`` for GPU actors (``--gpus-per-actor``).
+    device: str = "cpu"
 
     def predictor(self) -> Callable[[list[Any]], list[dict[str, Any]]]:
+        from torch import nn
+
         from .pipeline import Pipeline
 
         pipeline = Pipeline.from_path(self.path, batch_size=self.batch_size, runtime=self.runtime,
                                       min_probability=self.min_probability)
+        for predictor in pipeline.predictors.values():
+            if isinstance(predictor.model, nn.Module):
+                predictor.model.to(self.device)  # the predictor moves each batch to its model's device
         return pipeline.analyze_documents if self.documents else pipeline.analyze
 
 

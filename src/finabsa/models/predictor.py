@@ -83,9 +83,9 @@ class Predictor:
                 if len(features[i]["input_ids"]) >= self.max_length:
                     # The tokenizer cut the input at max_length: the answer saw only its beginning.
                     prediction["truncated"] = (f"input cut to its first {self.max_length} tokens: the rest was not "
-                                               "read; analyse it as a document (--documents, POST /v1/documents, "
-                                               "Pipeline.analyze_documents) to read all of it, split at sentence "
-                                               "boundaries")
+                                               "read; a pipeline (--pipeline RUN_DIR, finabsa.Pipeline, serve) "
+                                               "reads all of it in parts split at sentence boundaries, and "
+                                               "--documents answers it per entity")
                 results[i] = prediction
         if was_training:
             self.model.train()
