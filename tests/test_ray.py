@@ -134,3 +134,12 @@ def test_ray_input_and_option_errors(tmp_path):
     pytest.importorskip("ray")
     with pytest.raises(FinabsaError, match="output folder .* exists and is not empty"):
         predict_corpus(str(tmp_path / "in.txt"), str(tmp_path / "out"), PipelineSpec("runs/none"))
+
+
+def test_gpu_actors_need_the_torch_runtime_and_the_command_names_what_it_takes(tmp_path, capsys):
+    pytest.importorskip("ray")
+    assert main(["predict", "runs/joint", "--engine", "ray", str(tmp_path), "--output", str(tmp_path / "o"),
+                 "--gpus-per-actor", "1", "--runtime", "onnx"]) == 2
+    assert "--gpus-per-actor runs the models on PyTorch" in capsys.readouterr().err
+    assert main(["predict", "runs/joint", "--engine", "ray"]) == 2
+    assert "takes RUN_DIR (or --pipeline FILE), one INPUT" in capsys.readouterr().err
