@@ -9,8 +9,9 @@ input, in a seeded random mix) from that many concurrent clients; then measures 
 client. A valid request may be answered 200, or 429 (queue full, with Retry-After) or 504 (deadline) under
 overload; a bad one must get its own 4xx. Clients honour Retry-After (capped at 5 s) before their next request.
 Prints per phase: the 429 / 504 shares, p50/p95/p99 latency of the accepted (200) requests and of all, wrong
-status codes and crashes (both must be 0), and the server's resident memory after a warm-up at full batch size
-and at the end (a soak must not grow it by more than 10 %). Writes JSON to --output.
+status codes and crashes (both must be 0), and the server's resident memory after a warm-up (full batches of the
+longest sentences, then --warmup-mixed requests of the mix; neither counted) and at the end (a soak must not grow
+it by more than 10 %). Writes JSON to --output.
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                         "torch, 2 cores x 0.3 s)")
     parser.add_argument("--warmup", type=int, default=40,
                         help="requests of the 64 longest sentences sent before the soak, not counted")
+    parser.add_argument("--warmup-mixed", type=int, default=3000,
+                        help="mixed requests at the largest client count sent after those, not counted")
     parser.add_argument("--timeout", type=float, default=10.0, help="the service's --timeout")
     parser.add_argument("--workers", type=int, default=1, help="the service's --workers")
     parser.add_argument("--single", type=int, default=200, help="sequential single-sentence requests for latency")
@@ -221,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         longest = sorted(sentences, key=len, reverse=True)[:MAX_TEXTS]
         heavy = ("POST", "/v1/analyze", json.dumps({"texts": longest}).encode(), JSON, 200, len(longest), "warmup")
         run_phase(base, [heavy] * args.warmup, 4)
+        # ... then the mix itself at the largest client count, so the soak starts from the service's steady state.
+        mixed = [build_request(kind, sentences, rng) + (kind,)
+                 for kind in rng.choices(kinds, weights=weights, k=args.warmup_mixed)]
+        run_phase(base, mixed, max(int(c) for c in args.clients.split(",")))
         memory["start_mib"] = resident_mib(server.pid)
         for clients in [int(c) for c in args.clients.split(",")]:
             requests = [build_request(kind, sentences, rng) + (kind,)

@@ -36,9 +36,6 @@ __all__ = ["Pipeline", "read_pipeline_file"]
 
 logger = logging.getLogger(__name__)
 
-#: Tokens a document sentence leaves free for a target or aspects that a task's input template adds to it.
-PAIR_ROOM = 24
-
 
 def read_pipeline_file(path: str | Path) -> dict[str, Path]:
     """Task name -> run folder from a pipeline YAML file; relative folders are resolved against the file's folder."""
@@ -253,12 +250,13 @@ class Pipeline:
 
     def token_budget(self) -> tuple[Callable[[str], list[tuple[int, int]]], int]:
         """A text's token offsets and the most tokens a sentence may have: the shortest ``max_length`` among the
-        tasks, less room for the special tokens and, where a template adds a target or aspects, for those."""
+        tasks, less room for the special tokens. (A task whose template adds a predicted target or aspects to the
+        sentence may still see that pair cut, and says so in a note: the added text is not known beforehand.)"""
         shortest = min(self.predictors.values(), key=lambda predictor: predictor.max_length)
         tokenizer = shortest.tokenizer
         # Two special tokens, and one more: an input of exactly max_length tokens reads as cut (the tokenizer's
         # truncation makes exactly that many).
-        reserved = 3 + (PAIR_ROOM if any(hooks.needs() for hooks in self.hooks.values()) else 0)
+        reserved = 3
 
         def offsets_of(text: str) -> list[tuple[int, int]]:
             encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
