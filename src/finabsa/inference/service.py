@@ -199,6 +199,22 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+#: Seconds between two heap trims while the service is busy.
+TRIM_SECONDS = 5.0
+
+
 class Overloaded(Exception):
     """The queue is full: answered 429, with the seconds after which a retry is likely to be taken."""
 
@@ -232,6 +248,7 @@ class MicroBatcher:
         #: The one thread that runs the model: forward passes never overlap, and the allocator keeps one arena
         #: (a pool of threads taking turns grew the service's memory by half under load).
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="finabsa-model")
+        self.trimmed = time.monotonic()
 
     async def run_model(self, function: Any, *args: Any) -> Any:
         """``function(*args)`` on the model thread (what explanations, outside the micro-batches, use too)."""
@@ -296,11 +313,19 @@ class MicroBatcher:
                         future.set_exception(exc)
                 continue
             self._measured(len(texts), time.perf_counter() - started)
+            await self._trim()
             start = 0
             for job_texts, future in jobs:
                 if not future.done():
                     future.set_result(records[start : start + len(job_texts)])
                 start += len(job_texts)
+
+    async def _trim(self) -> None:
+        """Return the freed heap to the system now and then (glibc keeps what variable-shape forward passes freed)."""
+        now = time.monotonic()
+        if _TRIM is not None and now - self.trimmed > TRIM_SECONDS:
+            self.trimmed = now
+            await self.run_model(_TRIM, 0)
 
     def _measured(self, texts: int, seconds: float) -> None:
         rate = texts / max(seconds, 1e-6)
