@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import uvicorn
@@ -84,7 +84,7 @@ def serve(spec: ServeSpec, host: str = "127.0.0.1", port: int = 8000, workers: i
 
         raise FinabsaError(f"--workers must be >= 1; found {workers}.")
     api_key = spec.api_key or os.environ.get(API_KEY_ENV) or None
-    spec = ServeSpec(spec.pipeline, api_key, spec.limits, spec.batch_size, spec.runtime, spec.min_probability)
+    spec = replace(spec, api_key=api_key)
     if host not in LOOPBACK and not api_key:
         logger.warning("serving on %s without an API key: anyone who can reach this address can use it", host)
     logger.info("serving on http://%s:%d with %d worker(s) (docs at /docs, metrics at /metrics)", host, port, workers)

@@ -58,8 +58,12 @@ class ServiceLimits:
 
     @property
     def max_body_bytes(self) -> int:
+        return self.body_bytes(self.max_chars)
+
+    def body_bytes(self, chars_per_text: int) -> int:
+        """The largest body ``max_texts`` texts of ``chars_per_text`` characters make."""
         # Room for the JSON quoting of every allowed text (escapes can take up to 6 bytes per character).
-        return 1024 + self.max_texts * (self.max_chars * 6 + 8)
+        return 1024 + self.max_texts * (chars_per_text * 6 + 8)
 
     def problems(self) -> list[str]:
         found = [f"{name} must be >= 1; found {getattr(self, name)}"
@@ -450,10 +454,22 @@ async def answer_texts(batcher: MicroBatcher, texts: list[Any], limits: ServiceL
                                "per request, or retry when the service is less busy.") from None
 
 
+def error_response(exc: Exception) -> Any:
+    """The JSON answer to a request that failed: the client's mistake with its status, a text the models cannot take
+    422, anything else 500 (logged; the service keeps running)."""
+    from fastapi.responses import JSONResponse
+
+    if isinstance(exc, ClientError):
+        return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
+    if isinstance(exc, FinabsaError):  # a text the models cannot take (should not happen after validation)
+        return JSONResponse(error_body(422, str(exc)), status_code=422)
+    logger.error("analysis failed", exc_info=exc)
+    return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."), status_code=500)
+
+
 def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits: ServiceLimits,
                  default_min_probability: float | None) -> None:
     """``POST /v1/analyze``: the texts of a request answered from the micro-batches (or explained on their own)."""
-    from fastapi.responses import JSONResponse
     from torch import nn
 
     explainable = all(isinstance(p.model, nn.Module) for p in pipeline.predictors.values())
@@ -474,13 +490,8 @@ def _add_analyze(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limits
                 records = await batcher.run_model(pipeline.analyze, asked.texts, False, True)
             else:
                 records = await answer_texts(batcher, asked.texts, limits)
-        except ClientError as exc:
-            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
-        except FinabsaError as exc:  # a text the models cannot take (should not happen after validation)
-            return JSONResponse(error_body(422, str(exc)), status_code=422)
-        except Exception:
-            return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
-                                status_code=500)
+        except Exception as exc:
+            return error_response(exc)
         threshold = asked.min_probability if asked.min_probability is not None else default_min_probability
         return {"results": withhold(records, threshold)}
 
@@ -489,12 +500,11 @@ def _add_documents(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limi
                    default_min_probability: float | None) -> None:
     """``POST /v1/documents``: whole documents split into sentences, the sentences answered from the micro-batches
     like any texts, and one answer per document (``finabsa.inference.documents``)."""
-    from fastapi.responses import JSONResponse
 
     from .documents import answer_documents, split_documents
 
     budget: list[Any] = []  # the pipeline's token budget, read on the first request
-    body_limit = 1024 + limits.max_texts * (limits.max_chars * DOCUMENT_CHARS_FACTOR * 6 + 8)
+    body_limit = limits.body_bytes(limits.max_chars * DOCUMENT_CHARS_FACTOR)
 
     @app.post("/v1/documents", summary="Each entity of each document once: its mentions, sentiment and aspects",
               openapi_extra=_documents_request_schema(limits))
@@ -507,12 +517,8 @@ def _add_documents(app: FastAPI, pipeline: Pipeline, batcher: MicroBatcher, limi
             # On the model thread: the splitter counts tokens with the model's tokenizer, which is not shared safely.
             split = await batcher.run_model(split_documents, texts, *budget)
             records = await answer_texts(batcher, [s.text for d in split for s in d.sentences], limits)
-        except ClientError as exc:
-            return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
-        except Exception:
-            logger.exception("document analysis failed")
-            return JSONResponse(error_body(500, "the analysis failed; the error is in the service log."),
-                                status_code=500)
+        except Exception as exc:
+            return error_response(exc)
         threshold = min_probability if min_probability is not None else default_min_probability
         return {"results": withhold(answer_documents(split, records), threshold)}
 
