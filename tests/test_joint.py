@@ -449,3 +449,100 @@ def test_documents_through_the_pipeline_the_cli_and_the_service(joint_run, tmp_p
     assert served.status_code == 200 and served.json()["results"][0]["entities"] == json.loads(
         json.dumps(answers[0]["entities"]))
     assert refused.status_code == 422 and "documents[0] must be a string" in refused.json()["error"]["message"]
+
+
+@pytest.mark.slow
+def test_source_conventions_read_each_loaded_source_with_its_own_vector(joint_data, tiny_bert, tmp_path):
+    """Loaded rows carry their source; each listed source trains its own input vector; a user's text (no source)
+    reads as ``answer_as``, in PyTorch, after reloading and in the exported graph alike."""
+    from finabsa.tasks.joint.pooling import SOURCE_IDS
+
+    extra = _table(tmp_path / "extra" / "more.csv", 30, seed=5)
+    main = "fiqa"  # the split folder's layout is the FiQA split's: its loader names its rows' source
+    config = quick_config(joint_data, tiny_bert, tmp_path / "run", task="joint", training={"epochs": 2},
+                          task_options={"source_conventions": [main, "more"], "answer_as": "more"},
+                          data={"also_train": [{"path": str(extra), "hold_out": 0.3}]})
+    run = finabsa.train(config, progress=False).run_dir
+    report = json.loads((run / "report.json").read_text())
+    note = next(n for n in report["data_notes"] if n.startswith("source conventions:"))
+    assert f"{main} " in note and "more " in note and "answer as 'more'" in note and "not listed" not in note
+    predictor = finabsa.load(run)
+    task = predictor.task
+    loaded = [Example("Tesco shares surge", meta={"source": main}), Example("Tesco shares surge",
+                                                                             meta={"source": "more"})]
+    features = task.encode([*loaded, Example("Tesco shares surge")], predictor.tokenizer, [], 32, with_labels=False)
+    assert [f[SOURCE_IDS] for f in features] == [0, 1, 1]
+    # PEFT keeps the untrained original beside the trained copy of a module it saves in full.
+    weights = next(p for name, p in predictor.model.named_parameters()
+                   if "source_embedding" in name and "original_module" not in name)
+    assert weights.abs().sum() > 0 and not torch.allclose(weights[0], weights[1]), "each source trained its vector"
+    # The two conventions answer the same sentence differently (scores), the user's text as the 'more' one.
+    as_main, as_more, unknown = predictor.predict_examples([*loaded, Example("Tesco shares surge")])
+    score = lambda p: [t["sentiment"]["score"] for t in p["targets"]]  # noqa: E731
+    assert score(unknown) == score(as_more) and as_main != as_more
+    exported = finabsa.load(export_run(run, tmp_path / "export", onnx=True), runtime="onnx")
+    assert [round(s, 4) for s in score(exported.predict(["Tesco shares surge"])[0])] == \
+        [round(s, 4) for s in score(unknown)]
+    with pytest.raises(finabsa.ConfigError, match="answer_as must be one of source_conventions"):
+        quick_config(joint_data, tiny_bert, tmp_path / "bad", task="joint",
+                     task_options={"source_conventions": [main, "more"], "answer_as": "sentfin"}).validate()
+
+
+def test_an_extra_source_can_give_validation_sentences(joint_data, tmp_path):
+    from finabsa.config import load_config
+    from finabsa.data.prepare import training_data
+    from finabsa.data.splits import normalise_sentence
+
+    extra = _table(tmp_path / "extra" / "more.csv", 30, seed=5)
+    config = load_config(None, {"task.name": "joint", "data.path": str(joint_data),
+                                "data.also_train": [{"path": str(extra), "hold_out": 0.2, "validation": 0.2}]})
+    data = training_data(build_task("joint"), config.data)
+    carved = [e for e in data.validation if e.meta["source"] == "more"]
+    assert len(carved) == 5 and any(e.meta["source"] == "fiqa" for e in data.validation)
+    sentences = lambda rows: {normalise_sentence(e.sentence) for e in rows}  # noqa: E731
+    assert not sentences(carved) & (sentences(data.train) | sentences(data.extra_tests["more"]))
+    assert any("model selection reads this source too" in note for note in data.notes)
+    with pytest.raises(finabsa.ConfigError, match="validation carves labelled training sentences"):
+        load_config(None, {"task.name": "joint", "data.path": str(joint_data),
+                           "data.also_train": [{"path": str(extra), "test_only": True, "validation": 0.2}]}).validate()
+
+
+def test_contrast_sentences_join_opposite_sentiments_and_keep_each_targets_own():
+    from finabsa.data.spans import find_target_spans
+    from finabsa.tasks.joint.contrast import contrast_sentences
+
+    def sentence(text: str, label: str, *names: str, source: str = "sentfin") -> Example:
+        return Example(text, dataset=source, meta={"source": source},
+                       mentions=tuple(Mention(name, label=label) for name in names))
+
+    train = [sentence("Tesco shares surge after strong results", "positive", "Tesco"),
+             sentence("Sainsbury slumps on profit warning", "negative", "Sainsbury"),
+             sentence("Barclays and Lloyds rally", "positive", "Barclays", "Lloyds"),
+             sentence("Glencore to report results on Tuesday", "neutral", "Glencore"),
+             sentence("$TSLA breaking out", "positive", "TSLA", source="fiqa"),
+             sentence("Tesco falls", "negative", "Tesco")]
+    made = contrast_sentences(train, share=2.0, seed=3)
+    assert len(made) == round(2.0 * len(train)) and made == contrast_sentences(train, share=2.0, seed=3)
+    for example in made:
+        labels = {m.label for m in example.mentions}
+        assert len(labels) == 2 and example.meta["contrast"] and not example.aspects, example.sentence
+        assert all(find_target_spans(example.sentence, m.text, 0.8) for m in example.mentions), example.sentence
+        assert example.meta["source"] == "sentfin", "a fiqa sentence (the only one of its source) joins nothing"
+        names = [m.text.lower() for m in example.mentions]
+        assert len(names) == len(set(names)), "a target named in both halves is never joined"
+    assert any(" while " in e.sentence or ", but " in e.sentence or "; " in e.sentence for e in made)
+
+
+def test_a_small_source_can_be_repeated_per_epoch(joint_data, tmp_path):
+    from finabsa.config import load_config
+    from finabsa.data.prepare import training_data
+
+    extra = _table(tmp_path / "extra" / "more.csv", 30, seed=5)
+    settings = {"task.name": "joint", "data.path": str(joint_data), "data.also_train": [str(extra)]}
+    once = training_data(build_task("joint"), load_config(None, settings).data)
+    twice = training_data(build_task("joint"), load_config(None, {**settings, "data.source_repeat": {"more": 2}}).data)
+    count = lambda data, source: sum(1 for e in data.train if e.meta["source"] == source)  # noqa: E731
+    assert count(twice, "more") == 2 * count(once, "more") and count(twice, "fiqa") == count(once, "fiqa")
+    assert any(note.startswith("repeated per epoch: more 30 sentence(s) x2") for note in twice.notes)
+    with pytest.raises(finabsa.ConfigError, match="data.source_repeat maps a source name to a whole number"):
+        load_config(None, {**settings, "data.source_repeat": {"more": 0}}).validate()

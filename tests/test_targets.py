@@ -55,6 +55,8 @@ FRAGMENTS = [
      ["Levi Strauss", "Co", "<LEVI.N>", "Wall Street"], [("Levi Strauss & Co", "LEVI.N"), ("Wall Street", None)]),
     ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss", "<LEVI.N>"], [("Levi Strauss & Co", "LEVI.N")]),
     ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss & Co", "LEVI"], [("Levi Strauss & Co", "LEVI.N")]),
+    # A piece of the bracketed ticker (the exchange letter after the dot) is still the ticker, not a target.
+    ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss & Co", "N"], [("Levi Strauss & Co", "LEVI.N")]),
     ("Apple <AAPL.O> and Tesla rose", ["Apple", "AAPL", "Tesla"], [("Apple", "AAPL.O"), ("Tesla", None)]),
     ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
     ("Apple Inc. (AAPL) rose", ["Apple", "(AAPL)"], [("Apple Inc", "AAPL")]),
@@ -66,6 +68,10 @@ FRAGMENTS = [
     ("Shell and BP rise", ["Shell", "BP"], [("Shell", None), ("BP", None)]),
     ("Tesla and co-founder Musk", ["Tesla", "Musk"], [("Tesla", None), ("Musk", None)]),
     ("Tesco shares surge while Sainsbury slumps", ["Tesco", "Sainsbury"], [("Tesco", None), ("Sainsbury", None)]),
+    # An index keeps its number; a company's figure is no part of its name.
+    ("Apple lifts the S&P 500 to a record", ["Apple", "S&P"], [("Apple", None), ("S&P 500", None)]),
+    ("FTSE 100 slips as Tesco falls 3%", ["FTSE", "Tesco"], [("FTSE 100", None), ("Tesco", None)]),
+    ("Tesco 100 stores to close", ["Tesco"], [("Tesco", None)]),
 ]
 
 

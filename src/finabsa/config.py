@@ -255,6 +255,11 @@ def _data_problems(d: DataConfig) -> list[str]:
         value = getattr(d, name)
         if value is not None and value < 1:
             problems.append(f"data.{name} must be a positive number of rows or null; found {value}")
+    if not isinstance(d.source_repeat, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for k, v in d.source_repeat.items()):
+        problems.append(f"data.source_repeat maps a source name to a whole number of times >= 1, e.g. {{fiqa: 3}}; "
+                        f"found {d.source_repeat!r}")
     return problems
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import DataError
-from .records import Example
+from .records import SOURCE_KEY, Example
 from .sources import USE_KEYS, extra_source, load_data
 from .splits import RunData, carve, normalise_sentence, prepare_splits
 
@@ -39,6 +39,7 @@ class TaskDataNeeds(Protocol):
     def build_labels(self, train: list[Example]) -> list[str]: ...
     def group_rows(self, splits: dict[str, list[Example]], extra: list[Example]) -> tuple[dict, list[Example]]: ...
     def training_notes(self, train: list[Example]) -> list[str]: ...
+    def augment(self, train: list[Example], seed: int) -> list[Example]: ...
 
 
 @dataclass
@@ -65,17 +66,21 @@ def _sample_sentences(rows: list[Example], limit: int, seed: int) -> list[Exampl
     return [e for e in rows if normalise_sentence(e.sentence) in chosen]
 
 
-def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tuple[list[Example], dict, set[str]]:
-    """Training rows of the ``also_train`` entries, the test sets carved from them, and the names of those test
-    sets that are whole sources never trained on.
+def _extra_sets(task: TaskDataNeeds, data_config: Any,
+                notes: list[str]) -> tuple[list[Example], dict, set[str], list[Example]]:
+    """Training rows of the ``also_train`` entries, the test sets carved from them, the names of those test
+    sets that are whole sources never trained on, and the validation rows carved from them.
 
     How an entry's rows are used: ``split`` keeps one split of it (default: all); ``unlabelled`` keeps its
     sentences without their labels (they train only through a distillation teacher's soft targets); ``hold_out``
     carves that fraction of its sentences into a test set named after its path; ``test_only`` makes the whole
-    source such a test set (a source the model never trains on: the cross-source measurement); ``max_rows`` keeps
-    at most that many of its sentences (a seeded sample) for training, or for the test set of a ``test_only`` one.
+    source such a test set (a source the model never trains on: the cross-source measurement); ``validation``
+    carves that fraction of the rest into the validation split (model selection then reads this source too);
+    ``max_rows`` keeps at most that many of its sentences (a seeded sample) for training, or for the test set of a
+    ``test_only`` one.
     """
     extra: list[Example] = []
+    validation: list[Example] = []
     tests: dict[str, list[Example]] = {}
     never_trained: set[str] = set()
     for entry in data_config.also_train:
@@ -99,6 +104,11 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
             tests[name] = held
             notes.append(f"held-out test '{name}': {len(held)} row(s) carved from {source.path} (seeded, "
                          f"sentence-disjoint, {float(use['hold_out']):.0%}); no training sentence touches them.")
+        if use.get("validation"):
+            rows, carved = carve(rows, float(use["validation"]), data_config.split_seed + 3, task.stratify_key)
+            validation.extend(carved)
+            notes.append(f"validation: {len(carved)} row(s) carved from {source.path} ({float(use['validation']):.0%},"
+                         " sentence-disjoint): model selection reads this source too.")
         if use.get("unlabelled"):
             rows = _without_labels(rows)
             notes.append(f"{name}: {len(rows)} sentence(s) without their labels: they train only through the "
@@ -110,7 +120,7 @@ def _extra_sets(task: TaskDataNeeds, data_config: Any, notes: list[str]) -> tupl
                              f"{len(rows)} rows).")
             rows = kept
         extra.extend(rows)
-    return extra, tests, never_trained
+    return extra, tests, never_trained, validation
 
 
 def _without_labels(rows: list[Example]) -> list[Example]:
@@ -126,7 +136,8 @@ def _drop_held_out(rows: list[Example], held: set[str], what: str, notes: list[s
     """``rows`` minus those whose sentence is in a held-out test set (noted when any are)."""
     kept = [e for e in rows if normalise_sentence(e.sentence) not in held]
     if len(kept) < len(rows):
-        notes.append(f"{len(rows) - len(kept)} row(s) of {what} left out: their sentence is in a held-out test set.")
+        notes.append(f"{len(rows) - len(kept)} row(s) of {what} left out: their sentence is in a held-out test or "
+                     "validation set.")
     return kept
 
 
@@ -139,16 +150,17 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
     """Load the configured data set (and ``also_train`` sets) and split it into the task's train/validation/test."""
     splits = load_data(data_config)
     notes: list[str] = []
-    extra, tests, never_trained = _extra_sets(task, data_config, notes)
-    if tests:
-        held = {normalise_sentence(e.sentence) for rows in tests.values() for e in rows}
+    extra, tests, never_trained, extra_validation = _extra_sets(task, data_config, notes)
+    if tests or extra_validation:
+        held = {normalise_sentence(e.sentence) for rows in [*tests.values(), extra_validation] for e in rows}
         splits = {name: rows if name == "test" else _drop_held_out(rows, held, f"split '{name}'", notes)
                   for name, rows in splits.items()}
         extra = _drop_held_out(extra, held, "the extra training data", notes)
-    for rows in [*splits.values(), extra, *tests.values()]:
+    for rows in [*splits.values(), extra, *tests.values(), extra_validation]:
         task.check_examples(rows)
     splits, extra = task.group_rows(splits, extra)
     tests = {name: [e for e in _grouped(task, name, rows) if task.usable(e)] for name, rows in tests.items()}
+    extra_validation = [e for e in _grouped(task, "validation", extra_validation) if task.usable(e)]
     data = prepare_splits(
         splits,
         usable=task.usable,
@@ -164,6 +176,7 @@ def load_task_data(task: TaskDataNeeds, data_config: Any) -> RunData:
         needs=task.data_needs,
     )
     data.notes[:0] = notes
+    data.validation = data.validation + extra_validation
     data.extra_tests = tests
     data.never_trained = never_trained
     return data
@@ -185,8 +198,24 @@ def training_data(task: TaskDataNeeds, data_config: Any) -> TrainingData:
         notes.append(f"{skipped} training row(s) were left out: {task.training_exclusion_reason}.")
     if not train or not validation:
         raise DataError(f"no usable training or validation rows remain for task '{task.describe()}'.")
+    made = task.augment(train, data_config.split_seed)
+    if made:
+        notes.append(f"{len(made)} made training row(s) added to the {len(train)} loaded ones (task '"
+                     f"{task.describe()}' augmentation); validation and test hold none.")
+    train = _repeated(train, data_config.source_repeat, notes) + made
     notes.extend(task.training_notes(train))
     return TrainingData(labels, train, validation, test, notes, data.extra_tests, data.never_trained)
+
+
+def _repeated(train: list[Example], times: dict[str, int], notes: list[str]) -> list[Example]:
+    """``train`` with each row of a source in ``times`` that many times (``data.source_repeat``), noted."""
+    if not times:
+        return train
+    repeated = [e for e in train for _ in range(times.get(str(e.meta.get(SOURCE_KEY)), 1))]
+    counts = {name: sum(1 for e in train if e.meta.get(SOURCE_KEY) == name) for name in times}
+    notes.append("repeated per epoch: " + ", ".join(f"{name} {counts[name]} sentence(s) x{n}"
+                                                     for name, n in times.items()))
+    return repeated
 
 
 def apply_unseen_label_policy(task: TaskDataNeeds, labels: list[str], examples: list[Example], policy: str,

@@ -15,8 +15,8 @@ import ftfy.badness
 from ..errors import DataError
 from .log import LoadLog
 
-__all__ = ["Example", "Mention", "as_example", "parse_aspects", "parse_score", "repair_text", "truncate_aspect",
-           "where"]
+__all__ = ["SOURCE_KEY", "Example", "Mention", "as_example", "parse_aspects", "parse_score", "repair_text",
+           "truncate_aspect", "where"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,11 @@ class Mention:
     label: str | None = None
     aspects: tuple[str, ...] = ()
     origin: str = ""
+
+
+#: ``Example.meta`` key naming the data set a loaded row came from (``dataset``); a user's text has none, which is
+#: how a model with per-source conventions tells loaded rows from text of unknown source.
+SOURCE_KEY = "source"
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,9 @@ class DataConfig:
         flag="--split-column", default=None)
     also_train: list[Any] = _help(
         "More data sets whose rows are added to the training set (multi-data-set training): paths, or mappings "
-        "with the same keys as this section (path, format, agreement, *_column...). Validation and test come "
-        "from the main data set only.",
+        "with the same keys as this section (path, format, agreement, *_column...), and how its rows are used: "
+        "split, max_rows, hold_out (a held-out test set), validation (a share for model selection), test_only, "
+        "unlabelled. The validation and test splits come from the main data set unless an entry says so.",
         flag="--also-train", default_factory=list,
     )
     validation: str = _help(
@@ -57,6 +58,11 @@ class DataConfig:
         default=0.15,
     )
     split_seed: int = _help("Seed of the split generator (kept apart from the training seed).", default=13)
+    source_repeat: dict[str, int] = _help(
+        "Times each training sentence of a source is seen per epoch, by source name (the data set names: fiqa, "
+        "sentfin, a table's file name), e.g. {fiqa: 3}: a small source beside a large one keeps its weight; "
+        "default once each.", default_factory=dict,
+    )
     max_train_rows: int | None = _help("Use at most this many training rows (quick trials).",
         flag="--max-train-rows", default=None)
     max_eval_rows: int | None = _help("Use at most this many validation and test rows (quick trials).",

@@ -29,7 +29,7 @@ from .fiqa import (
 )
 from .labels import SENTIMENT_LABELS
 from .log import LoadLog, SkipRow
-from .records import Example, parse_aspects, parse_score, repair_text, where
+from .records import SOURCE_KEY, Example, parse_aspects, parse_score, repair_text, where
 from .tables import TABLE_SUFFIXES, find_split_file, read_table, require_columns
 
 __all__ = ["FORMATS", "SOURCE_KEYS", "USE_KEYS", "detect_format", "extra_source", "load_data", "load_fiqa",
@@ -284,6 +284,12 @@ def load_data(source: Any, log: LoadLog | None = None) -> dict[str, list[Example
     if fmt not in FORMATS:
         raise UnknownNameError("data format", fmt, list(FORMATS) + ["auto"])
     splits = FORMATS[fmt](source, log)
+    # Loaded rows say which source they came from (meta is each row's own dict): the loader's data set name, or a
+    # table's file or folder name (its rows' ``dataset`` is each file's name, e.g. 'train' and 'test').
+    table_name = Path(str(source.path)).stem if fmt == "table" else None
+    for rows in splits.values():
+        for row in rows:
+            row.meta[SOURCE_KEY] = table_name or row.dataset
     empty = [name for name, rows in splits.items() if not rows]
     if empty and log.strict:
         raise DataError(f"'{source.path}': split(s) {', '.join(empty)} have no usable rows.")
@@ -314,7 +320,7 @@ def load_fiqa(path: str | Path | None = None, fmt: str = "auto", repair: bool = 
 SOURCE_KEYS = ("path", "format", "encoding", "agreement", "text_column", "label_column", "target_column",
                 "score_column", "aspect_column", "split_column", "repair_text")
 #: Keys an ``also_train`` entry may set besides ``SOURCE_KEYS``: how its rows are used (``finabsa.data.prepare``).
-USE_KEYS = ("hold_out", "max_rows", "split", "test_only", "unlabelled")
+USE_KEYS = ("hold_out", "max_rows", "split", "test_only", "unlabelled", "validation")
 
 
 def extra_source(main: Any, entry: Any) -> Any:
@@ -331,6 +337,10 @@ def extra_source(main: Any, entry: Any) -> Any:
                 if key in entry and not (isinstance(entry[key], (int, float)) and entry[key] > 0)]
     if "split" in entry and entry["split"] not in ("train", "validation", "test"):
         problems.append(f"split must be train, validation or test; found {entry['split']!r}")
+    if "validation" in entry and not (isinstance(entry["validation"], (int, float)) and 0 < entry["validation"] < 1):
+        problems.append(f"validation is a fraction of the sentences, between 0 and 1; found {entry['validation']!r}")
+    if "validation" in entry and (entry.get("test_only") or entry.get("unlabelled")):
+        problems.append("validation carves labelled training sentences: not with test_only or unlabelled")
     if "hold_out" in entry and not problems and not entry["hold_out"] < 1:
         problems.append(f"hold_out is a fraction of the sentences, below 1; found {entry['hold_out']!r} (test_only: "
                         "true holds out the whole source)")

@@ -75,6 +75,10 @@ def _body(info: dict[str, Any], config: dict[str, Any], report: dict[str, Any], 
     calibrated = ("calibrated on the validation split by temperature scaling ("
                   + ", ".join(f"{head} {t:.2f}" for head, t in temperatures.items()) + ")") if temperatures \
         else "not calibrated"
+    options = info.get("task_options") or {}
+    conventions = (f"This model learned each of {', '.join(options['source_conventions'])} with its own convention "
+                   f"and answers your text as '{options.get('answer_as') or options['source_conventions'][0]}' "
+                   "does.") if options.get("source_conventions") else "Expect the convention of the training data."
     return [
         f"# {name}", "",
         f"A finabsa model for aspect-based financial sentiment analysis: {info.get('task_description')}, "
@@ -92,7 +96,7 @@ def _body(info: dict[str, Any], config: dict[str, Any], report: dict[str, Any], 
         "metadata above and in `report.md`.", "",
         "## Limitations", "",
         "- Sources disagree on what a target is: FiQA marks the one or two entities a sentence is about, SEntFiN "
-        "every entity (indices, regulators and commodities too). Expect the convention of the training data.",
+        f"every entity (indices, regulators and commodities too). {conventions}",
         "- The FiQA test split is class-balanced (50/50/50) while real news is not: read macro-F1 beside accuracy.",
         "- On news from a source it never trained on the model is much weaker than on its own test splits (the "
         "study's cross-source table measures it).",

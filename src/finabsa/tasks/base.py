@@ -250,6 +250,12 @@ class Task(ABC):
         """Lines for the report and the log about the training rows (e.g. how many rows train each head)."""
         return []
 
+    def augment(self, train: list[Example], seed: int) -> list[Example]:
+        """Made training rows to add to ``train`` (the final training rows, after validation was carved, so a
+        made row never holds a validation sentence); none by default. The joint task joins sentences of opposite
+        sentiment into contrast sentences (``task.contrast_share``)."""
+        return []
+
     def group_rows(self, splits: dict[str, list[Example]], extra: list[Example]) -> tuple[dict, list[Example]]:
         """The loaded splits and extra training rows as this task trains on them; the default keeps one row per
         (sentence, target). The joint task groups them per sentence (``finabsa.data.grouping``)."""

@@ -27,7 +27,7 @@ from transformers.utils import ModelOutput
 from ...data.labels import SENTIMENT_LABELS
 from ...tasks.aspect_tree import AspectTree
 from ...tasks.classification import inverse_frequency
-from ...tasks.joint.pooling import SENTIMENT_OUTPUTS, pool_targets
+from ...tasks.joint.pooling import SENTIMENT_OUTPUTS, SOURCE_IDS, pool_targets
 from . import Distillation, Head, LossFunction, register_head
 
 __all__ = ["JointHead", "JointModel", "JointOutput", "JointCollator", "JointLoss", "HEADS_FILE", "OUTPUT_AXES"]
@@ -64,9 +64,10 @@ class JointModel(nn.Module):
     main_input_name = "input_ids"
     #: The head modules (trained in full beside LoRA and saved with the adapter).
     HEAD_MODULES = ("tagger", "aspect_head", "sentiment_token", "sentiment_sentence", "sentence_sentiment",
-                    "sentiment_context")
+                    "sentiment_context", "source_embedding")
 
-    def __init__(self, encoder: Any, num_tags: int, num_aspects: int, dropout: float = 0.1, context_window: int = 0):
+    def __init__(self, encoder: Any, num_tags: int, num_aspects: int, dropout: float = 0.1, context_window: int = 0,
+                 sources: int = 0, default_source: int = 0):
         super().__init__()
         hidden = encoder.config.hidden_size
         self.context_window = context_window
@@ -90,13 +91,25 @@ class JointModel(nn.Module):
         # The sentence's own sentiment (3 classes): the answer for a target the user names that the text does not
         # contain, trained on sentences whose targets agree.
         self.sentence_sentiment = nn.Linear(hidden, len(SENTIMENT_LABELS))
+        # Source conventions (``task.source_conventions``): one vector per training source added to every input
+        # token, like a segment embedding, so that the encoder learns what each source calls a target and what
+        # its "neutral" means. Zero at the start (training begins from the unconditioned model); a text of unknown
+        # source reads as ``default_source``.
+        self.default_source = default_source
+        self.source_embedding: nn.Embedding | None = None
+        if sources > 1:
+            self.source_embedding = nn.Embedding(sources, hidden)
+            nn.init.zeros_(self.source_embedding.weight)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, labels: Any = None) -> JointOutput:
+                token_type_ids: torch.Tensor | None = None, source_ids: torch.Tensor | None = None,
+                labels: Any = None) -> JointOutput:
         # ``labels`` is accepted (and left to the task's loss) so that the Trainer sees a model that takes labels.
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        inputs: dict[str, torch.Tensor] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.source_embedding is not None:
+            inputs = {"inputs_embeds": self._with_source(input_ids, source_ids), "attention_mask": attention_mask}
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids
         hidden = self.dropout(self.encoder(**inputs).last_hidden_state)
@@ -110,6 +123,15 @@ class JointModel(nn.Module):
                            sentiment_token=self.sentiment_token(tokens),
                            sentiment_sentence=self.sentiment_sentence(sentence),
                            sentence_sentiment=self.sentence_sentiment(sentence))
+
+    def _with_source(self, input_ids: torch.Tensor, source_ids: torch.Tensor | None) -> torch.Tensor:
+        """The word embeddings of ``input_ids`` plus each row's source vector (the default one without
+        ``source_ids``: a constant, so an exported graph takes the same inputs as without conventions)."""
+        assert self.source_embedding is not None
+        words = self.encoder.get_input_embeddings()(input_ids)
+        if source_ids is None:
+            source_ids = torch.full((1,), self.default_source, dtype=torch.long, device=input_ids.device)
+        return words + self.source_embedding(source_ids).unsqueeze(1)
 
     def get_input_embeddings(self) -> nn.Module:
         """The encoder's word embeddings (what explanations attribute to)."""
@@ -130,12 +152,14 @@ class JointModel(nn.Module):
         save_file(self.head_state(), str(Path(folder) / HEADS_FILE))
 
     @classmethod
-    def from_pretrained(cls, location: str, num_tags: int, num_aspects: int, context_window: int = 0) -> JointModel:
+    def from_pretrained(cls, location: str, num_tags: int, num_aspects: int, context_window: int = 0,
+                        sources: int = 0, default_source: int = 0) -> JointModel:
         """The encoder at ``location`` with new heads, or the saved heads when ``location`` holds them."""
         from safetensors.torch import load_file
         from transformers import AutoModel
 
-        model = cls(AutoModel.from_pretrained(location), num_tags, num_aspects, context_window=context_window)
+        model = cls(AutoModel.from_pretrained(location), num_tags, num_aspects, context_window=context_window,
+                    sources=sources, default_source=default_source)
         heads = Path(location) / HEADS_FILE
         if heads.is_file():
             missing = model.load_state_dict(load_file(str(heads)), strict=False).missing_keys
@@ -157,7 +181,9 @@ class JointHead(Head):
     def load(self, location: str, labels: list[str]) -> JointModel:
         return JointModel.from_pretrained(location, num_tags=int(self.spec.settings["tags"]),
                                           num_aspects=self.spec.size,
-                                          context_window=int(self.spec.settings.get("context_window", 0)))
+                                          context_window=int(self.spec.settings.get("context_window", 0)),
+                                          sources=int(self.spec.settings.get("sources", 0)),
+                                          default_source=int(self.spec.settings.get("default_source", 0)))
 
     def lora_settings(self, model: Any) -> dict[str, Any]:
         # The joint model reads token states, not the pooler: leave it out; its heads train in full.
@@ -207,8 +233,11 @@ class JointCollator:
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         labels = [f["labels"] for f in features if "labels" in f]
-        batch = self.tokenizer.pad([{k: v for k, v in f.items() if k != "labels"} for f in features],
-                                   return_tensors="pt")
+        sources = [f[SOURCE_IDS] for f in features if SOURCE_IDS in f]
+        batch = self.tokenizer.pad([{k: v for k, v in f.items() if k not in ("labels", SOURCE_IDS)}
+                                    for f in features], return_tensors="pt")
+        if sources:
+            batch[SOURCE_IDS] = torch.tensor(sources)
         if labels:
             length = batch["input_ids"].shape[1]
             left = self.tokenizer.padding_side == "left"

@@ -7,8 +7,9 @@ repeats of the same text are one target (its sentiment pooled over all its menti
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&"), a ticker written beside
 its company (``<LEVI.N>``, ``(AAPL)``) becomes that target's ``ticker`` instead of a target of its own, a trailing
-possessive is dropped ("Barclays's" -> "Barclays"), and fragments that name nothing on their own (a lone legal
-suffix such as "Inc" or "Co", a single letter) are dropped.
+possessive is dropped ("Barclays's" -> "Barclays"), an index keeps its number ("S&P" + " 500", "FTSE" + " 100"),
+and fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are
+dropped.
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ __all__ = ["SentimentParts", "decode_spans", "merge_fragments", "targets_with_se
            "sentence_sentiment"]
 
 #: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``.
-_BESIDE_TICKER = re.compile(r"^[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]$")
+_TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]")
 #: What may stand between two fragments of one name.
 _CONNECTOR = re.compile(r"^\s*(?:&|and|of|de|du|la)?\s*$", flags=re.IGNORECASE)
 _SUFFIXES = {s for s in LEGAL_SUFFIXES if " " not in s and s != "the"}
+#: Index names whose number is part of the name ("S&P 500", "FTSE 100", "Nikkei 225"): the tagger often stops
+#: before the number.
+_INDEX_NAMES = ("s&p", "ftse", "nikkei", "dax", "cac", "russell", "stoxx", "euro stoxx", "hang seng", "asx", "nifty",
+                "kospi", "ibex", "aex", "smi", "omx", "tsx", "mib", "bse", "sensex")
+_INDEX_NUMBER = re.compile(r"\s+\d{2,4}(?![\w.,]\d)")
 
 
 @dataclass(frozen=True)
@@ -83,12 +89,13 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         if not span["text"]:
             continue
         _absorb_suffix(span, sentence, feature)
+        _absorb_index_number(span, sentence, feature)
         last = merged[-1] if merged else None
         between = sentence[last["end"]:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
             _extend(last, span, sentence)
-        elif last and not between.strip(" ,.<(") and _ticker_beside(span, sentence):
-            last["ticker"] = _ticker_beside(span, sentence)
+        elif last and (ticker := _ticker_beside(span, sentence)) and not sentence[last["end"]:ticker[0]].strip(" ,."):
+            last["ticker"] = ticker[1]
             last["tokens"] = last["tokens"] + span["tokens"]
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
             _extend(last, span, sentence)
@@ -98,16 +105,14 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
     return [span for span in merged if not _names_nothing(span["text"])]
 
 
-def _ticker_beside(span: dict[str, Any], sentence: str) -> str | None:
-    """The ticker a span is, when the text writes it in brackets (``<LEVI.N>``, ``(AAPL)``: the tagger may mark
-    the brackets or only the symbol inside them); None otherwise."""
-    start, end = span["start"], span["end"]
-    while start > 0 and sentence[start - 1] in "<(":
-        start -= 1
-    match = re.match(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]", sentence[start:])
-    if not match or start + match.end() < end or not _BESIDE_TICKER.match(match.group(0)):
-        return None
-    return match.group(0).strip("<>() ").split(":")[-1].strip()
+def _ticker_beside(span: dict[str, Any], sentence: str) -> tuple[int, str] | None:
+    """Where the bracketed ticker that holds a span starts, and the ticker, when the text writes one there
+    (``<LEVI.N>``, ``(AAPL)``: the tagger may mark the brackets, the symbol inside them or a piece of it such as the
+    ``N`` of ``LEVI.N``); None otherwise."""
+    for match in _TICKER_IN_TEXT.finditer(sentence):
+        if match.start() <= span["start"] and span["end"] <= match.end():
+            return match.start(), match.group(0).strip("<>() ").split(":")[-1].strip()
+    return None
 
 
 def _extend(span: dict[str, Any], other: dict[str, Any], sentence: str) -> None:
@@ -139,6 +144,16 @@ def _absorb_suffix(span: dict[str, Any], sentence: str, feature: dict[str, Any])
     extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], end)])
              if t not in span["tokens"]]
     span.update(end=end, text=sentence[span["start"]:end], tokens=span["tokens"] + extra)
+
+
+def _absorb_index_number(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """Extend an index's name over the number that follows it in the text ("S&P" + " 500")."""
+    match = _INDEX_NUMBER.match(sentence, span["end"])
+    if not match or span["text"].strip().lower() not in _INDEX_NAMES:
+        return
+    extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], match.end())])
+             if t not in span["tokens"]]
+    span.update(end=match.end(), text=sentence[span["start"]:match.end()], tokens=span["tokens"] + extra)
 
 
 def _without_possessive(span: dict[str, Any], sentence: str) -> dict[str, Any]:

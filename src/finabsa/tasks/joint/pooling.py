@@ -15,10 +15,14 @@ import numpy as np
 from ...data.labels import SENTIMENT_LABELS
 from ..base import softmax
 
-__all__ = ["SENTIMENT_OUTPUTS", "pool_targets", "membership", "span_sentiment"]
+__all__ = ["SENTIMENT_OUTPUTS", "SOURCE_IDS", "pool_targets", "membership", "span_sentiment"]
 
 #: Sentiment outputs per target: three class logits (``SENTIMENT_LABELS`` order) and one score (tanh -> [-1, 1]).
 SENTIMENT_OUTPUTS = len(SENTIMENT_LABELS) + 1
+#: The feature (and model input) naming each sentence's source convention (``task.source_conventions``); the
+#: task writes it, the joint head's collator and model read it (like the sentiment outputs above, both sides share
+#: the graph's interface).
+SOURCE_IDS = "source_ids"
 
 
 def pool_targets(token_part: Any, sentence_part: Any, members: Any, sentence_context: bool) -> tuple[Any, Any]:

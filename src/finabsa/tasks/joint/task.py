@@ -29,15 +29,17 @@ import numpy as np
 
 from ...data.grouping import group_by_sentence, merge_sources
 from ...data.labels import ASPECT_LEVELS, SENTIMENT_LABELS
-from ...data.records import Example, Mention
+from ...data.records import SOURCE_KEY, Example, Mention
 from ...data.spans import find_target_spans
 from ...errors import DataError
 from ..aspect_tree import AspectTree
 from ..base import HeadSpec, Task, choice_problems, register_task, softmax
 from ..hooks import DistillationHooks, ExplanationHooks, PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
+from .contrast import contrast_sentences
 from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
 from .distillation import student_soft_labels, teacher_soft_targets
+from .pooling import SOURCE_IDS
 from .scoring import joint_metrics, mention_class, pairs_text, sentence_class
 
 __all__ = ["JointTask", "JointOptions"]
@@ -73,6 +75,17 @@ class JointOptions:
     sentence_context: bool = field(default=False, metadata={"help": "Add a sentence-level part to each target's "
                                                                     "pooled span (default: the span alone, so that "
                                                                     "targets of one sentence can differ)."})
+    contrast_share: float = field(default=0.0, metadata={
+        "help": "Add this share of made contrast sentences to training: a sentence whose targets are positive "
+                "joined to one whose targets are negative or neutral ('X surges while Y slumps'), each target "
+                "keeping its clause's sentiment (0: none)."})
+    source_conventions: list[str] = field(default_factory=list, metadata={
+        "help": "Training sources (data set names: fiqa, sentfin, ...) that each keep their own conventions (which "
+                "entities are targets, what neutral means), learned through a source vector added to every input "
+                "token; [] (default): one convention for all sources."})
+    answer_as: str = field(default="", metadata={
+        "help": "With source_conventions: the source whose conventions answer texts of unknown source (a user's "
+                "text, a source not listed); default: the first listed."})
 
     def __post_init__(self) -> None:
         self.aspect_level = str(self.aspect_level)
@@ -106,9 +119,11 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
                             f"{options.context_window}")
         if options.min_targets < 0:
             problems.append(f"task 'joint' min_targets must be >= 0; found {options.min_targets}")
+        if not 0 <= options.contrast_share <= 1:
+            problems.append(f"task 'joint' contrast_share must be between 0 and 1; found {options.contrast_share}")
         if not 0 < options.fuzzy_threshold <= 1:
             problems.append(f"task 'joint' fuzzy_threshold must be in (0, 1]; found {options.fuzzy_threshold}")
-        return problems
+        return problems + _convention_problems(options)
 
     # -- data -----------------------------------------------------------------------------------------------
     def check_examples(self, examples: list[Example]) -> None:
@@ -150,6 +165,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         grouped = {name: group_by_sentence(rows) for name, rows in splits.items() if name != "train"}
         return {"train": main, **grouped}, extra
 
+    def augment(self, train: list[Example], seed: int) -> list[Example]:
+        return contrast_sentences(train, self.options.contrast_share, seed) if self.options.contrast_share else []
+
     def gold(self, example: Example) -> Any:
         return pairs_text((m.text, mention_class(m)) for m in example.mentions if mention_class(m))
 
@@ -161,9 +179,22 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
 
     def head(self, labels: list[str]) -> HeadSpec:
         """The joint head: ``size`` aspects; the tag count and the options its model and loss read."""
+        conventions = self.options.source_conventions
         return HeadSpec("joint", size=len(labels), settings={
             "tags": len(BIO_LABELS), "sentence_context": self.options.sentence_context,
-            "score_weight": self.options.score_weight, "context_window": self.options.context_window})
+            "score_weight": self.options.score_weight, "context_window": self.options.context_window,
+            **({"sources": len(conventions), "default_source": self._default_source()} if conventions else {})})
+
+    def _default_source(self) -> int:
+        conventions = self.options.source_conventions
+        return conventions.index(self.options.answer_as) if self.options.answer_as in conventions else 0
+
+    def source_index(self, example: Example) -> int:
+        """The convention an example is read with: its loaded source's when listed, else ``answer_as``'s (a
+        user's text carries no source)."""
+        source = example.meta.get(SOURCE_KEY)
+        conventions = self.options.source_conventions
+        return conventions.index(source) if source in conventions else self._default_source()
 
     def training_notes(self, train: list[Example]) -> list[str]:
         """How many training sentences and targets train each head (the others are masked for them)."""
@@ -171,6 +202,7 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         located = [m for e, found in zip(train, spans) for m, where in zip(e.mentions, found) if where]
         tagged = sum(1 for e, found in zip(train, spans) if found and all(found))
         classes = Counter(mention_class(m) for m in located if mention_class(m))
+        notes = [self._convention_note(train)] if self.options.source_conventions else []
         scored = sum(1 for m in located if m.score is not None)
         agreed = sum(1 for e in train if sentence_class(e) or (self.options.sentence_rows and self._sentence_label(e)))
         note = (f"heads trained: target tags on {tagged} of {len(train)} sentences; aspect on "
@@ -180,7 +212,18 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
                 "whose targets agree (or that carry a sentence label). A head is masked for the sentences that "
                 "lack its labels.")
         logger.info(note)
-        return [note]
+        return [note, *notes]
+
+    def _convention_note(self, train: list[Example]) -> str:
+        conventions = self.options.source_conventions
+        counts = Counter(conventions[self.source_index(e)] for e in train)
+        unlisted = sorted({str(e.meta.get(SOURCE_KEY)) for e in train if e.meta.get(SOURCE_KEY) not in conventions})
+        note = (f"source conventions: {', '.join(f'{name} {counts[name]} sentences' for name in conventions)}; "
+                f"texts of unknown source answer as '{conventions[self._default_source()]}'")
+        if unlisted:
+            note += f" (training sentences of {', '.join(unlisted)}, not listed, train as it too)"
+        logger.info(note)
+        return note
 
     def _mention_spans(self, example: Example) -> list[list[tuple[int, int]]]:
         """The character spans of each mention in its sentence (``[]`` for one that cannot be located)."""
@@ -189,6 +232,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     # -- encoding -------------------------------------------------------------------------------------------
     def encode(self, examples, tokenizer, labels, max_length, with_labels):
         features = token_features(examples, tokenizer, max_length)
+        if self.options.source_conventions:
+            for feature, example in zip(features, examples):
+                feature[SOURCE_IDS] = self.source_index(example)
         if with_labels:
             index = {label: i for i, label in enumerate(labels)}
             for feature, example in zip(features, examples):
@@ -314,6 +360,21 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     def score(self, examples, predictions, labels, evaluation):
         return joint_metrics(examples, predictions, self._tree(labels) if labels else None,
                              evaluation.bootstrap_samples, evaluation.confidence)
+
+
+def _convention_problems(options: JointOptions) -> list[str]:
+    conventions = options.source_conventions
+    if not isinstance(conventions, list) or not all(isinstance(c, str) and c for c in conventions):
+        return [f"task 'joint' source_conventions must be a list of data set names such as [fiqa, sentfin]; found "
+                f"{conventions!r}"]
+    problems = []
+    if len(conventions) == 1 or len(set(conventions)) != len(conventions):
+        problems.append(f"task 'joint' source_conventions lists two or more distinct sources (or none); found "
+                        f"{conventions}")
+    if options.answer_as and options.answer_as not in conventions:
+        problems.append(f"task 'joint' answer_as must be one of source_conventions {conventions}; found "
+                        f"'{options.answer_as}'")
+    return problems
 
 
 def _numpy(value: Any) -> np.ndarray:
