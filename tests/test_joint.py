@@ -546,3 +546,20 @@ def test_a_small_source_can_be_repeated_per_epoch(joint_data, tmp_path):
     assert any(note.startswith("repeated per epoch: more 30 sentence(s) x2") for note in twice.notes)
     with pytest.raises(finabsa.ConfigError, match="data.source_repeat maps a source name to a whole number"):
         load_config(None, {**settings, "data.source_repeat": {"more": 0}}).validate()
+
+
+def test_the_sentiment_of_the_models_own_best_target_is_scored_against_the_first_gold_target():
+    from finabsa.tasks.joint.scoring import joint_metrics
+
+    def target(text: str, score: float, label: str) -> dict:
+        return {"text": text, "score": score, "sentiment": {"label": label}}
+
+    examples = [Example("Tesco surges", mentions=(Mention("Tesco", label="positive"),)),
+                Example("BP fined", mentions=(Mention("BP", label="negative"),)),
+                Example("Shell flat", mentions=(Mention("Shell", label="neutral"),))]
+    predictions = [{"targets": [target("Tesco", 0.9, "positive"), target("shares", 0.2, "negative")]},
+                   {"targets": [target("fined", 0.8, "positive"), target("BP", 0.7, "negative")]},
+                   {"targets": []}]  # no target answered: wrong
+    metrics = joint_metrics(examples, predictions, None, bootstrap_samples=0, confidence=0.95)
+    assert metrics["best_target_sentiment_accuracy"] == pytest.approx(1 / 3)
+    assert metrics["best_target_sentiment_n"] == 3

@@ -66,7 +66,28 @@ def _target_scores(examples: list[Example], predictions: list[dict], kwargs: dic
     single = target_metrics([e.mentions[0].text for e, _ in rows], top, **kwargs)
     metrics.update({f"target_{k}": v for k, v in single.items() if k in ("exact_match", "exact_match_ci",
                                                                           "token_f1")})
+    metrics.update(_best_target_sentiment(rows, kwargs))
     return metrics
+
+
+def _best_target_sentiment(rows: list[tuple[Example, dict]], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The sentiment of the model's own best-scoring target against the first gold target's class: the joint
+    model's counterpart of the pipeline's "sentiment with predicted target and aspects" (a sentence with no
+    predicted target counts as wrong)."""
+    gold, found = [], []
+    for example, prediction in rows:
+        label = mention_class(example.mentions[0])
+        if label:
+            best = max(prediction["targets"], key=lambda t: t["score"]) if prediction["targets"] else None
+            gold.append(label)
+            found.append(best["sentiment"]["label"] if best else None)
+    answered = [(g, f) for g, f in zip(gold, found) if f]
+    if not answered:
+        return {}
+    part = classification_metrics([g for g, _ in answered], [f for _, f in answered], list(SENTIMENT_LABELS),
+                                  **kwargs)
+    return {"best_target_sentiment_accuracy": sum(g == f for g, f in zip(gold, found)) / len(gold),
+            "best_target_sentiment_macro_f1": part["macro_f1"], "best_target_sentiment_n": len(gold)}
 
 
 def _sentiment_scores(examples: list[Example], predictions: list[dict], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -104,7 +104,8 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     selection_greater_is_better: ClassVar[bool] = True
     headline_metrics: ClassVar[tuple[str, ...]] = (
         "pair_f1", "pair_precision", "pair_recall", "target_exact_match", "target_f1", "sentiment_accuracy",
-        "sentiment_macro_f1", "sentiment_mixed_accuracy", "aspect_level1_accuracy", "aspect_level1_macro_f1",
+        "sentiment_macro_f1", "sentiment_mixed_accuracy", "best_target_sentiment_accuracy",
+        "best_target_sentiment_macro_f1", "aspect_level1_accuracy", "aspect_level1_macro_f1",
         "aspect_level2_accuracy", "aspect_level2_macro_f1", "aspect_full_accuracy", "aspect_full_macro_f1",
     )
 
