@@ -76,9 +76,9 @@ class JointOptions:
                                                                     "pooled span (default: the span alone, so that "
                                                                     "targets of one sentence can differ)."})
     contrast_share: float = field(default=0.0, metadata={
-        "help": "Add this share of made contrast sentences to training: a sentence whose targets are positive "
-                "joined to one whose targets are negative or neutral ('X surges while Y slumps'), each target "
-                "keeping its clause's sentiment (0: none)."})
+        "help": "Add this share of made contrast sentences to training: two sentences of one source whose "
+                "targets' sentiments differ, joined ('X surges while Y slumps'), each target keeping its clause's "
+                "sentiment (0: none)."})
     source_conventions: list[str] = field(default_factory=list, metadata={
         "help": "Training sources (data set names: fiqa, sentfin, ...) that each keep their own conventions (which "
                 "entities are targets, what neutral means), learned through a source vector added to every input "
