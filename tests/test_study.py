@@ -125,8 +125,9 @@ def test_study_file_problems_come_together(tmp_path, tiny_data, tiny_bert):
 
 def test_shipped_study_presets_are_valid():
     spec = load_study(REPO / "configs" / "study-fiqa.yaml")
-    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 15 and list(spec.stages) == ["sentfin-sentiment"]
-    assert [c.view_of for c in spec.cells if c.name.startswith("joint, read")] == [spec.cells[8].name] * 4
+    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 16 and list(spec.stages) == ["sentfin-sentiment"]
+    assert [c.view_of for c in spec.cells if c.name.startswith("joint, read")] == [spec.cells[8].name] * 5
+    assert "joint, read at the sentiment of its own best target" in [c.name for c in spec.cells]
     # The two cross-source cells train one seed each and hold a source out as a test_only set.
     cross = [c for c in spec.cells if c.seeds]
     assert [c.seeds for c in cross] == [[1], [1]]
