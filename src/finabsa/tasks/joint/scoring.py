@@ -62,25 +62,24 @@ def _target_scores(examples: list[Example], predictions: list[dict], kwargs: dic
     found_pairs = [{(normalise_answer(t["text"]), t["sentiment"]["label"]) for t in p["targets"]} for _, p in rows]
     metrics.update(set_metrics(gold_pairs, found_pairs, "pair_"))
     # The single-target view, comparable with the target task: the best-scoring span against the first target.
-    top = [max(p["targets"], key=lambda t: t["score"])["text"] if p["targets"] else "" for _, p in rows]
-    single = target_metrics([e.mentions[0].text for e, _ in rows], top, **kwargs)
+    best = [max(p["targets"], key=lambda t: t["score"]) if p["targets"] else None for _, p in rows]
+    single = target_metrics([e.mentions[0].text for e, _ in rows], [t["text"] if t else "" for t in best], **kwargs)
     metrics.update({f"target_{k}": v for k, v in single.items() if k in ("exact_match", "exact_match_ci",
                                                                           "token_f1")})
-    metrics.update(_best_target_sentiment(rows, kwargs))
+    metrics.update(_best_target_sentiment([e for e, _ in rows], best, kwargs))
     return metrics
 
 
-def _best_target_sentiment(rows: list[tuple[Example, dict]], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The sentiment of the model's own best-scoring target against the first gold target's class: the joint
-    model's counterpart of the pipeline's "sentiment with predicted target and aspects" (a sentence with no
-    predicted target counts as wrong)."""
+def _best_target_sentiment(examples: list[Example], best: list[dict | None], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The sentiment of the model's own best-scoring target (``best``, one per example, None when it answered
+    none) against the first gold target's class: the joint model's counterpart of the pipeline's "sentiment with
+    predicted target and aspects" (a sentence with no predicted target counts as wrong)."""
     gold, found = [], []
-    for example, prediction in rows:
+    for example, target in zip(examples, best):
         label = mention_class(example.mentions[0])
         if label:
-            best = max(prediction["targets"], key=lambda t: t["score"]) if prediction["targets"] else None
             gold.append(label)
-            found.append(best["sentiment"]["label"] if best else None)
+            found.append(target["sentiment"]["label"] if target else None)
     answered = [(g, f) for g, f in zip(gold, found) if f]
     if not answered:
         return {}
