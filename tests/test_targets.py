@@ -66,6 +66,11 @@ FRAGMENTS = [
     ("It is a Barclays s deal", ["Barclays", "s"], [("Barclays", None)]),
     # Two companies stay two targets: "and" joins names only across "&", and "co-founder" is no suffix.
     ("Shell and BP rise", ["Shell", "BP"], [("Shell", None), ("BP", None)]),
+    # Two capitalised parts side by side are one name; two tickers side by side stay two.
+    ("AstraZeneca teams with Daiichi Sankyo", ["AstraZeneca", "Daiichi", "Sankyo"],
+     [("AstraZeneca", None), ("Daiichi Sankyo", None)]),
+    ("AAPL MSFT rally", ["AAPL", "MSFT"], [("AAPL", None), ("MSFT", None)]),
+    ("Kraft, Cadbury rise", ["Kraft", "Cadbury"], [("Kraft", None), ("Cadbury", None)]),
     ("Tesla and co-founder Musk", ["Tesla", "Musk"], [("Tesla", None), ("Musk", None)]),
     ("Tesco shares surge while Sainsbury slumps", ["Tesco", "Sainsbury"], [("Tesco", None), ("Sainsbury", None)]),
     # An index keeps its number; a company's figure is no part of its name.

@@ -5,7 +5,8 @@ repeats of the same text are one target (its sentiment pooled over all its menti
 ``min_targets`` spans are answered through the best-scoring span.
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
-joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&"), a ticker written beside
+joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
+side by side), a ticker written beside
 its company (``<LEVI.N>``, ``(AAPL)``) becomes that target's ``ticker`` instead of a target of its own, a trailing
 possessive is dropped ("Barclays's" -> "Barclays"), an index keeps its number ("S&P" + " 500", "FTSE" + " 100"),
 and fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are
@@ -124,10 +125,20 @@ def _extend(span: dict[str, Any], other: dict[str, Any], sentence: str) -> None:
 
 def _joins(first: dict[str, Any], second: dict[str, Any], between: str) -> bool:
     """Whether two spans with only a connector between them are one name: a suffix after a name ("& Co"), a name
-    ending in a connector ("Bank of" + "America"), or two capitalised parts joined by "&"."""
+    ending in a connector ("Bank of" + "America"), two capitalised parts joined by "&", or two capitalised parts
+    one space apart ("Daiichi" + "Sankyo": two entities are written with a comma or a word between them), unless
+    both are tickers ("AAPL MSFT")."""
     if second["text"].strip(". ").lower() in _SUFFIXES or first["text"].split()[-1].lower() in ("of", "&", "and"):
         return True
-    return "&" in between and first["text"][:1].isupper() and second["text"][:1].isupper()
+    if not (first["text"][:1].isupper() and second["text"][:1].isupper()):
+        return False
+    if len(between) <= 1:  # "" or one space (the connector pattern allows only whitespace or a connector)
+        return not (_looks_like_ticker(first["text"]) and _looks_like_ticker(second["text"]))
+    return "&" in between
+
+
+def _looks_like_ticker(text: str) -> bool:
+    return text.isupper() and len(text) <= 5 and " " not in text
 
 
 _SUFFIX_AFTER = re.compile(r",?\s+(?:(?:&|and)\s+)?(" + "|".join(sorted(_SUFFIXES, key=len, reverse=True))
