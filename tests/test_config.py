@@ -71,6 +71,13 @@ def test_bad_override_is_reported_with_other_problems():
     assert "training.epochs must be > 0" in str(info.value)
 
 
+def test_a_head_learning_rate_is_checked_with_the_other_rates():
+    config = RunConfig().with_overrides({"training.head_learning_rate": "0.001", "adapter.method": "full"})
+    assert config.training.head_learning_rate == 1e-3
+    with pytest.raises(ConfigError, match=r"training.head_learning_rate must be in \(0, 1\) or null; found 2.0"):
+        RunConfig().with_overrides({"training.head_learning_rate": "2"}).validate()
+
+
 def test_yaml_round_trip(tmp_path):
     config = RunConfig.from_dict({"task": {"name": "target", "method": "generate"}, "training": {"seed": 7}})
     path = tmp_path / "config.yaml"

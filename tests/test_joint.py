@@ -563,3 +563,26 @@ def test_the_sentiment_of_the_models_own_best_target_is_scored_against_the_first
     metrics = joint_metrics(examples, predictions, None, bootstrap_samples=0, confidence=0.95)
     assert metrics["best_target_sentiment_accuracy"] == pytest.approx(1 / 3)
     assert metrics["best_target_sentiment_n"] == 3
+
+
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_the_head_can_learn_at_its_own_rate(tiny_bert, method):
+    from finabsa.config import AdapterConfig
+    from finabsa.models import build_model, resolve_model, trained_head_parameters
+    from finabsa.training.trainer import with_head_groups
+
+    task = build_task("joint", {"source_conventions": ["fiqa", "sentfin"]})
+    model = build_model(resolve_model(str(tiny_bert)), task.head(["Stock/Price Action"]), ["Stock/Price Action"],
+                        AdapterConfig(method=method, rank=2))
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    head = set(trained_head_parameters(model))
+    assert head and head < set(trainable)
+    assert any("tagger" in n for n in head) and any("source_embedding" in n for n in head)
+    assert not any("encoder.layer" in n and "modules_to_save" not in n for n in head)
+    optimizer = torch.optim.AdamW([{"params": list(trainable.values()), "weight_decay": 0.01}], lr=5e-5)
+    with_head_groups(optimizer, model, head_learning_rate=1e-3)
+    rate_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    assert len(rate_of) == len(trainable), "every trainable parameter stays in exactly one group"
+    assert {rate_of[id(trainable[n])] for n in head} == {1e-3}
+    assert {rate_of[id(p)] for n, p in trainable.items() if n not in head} == {5e-5}
+    assert all(group["weight_decay"] == 0.01 for group in optimizer.param_groups)

@@ -83,6 +83,11 @@ class TrainingConfig:
         "Peak learning rate; default by method: lora 5e-4, full 5e-5, frozen 2e-3.",
         flag="--learning-rate", default=None,
     )
+    head_learning_rate: float | None = _help(
+        "Peak learning rate of the task head (the new layers above the pretrained model); null: learning_rate. "
+        "Full fine-tuning moves the pretrained weights at a small rate (5e-5) at which a new head learns slowly.",
+        flag="--head-learning-rate", default=None,
+    )
     batch_size: int = _help("Training batch size per device.", flag="--batch-size", default=16)
     eval_batch_size: int = _help("Batch size for validation, test and prediction.", default=64)
     weight_decay: float = _help("AdamW weight decay.", default=0.01)
@@ -305,6 +310,8 @@ def _training_problems(t: TrainingConfig, e: EvaluationConfig) -> list[str]:
         problems.append(f"training.epochs must be > 0; found {t.epochs}")
     if t.learning_rate is not None and not 0 < t.learning_rate < 1:
         problems.append(f"training.learning_rate must be in (0, 1); found {t.learning_rate}")
+    if t.head_learning_rate is not None and not 0 < t.head_learning_rate < 1:
+        problems.append(f"training.head_learning_rate must be in (0, 1) or null; found {t.head_learning_rate}")
     for name in ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "logging_steps"):
         if getattr(t, name) < 1:
             problems.append(f"training.{name} must be >= 1; found {getattr(t, name)}")

@@ -9,6 +9,7 @@ from .build import (
     load_trained,
     merged_model,
     save_trained,
+    trained_head_parameters,
 )
 from .hub import MODEL_ALIASES, ResolvedModel, cache_dir, load_tokenizer, resolve_model
 
@@ -25,4 +26,5 @@ __all__ = [
     "merged_model",
     "resolve_model",
     "save_trained",
+    "trained_head_parameters",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "build_model",
     "default_target_modules",
     "head_parameter_names",
+    "trained_head_parameters",
     "save_trained",
     "load_trained",
     "merged_model",
@@ -83,6 +84,16 @@ def head_parameter_names(model: Any) -> list[str]:
     """Names of parameters outside the pretrained backbone (the task head)."""
     prefix = getattr(model, "base_model_prefix", "")
     return [n for n, _ in model.named_parameters() if not (prefix and n.startswith(prefix + "."))]
+
+
+def trained_head_parameters(model: Any) -> list[str]:
+    """Names of the trainable parameters that belong to the task head: under LoRA the head copies PEFT trains
+    (``modules_to_save``), otherwise the parameters outside the pretrained backbone."""
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    if any(".modules_to_save." in n for n in trainable):
+        return [n for n in trainable if ".modules_to_save." in n]
+    heads = set(head_parameter_names(model))
+    return [n for n in trainable if n in heads]
 
 
 def build_model(model: ResolvedModel, head: HeadSpec, labels: list[str], adapter: AdapterConfig,

@@ -336,6 +336,7 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
         compute_loss_func=training_loss(task, head, train_features, data.labels, config.training.class_weighting,
                                         _distillation(config)),
         callbacks=callbacks,
+        head_learning_rate=config.training.head_learning_rate,
     )
     if arguments.disable_tqdm:
         from transformers.trainer_callback import PrinterCallback

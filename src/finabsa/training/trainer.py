@@ -12,7 +12,8 @@ import torch
 from ..config import RunConfig
 from ..tasks import Task
 
-__all__ = ["ListDataset", "EpochSeededSampler", "trainer_class", "training_arguments", "staging_arguments",
+__all__ = ["ListDataset", "EpochSeededSampler", "trainer_class", "with_head_groups", "training_arguments",
+           "staging_arguments",
            "metrics_logger", "checkpoint_every", "barrier", "keep_metrics_until", "step_of"]
 
 
@@ -63,7 +64,19 @@ def trainer_class() -> type:
     from transformers import Trainer
 
     class FinabsaTrainer(Trainer):
-        """The Hugging Face Trainer with a resumable, epoch-seeded training order."""
+        """The Hugging Face Trainer with a resumable, epoch-seeded training order, and the task head's own peak
+        learning rate when ``head_learning_rate`` is given."""
+
+        def __init__(self, *args: Any, head_learning_rate: float | None = None, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.head_learning_rate = head_learning_rate
+
+        def create_optimizer(self, model=None):
+            fresh = self.optimizer is None
+            optimizer = super().create_optimizer(model)
+            if fresh and self.head_learning_rate is not None:
+                with_head_groups(optimizer, self.model if model is None else model, self.head_learning_rate)
+            return optimizer
 
         def _get_train_sampler(self, train_dataset=None):
             dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -73,6 +86,22 @@ def trainer_class() -> type:
                                       _groups_by_length(self.args))
 
     return FinabsaTrainer
+
+
+def with_head_groups(optimizer: torch.optim.Optimizer, model: Any, head_learning_rate: float) -> None:
+    """Split each parameter group of ``optimizer`` into the task head's parameters (at ``head_learning_rate``)
+    and the rest (at the group's rate); the schedule that follows scales both alike (warm-up, decay)."""
+    from ..models import trained_head_parameters
+
+    names = set(trained_head_parameters(model))
+    head = {id(p) for n, p in model.named_parameters() if n in names}
+    groups = []
+    for group in optimizer.param_groups:
+        for params, rate in (([p for p in group["params"] if id(p) not in head], group["lr"]),
+                             ([p for p in group["params"] if id(p) in head], head_learning_rate)):
+            if params:
+                groups.append({**group, "params": params, "lr": rate})
+    optimizer.param_groups = groups
 
 
 def _groups_by_length(args: Any) -> bool:
