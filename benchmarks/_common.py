@@ -62,6 +62,19 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def joint_run_sets(predictor: Any, per_source: bool = False) -> dict[str, list]:
+    """The sentences a joint run reads, rebuilt from its saved configuration: validation (and, with ``per_source``,
+    validation per source), its test split, and the held-out sets its ``also_train`` entries carve."""
+    from finabsa.data.prepare import training_data
+    from finabsa.data.records import SOURCE_KEY
+
+    data = training_data(predictor.task, predictor.info["config"].data)
+    sources: dict[str, list] = {}
+    for example in data.validation if per_source else []:
+        sources.setdefault(f"validation ({example.meta.get(SOURCE_KEY)})", []).append(example)
+    return {"validation": data.validation, **sources, "test split": data.test, **data.extra_tests}
+
+
 def missing_pipeline_message(path: Path) -> str:
     return (
         f"the pipeline file '{path}' names run folders that do not exist yet. Run the README's main command "

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from finabsa.run_layout import read_report
 
     epochs = {"training.epochs": args.epochs} if args.epochs else {}
-    print(f"{hardware_line(hardware())}\njoint preset (MiniLM + LoRA), {threads} thread(s)", flush=True)
+    print(f"{hardware_line(hardware())}\njoint preset (configs/joint.yaml), {threads} thread(s)", flush=True)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         if args.in_source:

@@ -16,7 +16,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, hardware, hardware_line, set_threads, write_json
+from _common import REPO, hardware, hardware_line, joint_run_sets, set_threads, write_json
 
 METRICS = ("pair_f1", "pair_precision", "pair_recall", "target_f1", "target_predicted")
 
@@ -32,12 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import finabsa
     from finabsa.config import EvaluationConfig
-    from finabsa.data.prepare import training_data
 
     predictor = finabsa.load(args.run)
-    config = predictor.info["config"]
-    data = training_data(predictor.task, config.data)
-    sets = {"validation": data.validation, "test split": data.test, **data.extra_tests}
+    sets = joint_run_sets(predictor)
     no_intervals = EvaluationConfig(bootstrap_samples=0)
     print(f"{hardware_line(hardware())}\n{args.run}: task.{args.option} off / on")
     print("| set | option | " + " | ".join(METRICS) + " |\n|---|---|" + "---:|" * len(METRICS))
