@@ -586,3 +586,23 @@ def test_the_head_can_learn_at_its_own_rate(tiny_bert, method):
     assert {rate_of[id(trainable[n])] for n in head} == {1e-3}
     assert {rate_of[id(p)] for n, p in trainable.items() if n not in head} == {5e-5}
     assert all(group["weight_decay"] == 0.01 for group in optimizer.param_groups)
+
+
+def test_the_trainer_builds_its_optimizer_with_the_heads_rate(tiny_bert, tmp_path):
+    from transformers import TrainingArguments
+
+    from finabsa.config import AdapterConfig
+    from finabsa.models import build_model, resolve_model, trained_head_parameters
+    from finabsa.training.trainer import trainer_class
+
+    task = build_task("joint")
+    model = build_model(resolve_model(str(tiny_bert)), task.head(["Stock"]), ["Stock"], AdapterConfig(method="full"))
+    trainer = trainer_class()(model=model, args=TrainingArguments(output_dir=str(tmp_path), learning_rate=5e-5,
+                                                                   report_to="none"), head_learning_rate=2e-3)
+    optimizer = trainer.create_optimizer()
+    assert trainer.create_optimizer() is optimizer, "a second call keeps the optimizer it built"
+    head = {id(p) for n, p in model.named_parameters() if n in set(trained_head_parameters(model))}
+    rates = {group["lr"] for group in optimizer.param_groups if any(id(p) in head for p in group["params"])}
+    assert rates == {2e-3}
+    assert {group["lr"] for group in optimizer.param_groups if not any(id(p) in head for p in group["params"])} \
+        == {5e-5}
