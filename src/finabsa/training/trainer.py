@@ -10,11 +10,11 @@ from typing import Any
 import torch
 
 from ..config import RunConfig
+from ..models.build import trained_head_parameters
 from ..tasks import Task
 
 __all__ = ["ListDataset", "EpochSeededSampler", "trainer_class", "with_head_groups", "training_arguments",
-           "staging_arguments",
-           "metrics_logger", "checkpoint_every", "barrier", "keep_metrics_until", "step_of"]
+           "staging_arguments", "metrics_logger", "checkpoint_every", "barrier", "keep_metrics_until", "step_of"]
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -91,8 +91,6 @@ def trainer_class() -> type:
 def with_head_groups(optimizer: torch.optim.Optimizer, model: Any, head_learning_rate: float) -> None:
     """Split each parameter group of ``optimizer`` into the task head's parameters (at ``head_learning_rate``)
     and the rest (at the group's rate); the schedule that follows scales both alike (warm-up, decay)."""
-    from ..models import trained_head_parameters
-
     names = set(trained_head_parameters(model))
     head = {id(p) for n, p in model.named_parameters() if n in names}
     groups = []

@@ -132,9 +132,9 @@ def _joins(first: dict[str, Any], second: dict[str, Any], between: str) -> bool:
         return True
     if not (first["text"][:1].isupper() and second["text"][:1].isupper()):
         return False
-    if len(between) <= 1:  # "" or one space (the connector pattern allows only whitespace or a connector)
-        return not (_looks_like_ticker(first["text"]) and _looks_like_ticker(second["text"]))
-    return "&" in between
+    if "&" in between:
+        return True
+    return between in ("", " ") and not (_looks_like_ticker(first["text"]) and _looks_like_ticker(second["text"]))
 
 
 def _looks_like_ticker(text: str) -> bool:
