@@ -533,6 +533,74 @@ def test_contrast_sentences_join_opposite_sentiments_and_keep_each_targets_own()
     assert any(" while " in e.sentence or ", but " in e.sentence or "; " in e.sentence for e in made)
 
 
+def test_swapped_sentences_rename_every_target_and_keep_their_labels():
+    import re
+
+    from finabsa.tasks.joint.swap import swapped_sentences
+
+    def sentence(text: str, *targets: tuple[str, str], source: str = "sentfin") -> Example:
+        return Example(text, target=targets[0][0], dataset=source, meta={"source": source}, origin=text,
+                       aspects=("Stock/Price Action",) if source == "fiqa" else (),
+                       mentions=tuple(Mention(name, label=label) for name, label in targets))
+
+    train = [sentence("Tesco shares surge while Sainsbury slumps", ("Tesco", "positive"), ("Sainsbury", "negative")),
+             sentence("Barclays falls; Barclays cuts jobs", ("Barclays", "negative")),
+             sentence("$TSLA breaking out", ("TSLA", "positive"), source="fiqa"),
+             sentence("Gold prices firm up", ("gold", "positive")),
+             sentence("Buy AAPL on dips", ("AAPL", "positive")),
+             sentence("sugar stocks slump", ("sugar stocks", "negative")),
+             sentence("Lloyds and Unilever rise", ("Lloyds", "positive"), ("Unilever", "positive")),
+             # Targets that overlap ("Bank" inside "Bank of America") or that the text writes otherwise are left.
+             sentence("Bank of America beats estimates", ("Bank of America", "positive"), ("Bank", "positive")),
+             sentence("Glencore to report results", ("Glencor", "neutral"))]
+    originals = {e.origin: e for e in train}
+    made = swapped_sentences(train, share=1.0, seed=3)
+    assert made == swapped_sentences(train, share=1.0, seed=3), "seeded: the same run makes the same sentences"
+    assert len(swapped_sentences(train, share=0.25, seed=3)) == 2 and swapped_sentences(train, 0.0, 3) == []
+    assert len(made) >= 5
+    for example in made:
+        original = originals[example.origin.removesuffix(" (names swapped)")]
+        assert original.sentence not in ("Bank of America beats estimates", "Glencore to report results")
+        assert example.meta["swapped"] and example.meta["source"] == original.meta["source"] and not example.aspects
+        assert [m.label for m in example.mentions] == [m.label for m in original.mentions], "labels are kept"
+        assert example.target == example.mentions[0].text
+        new_names = [m.text for m in example.mentions]
+        assert len({n.lower() for n in new_names}) == len(new_names)
+        back = example.sentence
+        for old, new in zip(original.mentions, example.mentions):
+            assert new.text.lower() != old.text.lower() and new.text.lower() not in original.sentence.lower()
+            # The name keeps its shape: a ticker for a ticker, a lower-case term for a term, a name for a name.
+            assert new.text.isupper() == old.text.isupper() and new.text[:1].islower() == old.text[:1].islower()
+            found = re.findall(r"(?<!\w)" + re.escape(new.text) + r"(?!\w)", example.sentence)
+            assert len(found) == len(re.findall(re.escape(old.text), original.sentence, flags=re.IGNORECASE))
+            back = back.replace(new.text, old.text)
+        assert back.lower() == original.sentence.lower(), "only the names change"
+
+
+def test_made_sentence_shares_are_checked_together():
+    from finabsa.config import load_config
+
+    settings = {"task.name": "joint", "task.contrast_share": 1.5, "task.swap_share": -0.1}
+    with pytest.raises(finabsa.ConfigError, match=r"(?s)contrast_share must be between 0 and 1; found 1.5.*"
+                                                  r"swap_share must be between 0 and 1; found -0.1"):
+        load_config(None, settings).validate()
+    load_config(None, {**settings, "task.contrast_share": 0.1, "task.swap_share": 0.2}).validate()
+
+
+def test_the_joint_task_selects_its_best_epoch_by_the_metric_it_is_told(tmp_path):
+    from finabsa.config import load_config
+    from finabsa.training.trainer import training_arguments
+
+    assert build_task("joint").selection_metric == "head_mean_f1"
+    config = load_config(None, {"task.name": "joint", "task.selection": "pair_f1"})
+    task = build_task("joint", config.task.options)
+    args = training_arguments(config, task, tmp_path, progress=False)
+    assert task.selection_metric == "pair_f1" and args.metric_for_best_model == "pair_f1" and args.greater_is_better
+    with pytest.raises(finabsa.ConfigError, match="task 'joint' selection must be one of head_mean_f1, pair_f1; "
+                                                  "found 'pair'"):
+        load_config(None, {"task.name": "joint", "task.selection": "pair"}).validate()
+
+
 def test_a_small_source_can_be_repeated_per_epoch(joint_data, tmp_path):
     from finabsa.config import load_config
     from finabsa.data.prepare import training_data

@@ -178,8 +178,8 @@ class Task(ABC):
     training_exclusion_reason: ClassVar[str] = ""
     #: Metric the best epoch is selected by: ``loss`` (validation loss), or a key of ``score``'s result, computed on
     #: the validation split through the same prediction and decoding path as the test (so selection and test
-    #: measure the same thing).
-    selection_metric: ClassVar[str] = "loss"
+    #: measure the same thing). A task may let an option choose it (the joint task's ``selection``).
+    selection_metric: str = "loss"
     selection_greater_is_better: ClassVar[bool] = False
     #: Headline metrics for the before/after table, in order.
     headline_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "macro_f1")

@@ -49,7 +49,7 @@ def inverse_frequency(counts: Counter, size: int) -> list[float]:
 class SequenceClassificationTask(Task, PipelineHooks, StudyHooks, ExplanationHooks):
     """A task with one class label per example, predicted from the (templated) sentence."""
 
-    selection_metric: ClassVar[str] = "macro_f1"
+    selection_metric: str = "macro_f1"
     selection_greater_is_better: ClassVar[bool] = True
 
     @abstractmethod

@@ -56,7 +56,7 @@ class TargetTask(Task, PipelineHooks, StudyHooks):
     Options = TargetOptions
     data_needs = "the target entity of each row (--target-column)"
     answer_key: ClassVar[str] = "target"
-    selection_metric: ClassVar[str] = "exact_match"
+    selection_metric: str = "exact_match"
     selection_greater_is_better: ClassVar[bool] = True
     headline_metrics: ClassVar[tuple[str, ...]] = ("exact_match", "token_f1", "rouge1")
 
@@ -257,7 +257,7 @@ def snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
 class GenerativeTargetTask(TargetTask):
     """Encoder-decoder generation of the target text from a prompt."""
 
-    selection_metric: ClassVar[str] = "loss"
+    selection_metric: str = "loss"
     selection_greater_is_better: ClassVar[bool] = False
 
     def build_labels(self, train: list[Example]) -> list[str]:

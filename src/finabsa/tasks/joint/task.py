@@ -41,11 +41,14 @@ from .decoding import SentimentParts, decode_spans, given_target, targets_with_s
 from .distillation import student_soft_labels, teacher_soft_targets
 from .pooling import SOURCE_IDS
 from .scoring import joint_metrics, mention_class, pairs_text, sentence_class
+from .swap import swapped_sentences
 
 __all__ = ["JointTask", "JointOptions"]
 
 logger = logging.getLogger(__name__)
 
+#: Validation metrics the joint task can select its best epoch by (``task.selection``).
+SELECTION_METRICS = ("head_mean_f1", "pair_f1")
 #: Share of rows whose target cannot be found in their sentence above which the data is refused (a wrong column).
 MAX_UNLOCATED_SHARE = 0.2
 
@@ -79,6 +82,10 @@ class JointOptions:
         "help": "Add this share of made contrast sentences to training: two sentences of one source whose "
                 "targets' sentiments differ, joined ('X surges while Y slumps'), each target keeping its clause's "
                 "sentiment (0: none)."})
+    swap_share: float = field(default=0.0, metadata={
+        "help": "Add this share of made name-swapped sentences to training: a training sentence with each target's "
+                "name replaced by another training target's name (tags and sentiments kept), so that the context, "
+                "not the name, carries the answer (0: none)."})
     source_conventions: list[str] = field(default_factory=list, metadata={
         "help": "Training sources (data set names: fiqa, sentfin, ...) that each keep their own conventions (which "
                 "entities are targets, what neutral means), learned through a source vector added to every input "
@@ -86,6 +93,11 @@ class JointOptions:
     answer_as: str = field(default="", metadata={
         "help": "With source_conventions: the source whose conventions answer texts of unknown source (a user's "
                 "text, a source not listed); default: the first listed."})
+
+    selection: str = field(default="head_mean_f1", metadata={
+        "help": "Validation metric that picks the best epoch (and early stopping): head_mean_f1 (mean of target F1, "
+                "sentiment macro-F1 and aspect level-2 macro-F1) or pair_f1 (the (target, sentiment) pairs with "
+                "predicted targets: what a user of every target reads)."})
 
     def __post_init__(self) -> None:
         self.aspect_level = str(self.aspect_level)
@@ -100,7 +112,7 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     answer_key: ClassVar[str] = "targets"
     data_needs = "targets (--target-column) with a sentiment score or label, and/or aspect paths (--aspect-column)"
     training_exclusion_reason = "they carry no label any head trains on"
-    selection_metric: ClassVar[str] = "head_mean_f1"
+    selection_metric = "head_mean_f1"
     selection_greater_is_better: ClassVar[bool] = True
     headline_metrics: ClassVar[tuple[str, ...]] = (
         "pair_f1", "pair_precision", "pair_recall", "target_exact_match", "target_f1", "sentiment_accuracy",
@@ -109,9 +121,14 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         "aspect_level2_accuracy", "aspect_level2_macro_f1", "aspect_full_accuracy", "aspect_full_macro_f1",
     )
 
+    def __init__(self, options: JointOptions | None = None):
+        super().__init__(options)
+        self.selection_metric = self.options.selection
+
     @classmethod
     def check_options(cls, options: JointOptions) -> list[str]:
         problems = choice_problems(cls.name, "aspect_level", options.aspect_level, ASPECT_LEVELS)
+        problems += choice_problems(cls.name, "selection", options.selection, SELECTION_METRICS)
         for name in ("max_targets", "max_span_tokens"):
             if getattr(options, name) < 1:
                 problems.append(f"task 'joint' {name} must be >= 1; found {getattr(options, name)}")
@@ -120,8 +137,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
                             f"{options.context_window}")
         if options.min_targets < 0:
             problems.append(f"task 'joint' min_targets must be >= 0; found {options.min_targets}")
-        if not 0 <= options.contrast_share <= 1:
-            problems.append(f"task 'joint' contrast_share must be between 0 and 1; found {options.contrast_share}")
+        for name in ("contrast_share", "swap_share"):
+            if not 0 <= getattr(options, name) <= 1:
+                problems.append(f"task 'joint' {name} must be between 0 and 1; found {getattr(options, name)}")
         if not 0 < options.fuzzy_threshold <= 1:
             problems.append(f"task 'joint' fuzzy_threshold must be in (0, 1]; found {options.fuzzy_threshold}")
         return problems + _convention_problems(options)
@@ -167,7 +185,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         return {"train": main, **grouped}, extra
 
     def augment(self, train: list[Example], seed: int) -> list[Example]:
-        return contrast_sentences(train, self.options.contrast_share, seed) if self.options.contrast_share else []
+        contrast = contrast_sentences(train, self.options.contrast_share, seed) if self.options.contrast_share else []
+        swapped = swapped_sentences(train, self.options.swap_share, seed) if self.options.swap_share else []
+        return contrast + swapped
 
     def gold(self, example: Example) -> Any:
         return pairs_text((m.text, mention_class(m)) for m in example.mentions if mention_class(m))
