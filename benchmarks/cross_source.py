@@ -1,6 +1,7 @@
 """Cross-source generalisation of the joint model: train on every source but one, score the source left out.
 
     python benchmarks/cross_source.py [--in-source runs/joint] [--epochs 8] [--max-test-rows 1500]
+                                      [--set task.swap_share=0.2 ...]
 
 The number that predicts how a user's own news will go is how the model does on a source it never trained on.
 Sources: **FiQA** (the ``pauri32`` split and the official JSON, one source: they share their sentences) and
@@ -76,31 +77,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-source", default=None, help="a finished run of configs/joint.yaml (default: train one)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of each run (default: the preset's)")
     parser.add_argument("--max-test-rows", type=int, default=1500, help="sentences of a left-out source scored")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting over the preset for every run trained here (repeatable), to measure a "
+                             "variant before it enters configs/joint.yaml")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "cross_source.json"))
     args = parser.parse_args(argv)
     threads = set_threads(args.threads)
 
     import finabsa
+    from finabsa.cli import parse_overrides
     from finabsa.run_layout import read_report
 
-    epochs = {"training.epochs": args.epochs} if args.epochs else {}
-    print(f"{hardware_line(hardware())}\njoint preset (configs/joint.yaml), {threads} thread(s)", flush=True)
+    settings = {**({"training.epochs": args.epochs} if args.epochs else {}), **parse_overrides(args.overrides)}
+    changed = "".join(f", {key}={value}" for key, value in settings.items())
+    print(f"{hardware_line(hardware())}\njoint preset (configs/joint.yaml){changed}, {threads} thread(s)", flush=True)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         if args.in_source:
             report = read_report(Path(args.in_source))
             results["in source (configs/joint.yaml)"] = {"run": args.in_source, "sets": _scores(report)}
         else:
-            results["in source (configs/joint.yaml)"] = _train(epochs, Path(folder) / "in-source")
+            results["in source (configs/joint.yaml)"] = _train(settings, Path(folder) / "in-source")
         for name, overrides in leave_one_out(args.max_test_rows).items():
             print(f"training: {name} ...", flush=True)
-            results[name] = _train({**overrides, **epochs}, Path(folder) / name.replace(" ", "-").replace(",", ""))
+            results[name] = _train({**overrides, **settings}, Path(folder) / name.replace(" ", "-").replace(",", ""))
     print("\n| run | test set | " + " | ".join(METRICS) + " |\n|---|---|" + "---:|" * len(METRICS))
     for run, entry in results.items():
         for test, metrics in entry["sets"].items():
             print(f"| {run} | {test} | " + " | ".join(_cell(metrics[m]) for m in METRICS) + " |")
-    write_json(Path(args.output), {"hardware": hardware(), "finabsa": finabsa.__version__, "runs": results})
+    write_json(Path(args.output), {"hardware": hardware(), "finabsa": finabsa.__version__, "settings": settings,
+                                   "runs": results})
     print(f"\nwritten: {args.output}")
     return 0
 

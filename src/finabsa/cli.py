@@ -16,7 +16,7 @@ from .config import SECTIONS, DataConfig, RunConfig, load_config
 from .constants import INPUT_FORMATS, OUTPUT_FORMATS, RUNTIMES
 from .errors import FinabsaError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "parse_overrides"]
 
 logger = logging.getLogger("finabsa")
 
@@ -331,7 +331,8 @@ def _version() -> str:
     return __version__
 
 
-def _parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` pairs as a settings mapping (values stay text: the config loader converts them)."""
     overrides: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
@@ -354,7 +355,7 @@ def config_from_args(args: argparse.Namespace, task: str | None = None) -> RunCo
         overrides["output"] = args.output
     if args.overwrite:
         overrides["overwrite"] = True
-    overrides.update(_parse_overrides(args.overrides))
+    overrides.update(parse_overrides(args.overrides))
     return load_config(args.config, overrides)
 
 
