@@ -8,9 +8,9 @@ fall on the new names, each target keeps its sentiment) and changes only the nam
 targets, so a FiQA context gets SEntFiN's names and the other way round. Names keep their shape: a ticker
 (``TSLA``) is replaced by a ticker, a capitalised name by a name, a lower-case term ("gold") by a term. A sentence
 is swapped only when each of its targets is written in it as a whole word and no two targets overlap ("Bank" inside
-"Bank of America"), so the new labels sit exactly where the old ones did. Made sentences train the tagger and the
-per-target sentiment (no aspect: a swapped copy adds no aspect evidence), keep their source (their convention is
-their context's), and never enter validation or test.
+"Bank of America"), so the new labels sit exactly where the old ones did. Made sentences train the tagger, the
+per-target sentiment and the sentence-level head (no aspect: a swapped copy adds no aspect evidence), keep their
+source (their convention is their context's), and never enter validation or test.
 """
 
 from __future__ import annotations
