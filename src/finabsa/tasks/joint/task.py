@@ -93,7 +93,6 @@ class JointOptions:
     answer_as: str = field(default="", metadata={
         "help": "With source_conventions: the source whose conventions answer texts of unknown source (a user's "
                 "text, a source not listed); default: the first listed."})
-
     selection: str = field(default="head_mean_f1", metadata={
         "help": "Validation metric that picks the best epoch (and early stopping): head_mean_f1 (mean of target F1, "
                 "sentiment macro-F1 and aspect level-2 macro-F1) or pair_f1 (the (target, sentiment) pairs with "
