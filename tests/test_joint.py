@@ -357,6 +357,26 @@ def test_a_student_distilled_from_a_teacher_moves_toward_it(joint_run, joint_dat
     assert divergence(students[5.0]) < divergence(students[0.0])
 
 
+@pytest.mark.slow
+def test_a_teacher_given_as_a_configuration_is_trained_once_and_then_reused(joint_data, tiny_bert, tmp_path):
+    teacher = quick_config(joint_data, tiny_bert, tmp_path / "teacher", task="joint")
+    teacher.save(tmp_path / "teacher.yaml")
+    students = [quick_config(joint_data, tiny_bert, tmp_path / f"student-{i}", task="joint",
+                             training={"distill_from": str(tmp_path / "teacher.yaml")}) for i in range(2)]
+    first = finabsa.train(students[0], progress=False)
+    trained = (tmp_path / "teacher" / "run.json").stat().st_mtime_ns
+    second = finabsa.train(students[1], progress=False)
+    assert (tmp_path / "teacher" / "run.json").stat().st_mtime_ns == trained  # reused, not trained again
+    for result in (first, second):
+        assert any(f"distilled from '{tmp_path / 'teacher'}'" in note for note in result.report["data_notes"])
+    teacher.output = None
+    teacher.save(tmp_path / "nameless.yaml")
+    nameless = quick_config(joint_data, tiny_bert, tmp_path / "student-3", task="joint",
+                            training={"distill_from": str(tmp_path / "nameless.yaml")})
+    with pytest.raises(finabsa.ConfigError, match="has no output folder; give it one"):
+        finabsa.train(nameless, progress=False)
+
+
 def test_unlabelled_data_needs_a_teacher(joint_data):
     from finabsa.config import load_config
 

@@ -103,7 +103,8 @@ class TrainingConfig:
     )
     distill_from: str | None = _help(
         "A finished run of the same task (a larger teacher, e.g. MPNet) whose soft targets this run also learns "
-        "from, on its training sentences and on data.also_train entries marked unlabelled.", flag="--distill-from",
+        "from, on its training sentences and on data.also_train entries marked unlabelled; or the teacher's YAML "
+        "configuration, a stage trained once at its output folder and reused by later runs.", flag="--distill-from",
         default=None)
     distill_weight: float = _help("Weight of the distillation loss beside the loss on gold labels.", default=1.0)
     distill_temperature: float = _help("Softmax temperature of the teacher's and the student's distributions.",

@@ -185,6 +185,9 @@ def _prepare(config: RunConfig) -> _Prepared:
 
     started = time.time()
     task = build_task(config.task.name, config.task.options)
+    if config.training.distill_from:
+        # Before the seed is set: a teacher trained now must not change the student's initial weights.
+        config.training.distill_from = str(teacher_run(Path(config.training.distill_from)))
     set_seed(config.training.seed)
     data = training_data(task, config.data)
     base = resolve_model(config.model.name)
@@ -195,6 +198,26 @@ def _prepare(config: RunConfig) -> _Prepared:
     if config.training.init_from:
         data.notes.append(_initialise(model, config))
     return _Prepared(config, task, data, tokenizer, model, count_parameters(model), started)
+
+
+def teacher_run(source: Path) -> Path:
+    """The run folder of a distillation teacher. ``source`` is a finished run folder, or the teacher's YAML
+    configuration: a stage trained once, at its ``output`` folder, and reused by every later student."""
+    from ..config import load_config
+    from ..errors import ConfigError
+
+    if source.suffix.lower() not in (".yaml", ".yml"):
+        return source
+    teacher = load_config(source)
+    if not teacher.output:
+        raise ConfigError([f"training.distill_from: the teacher's configuration '{source}' has no output folder; "
+                           "give it one (output: runs/NAME), so that its run is trained once and then reused."])
+    folder = Path(teacher.output)
+    if not is_finished(folder):
+        logger.info("teacher stage: no finished run at %s; training it from %s first (later students reuse it)",
+                    folder, source)
+        train(teacher)
+    return folder
 
 
 def _attach_soft_targets(config: RunConfig, task: Task, data: TrainingData) -> str:
