@@ -183,11 +183,12 @@ def _prepare(config: RunConfig) -> _Prepared:
     """Steps 1 and 2: data, labels, tokenizer and model; everything before the run folder exists."""
     from transformers import set_seed
 
-    started = time.time()
     task = build_task(config.task.name, config.task.options)
     if config.training.distill_from:
-        # Before the seed is set: a teacher trained now must not change the student's initial weights.
+        # Before the seed is set: a teacher trained now must not change the student's initial weights. Before the
+        # clock starts: its training is not this run's preparation.
         config.training.distill_from = str(teacher_run(Path(config.training.distill_from)))
+    started = time.time()
     set_seed(config.training.seed)
     data = training_data(task, config.data)
     base = resolve_model(config.model.name)
