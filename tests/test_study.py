@@ -174,7 +174,8 @@ def test_task_ensembles_soft_vote_average_and_majority():
 @pytest.mark.slow
 def test_study_resumes_an_interrupted_run_of_the_same_configuration(tmp_path, tiny_data, tiny_bert, monkeypatch):
     import finabsa
-    from finabsa.study import _cell_config, _resumable
+    from finabsa.study import _cell_config
+    from finabsa.training import resumable as _resumable
     from test_faults import _interrupt_after_checkpoint, _Stop
 
     spec = load_study(_study_file(tmp_path, tiny_data, tiny_bert, seeds=[1]), output=str(tmp_path / "out"))

@@ -46,7 +46,7 @@ from typing import Any
 
 from .config import RunConfig, load_config, read_yaml_mapping
 from .errors import ConfigError
-from .run_layout import CONFIG_FILE, is_finished, read_labels, read_predictions, read_report
+from .run_layout import is_finished, read_labels, read_predictions, read_report
 
 __all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines", "seed_ensemble"]
 
@@ -213,17 +213,6 @@ def _complete(run_dir: Path) -> bool:
     return is_finished(run_dir)
 
 
-def _resumable(run_dir: Path, config: RunConfig) -> bool:
-    """Whether an interrupted run of exactly this configuration left a checkpoint to continue from."""
-    from .training.run_folder import RunFolder
-
-    folder = RunFolder(run_dir, resume=True)
-    saved = folder.path / CONFIG_FILE
-    if not saved.is_file() or folder.latest_checkpoint() is None:
-        return False
-    return load_config(saved).resolved().to_yaml() == config.resolved().to_yaml()
-
-
 def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False) -> dict[str, Any]:
     """Train every (cell, seed) not yet finished, then aggregate and write the report folder.
 
@@ -267,28 +256,20 @@ def _run_cell(spec: StudySpec, cell: Cell, seed: int, label: str, progress: bool
     config = _cell_config(spec.base, cell, seed, run_dir)
     if cell.stage:
         config.training.init_from = str(_stage_run(spec, cell.stage, seed, progress))
-    _train_or_resume(config, run_dir, label, progress)
+    from .training import train_or_resume
+
+    train_or_resume(config, label, progress)
 
 
 def _stage_run(spec: StudySpec, stage: str, seed: int, progress: bool) -> Path:
     """The finished run of a transfer stage for ``seed``, trained on first use and reused by every cell after."""
     run_dir = spec.stage_dir(stage, seed)
     if not _complete(run_dir):
+        from .training import train_or_resume
+
         config = load_config(None, {**spec.base, **spec.stages[stage], "training.seed": seed, "output": str(run_dir)})
-        _train_or_resume(config, run_dir, f"stage '{stage}', seed {seed}", progress)
+        train_or_resume(config, f"stage '{stage}', seed {seed}", progress)
     return run_dir
-
-
-def _train_or_resume(config: RunConfig, run_dir: Path, label: str, progress: bool) -> None:
-    from .training import resume, train
-
-    config.overwrite = True  # a leftover unfinished folder of this run is replaced (unless resumable)
-    if _resumable(run_dir, config):
-        logger.info("%s: resuming an interrupted run", label)
-        resume(run_dir, progress=progress)
-        return
-    logger.info("%s: training", label)
-    train(config, progress=progress)
 
 
 def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:

@@ -6,8 +6,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-__all__ = ["find_target_spans", "mark_target", "locate_target", "target_aliases", "entity_key", "LEGAL_SUFFIXES",
-           "TargetMatch"]
+__all__ = ["find_target_spans", "whole_word_spans", "mark_target", "locate_target", "target_aliases", "entity_key",
+           "LEGAL_SUFFIXES", "TargetMatch"]
 
 #: What ``mark_target`` puts around the target in the sentence.
 TARGET_MARKERS = ("<t>", "</t>")
@@ -124,8 +124,9 @@ def entity_key(name: str) -> str:
     return (aliases[-1] if aliases else name).casefold().strip(" .,")
 
 
-def _whole_words(sentence: str, text: str) -> list[tuple[int, int]]:
-    """Whole-word, case-insensitive occurrences of ``text`` (a possessive ``'s`` after it is allowed)."""
+def whole_word_spans(sentence: str, text: str) -> list[tuple[int, int]]:
+    """Whole-word, case-insensitive occurrences of ``text`` (a possessive ``'s`` after it is allowed; any run of
+    white space between its words)."""
     pattern = r"(?<![\w])" + re.escape(text).replace(r"\ ", r"\s+") + r"(?![\w])"
     return [(m.start(), m.end()) for m in re.finditer(pattern, sentence, flags=re.IGNORECASE)]
 
@@ -146,7 +147,7 @@ def _distinctive_word(sentence: str, target: str) -> list[tuple[int, int]]:
     occurs in the text and no other word of the name competes."""
     words = [w for w in re.findall(r"[\w&.-]+", target_aliases(target)[-1] if target_aliases(target) else target)
              if len(w) >= 4 and w.lower() not in _GENERIC_WORDS and w.lower() not in LEGAL_SUFFIXES]
-    found = [(w, _whole_words(sentence, w)) for w in words]
+    found = [(w, whole_word_spans(sentence, w)) for w in words]
     found = [(w, spans) for w, spans in found if spans]
     return found[0][1] if len(found) == 1 else []
 
@@ -158,11 +159,11 @@ def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> T
     target = target.strip()
     if not target:
         return TargetMatch((), "none")
-    exact = _whole_words(sentence, target)
+    exact = whole_word_spans(sentence, target)
     if exact:
         return TargetMatch(tuple(exact), "exact")
     for alias in target_aliases(target):
-        spans = _whole_words(sentence, alias)
+        spans = whole_word_spans(sentence, alias)
         if spans:
             return TargetMatch(tuple(spans), "alias")
     tickers = _ticker_spans(sentence, target)

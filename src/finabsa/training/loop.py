@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import EvaluationConfig, RunConfig
+from ..config import EvaluationConfig, RunConfig, load_config
 from ..data.prepare import TrainingData, training_data
 from ..models.build import (
     build_model,
@@ -155,7 +155,6 @@ def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
     The configuration is the one saved in the run's staging folder; model, optimizer, scheduler, RNG states and
     the position in the epoch come from the checkpoint, so the run ends as an uninterrupted one would.
     """
-    from ..config import load_config
     from ..errors import RunFolderError
 
     folder = RunFolder.for_resume(run_dir)
@@ -204,7 +203,6 @@ def _prepare(config: RunConfig) -> _Prepared:
 def teacher_run(source: Path) -> Path:
     """The run folder of a distillation teacher. ``source`` is a finished run folder, or the teacher's YAML
     configuration: a stage trained once, at its ``output`` folder, and reused by every later student."""
-    from ..config import load_config
     from ..errors import ConfigError
 
     if source.suffix.lower() not in (".yaml", ".yml"):
@@ -215,10 +213,30 @@ def teacher_run(source: Path) -> Path:
                            "give it one (output: runs/NAME), so that its run is trained once and then reused."])
     folder = Path(teacher.output)
     if not is_finished(folder):
-        logger.info("teacher stage: no finished run at %s; training it from %s first (later students reuse it)",
-                    folder, source)
-        train(teacher)
+        train_or_resume(teacher, f"teacher stage '{source}' (later students reuse it)")
     return folder
+
+
+def train_or_resume(config: RunConfig, label: str, progress: bool = True) -> Path:
+    """Train ``config`` into its ``output`` folder, or continue an interrupted run of exactly this configuration
+    there; a leftover unfinished folder of another configuration is replaced. For runs that later runs reuse: the
+    study's cells and transfer stages, a distillation teacher."""
+    run_dir = Path(str(config.output))
+    config.overwrite = True
+    if resumable(run_dir, config):
+        logger.info("%s: resuming an interrupted run", label)
+        return resume(run_dir, progress=progress).run_dir
+    logger.info("%s: training", label)
+    return train(config, progress=progress).run_dir
+
+
+def resumable(run_dir: Path, config: RunConfig) -> bool:
+    """Whether an interrupted run of exactly this configuration left a checkpoint to continue from."""
+    folder = RunFolder(run_dir, resume=True)
+    saved = folder.path / CONFIG_FILE
+    if not saved.is_file() or folder.latest_checkpoint() is None:
+        return False
+    return load_config(saved).resolved().to_yaml() == config.resolved().to_yaml()
 
 
 def _attach_soft_targets(config: RunConfig, task: Task, data: TrainingData) -> str:

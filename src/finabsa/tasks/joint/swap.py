@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 from ...data.records import Example
+from ...data.spans import whole_word_spans
 from .contrast import CONTRAST_KEY
 
 __all__ = ["SWAP_KEY", "swapped_sentences"]
@@ -67,16 +68,10 @@ def _names_by_shape(train: list[Example]) -> dict[str, list[str]]:
     return {shape: sorted(texts) for shape, texts in found.items()}
 
 
-def _occurrences(sentence: str, text: str) -> list[tuple[int, int]]:
-    """Where ``text`` stands in ``sentence`` as a whole word (any case)."""
-    pattern = r"(?<!\w)" + re.escape(text) + r"(?!\w)"
-    return [(m.start(), m.end()) for m in re.finditer(pattern, sentence, flags=re.IGNORECASE)]
-
-
 def _swap(example: Example, names: dict[str, list[str]], rng: random.Random) -> Example | None:
     """``example`` with each target's occurrences renamed; None when a target is not written as a whole word,
     two targets overlap, or no fitting name is left."""
-    places = [_occurrences(example.sentence, m.text.strip()) for m in example.mentions]
+    places = [whole_word_spans(example.sentence, m.text.strip()) for m in example.mentions]
     if not all(places):
         return None
     spans = sorted((start, end, k) for k, found in enumerate(places) for start, end in found)
@@ -100,7 +95,7 @@ def _swap(example: Example, names: dict[str, list[str]], rng: random.Random) -> 
         sentence = sentence[:start] + chosen[k] + sentence[end:]
     # A new name that also occurs elsewhere in the new sentence (inside a longer new name, say) would be tagged
     # there by nobody: the labels would no longer match the text.
-    if any(len(_occurrences(sentence, name)) != len(found) for name, found in zip(chosen, places)):
+    if any(len(whole_word_spans(sentence, name)) != len(found) for name, found in zip(chosen, places)):
         return None
     mentions = tuple(replace(m, text=name) for m, name in zip(example.mentions, chosen))
     target = chosen[0] if example.target else None
