@@ -258,7 +258,7 @@ def _run_cell(spec: StudySpec, cell: Cell, seed: int, label: str, progress: bool
         config.training.init_from = str(_stage_run(spec, cell.stage, seed, progress))
     from .training import train_or_resume
 
-    train_or_resume(config, label, progress)
+    train_or_resume(config, label, progress, log=logger)
 
 
 def _stage_run(spec: StudySpec, stage: str, seed: int, progress: bool) -> Path:
@@ -268,7 +268,7 @@ def _stage_run(spec: StudySpec, stage: str, seed: int, progress: bool) -> Path:
         from .training import train_or_resume
 
         config = load_config(None, {**spec.base, **spec.stages[stage], "training.seed": seed, "output": str(run_dir)})
-        train_or_resume(config, f"stage '{stage}', seed {seed}", progress)
+        train_or_resume(config, f"stage '{stage}', seed {seed}", progress, log=logger)
     return run_dir
 
 

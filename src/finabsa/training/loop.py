@@ -217,16 +217,18 @@ def teacher_run(source: Path) -> Path:
     return folder
 
 
-def train_or_resume(config: RunConfig, label: str, progress: bool = True) -> Path:
+def train_or_resume(config: RunConfig, label: str, progress: bool = True,
+                    log: logging.Logger = logger) -> Path:
     """Train ``config`` into its ``output`` folder, or continue an interrupted run of exactly this configuration
     there; a leftover unfinished folder of another configuration is replaced. For runs that later runs reuse: the
-    study's cells and transfer stages, a distillation teacher."""
+    study's cells and transfer stages, a distillation teacher. ``log`` is the caller's logger, which says which of
+    the two happened, under ``label``."""
     run_dir = Path(str(config.output))
     config.overwrite = True
     if resumable(run_dir, config):
-        logger.info("%s: resuming an interrupted run", label)
+        log.info("%s: resuming an interrupted run", label)
         return resume(run_dir, progress=progress).run_dir
-    logger.info("%s: training", label)
+    log.info("%s: training", label)
     return train(config, progress=progress).run_dir
 
 
