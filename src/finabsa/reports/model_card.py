@@ -21,6 +21,12 @@ __all__ = ["model_card"]
 #: Hub ids (or names) of the data sets finabsa reads, by their folder name.
 DATASETS = {"fiqa2018": "pauri32/fiqa-2018", "official": "FiQA-2018 Task 1 (official JSON)", "sentfin": "SEntFiN-v1.1",
             "financial_phrasebank": "takala/financial_phrasebank"}
+#: Data sets whose licence restricts what a model trained on them may be used for: the card's ``license`` becomes
+#: theirs, and its limitations say so. (FiQA states no licence; SEntFiN is MIT.)
+RESTRICTED_DATASETS = {
+    "takala/financial_phrasebank": ("cc-by-nc-sa-3.0",
+                                    "Financial PhraseBank, CC BY-NC-SA 3.0: non-commercial, share-alike"),
+}
 #: The metrics a card lists, with their names on the Hub.
 CARD_METRICS = {"accuracy": "accuracy", "macro_f1": "f1", "exact_match": "exact_match", "pair_f1": "f1",
                 "target_f1": "f1", "sentiment_accuracy": "accuracy", "sentiment_macro_f1": "f1",
@@ -53,21 +59,24 @@ def model_card(info: dict[str, Any], config: dict[str, Any], report: dict[str, A
     configuration (as a mapping), ``report.json``, label list and the Hub's pipeline tag of its head."""
     base = str(info.get("base_model") or "")
     task = str(info.get("task"))
+    restricted = [RESTRICTED_DATASETS[d] for d in _datasets(config) if d in RESTRICTED_DATASETS]
     metadata = {
         "base_model": MODEL_HUB_IDS.get(base, base),
         "library_name": "finabsa",
-        "license": "apache-2.0",
+        # The weights learned from every training sentence (labelled or, through a teacher, not): a data set's
+        # non-commercial licence binds the model too.
+        "license": restricted[0][0] if restricted else "apache-2.0",
         "datasets": _datasets(config),
         "tags": ["finabsa", "financial-sentiment", "aspect-based-sentiment-analysis", str(info.get("method")), task],
         "pipeline_tag": pipeline_tag,
         "model-index": _results(name, task, report),
     }
     return "\n".join(["---", yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).rstrip(), "---", "",
-                      *_body(info, config, report, labels, name)]) + "\n"
+                      *_body(info, config, report, labels, name, [terms for _, terms in restricted])]) + "\n"
 
 
 def _body(info: dict[str, Any], config: dict[str, Any], report: dict[str, Any], labels: list[str],
-          name: str) -> list[str]:
+          name: str, licences: list[str]) -> list[str]:
     after = report.get("after") or {}
     headline = ", ".join(f"{m} {after[m]:.3f}" for m in report.get("headline_metrics", [])[:4]
                          if isinstance(after.get(m), (int, float)))
@@ -101,6 +110,8 @@ def _body(info: dict[str, Any], config: dict[str, Any], report: dict[str, Any], 
         "- On news from a source it never trained on the model is much weaker than on its own test splits (the "
         "study's cross-source table measures it).",
         f"- Probabilities: {calibrated}.",
+        *[f"- Training data licence: {terms}. The weights learned from these sentences, so the same terms apply to "
+          "this model; check them before any commercial use." for terms in licences],
         "", "## How to load", "", "```python", "import finabsa", "",
         f'predictor = finabsa.load("{name}")  # a local folder, or the Hub id this folder was pushed to',
         'predictor.predict(["Tesco shares surge while Sainsbury slumps"])', "```", "",
