@@ -59,14 +59,15 @@ def model_card(info: dict[str, Any], config: dict[str, Any], report: dict[str, A
     configuration (as a mapping), ``report.json``, label list and the Hub's pipeline tag of its head."""
     base = str(info.get("base_model") or "")
     task = str(info.get("task"))
-    restricted = [RESTRICTED_DATASETS[d] for d in _datasets(config) if d in RESTRICTED_DATASETS]
+    datasets = _datasets(config)
+    restricted = [RESTRICTED_DATASETS[d] for d in datasets if d in RESTRICTED_DATASETS]
     metadata = {
         "base_model": MODEL_HUB_IDS.get(base, base),
         "library_name": "finabsa",
         # The weights learned from every training sentence (labelled or, through a teacher, not): a data set's
         # non-commercial licence binds the model too.
         "license": restricted[0][0] if restricted else "apache-2.0",
-        "datasets": _datasets(config),
+        "datasets": datasets,
         "tags": ["finabsa", "financial-sentiment", "aspect-based-sentiment-analysis", str(info.get("method")), task],
         "pipeline_tag": pipeline_tag,
         "model-index": _results(name, task, report),
