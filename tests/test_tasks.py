@@ -8,6 +8,7 @@ from conftest import SHARED_FIQA
 from finabsa import DataError, UnknownNameError
 from finabsa.data import Example
 from finabsa.tasks import build_task, find_target_spans, get_task, render_template, task_names
+from finabsa.tasks.target import snap_to_words
 
 
 def test_registry_lists_the_three_tasks():
@@ -76,6 +77,20 @@ def test_span_decoding_returns_original_casing(tokenizer):
         logits[0, j, max(tag, 0)] = 5.0
     prediction = task.decode(logits, [feature], [example], task.build_labels([]), tokenizer)[0]
     assert prediction["target"] == "LNG" and (prediction["start"], prediction["end"]) == (13, 16)
+
+
+@pytest.mark.parametrize("sentence, piece, expected", [
+    ("Royal Mail chairman set to step down", "Mai", "Mail"),              # a sub-word piece widens to its word
+    ("CompaniesDiageo stays neutral", "Diageo", "Diageo"),                  # a glued section label stays out
+    ("Industry NewsWolseley confident", "Wols", "Wolseley"),
+    ("AstraZeneca teams with Daiichi", "Astra", "AstraZeneca"),             # the end still widens over a capital
+    ("Companies Thetrainline.com announces IPO", "Thetrainline", "Thetrainline.com"),   # its web domain joins it
+    ("Shares of Apple. In other news", "Apple", "Apple"),                   # a full stop and a new sentence do not
+])
+def test_decoded_spans_snap_to_the_names_conventions(sentence, piece, expected):
+    start = sentence.index(piece)
+    a, b = snap_to_words(sentence, start, start + len(piece))
+    assert sentence[a:b] == expected
 
 
 def test_frozen_is_refused_for_generation():
