@@ -2,8 +2,10 @@
 
     python benchmarks/sweep.py SWEEP.yaml --output runs/sweep [--filter NAME]
 
-SWEEP.yaml holds ``base`` (settings shared by all runs, dotted keys) and ``runs`` (name -> dotted overrides).
-Configurations are compared on the carved validation split; the test column is for reporting, not choosing.
+SWEEP.yaml holds ``base`` (settings shared by all runs, dotted keys), ``runs`` (name -> dotted overrides) and,
+optionally, ``seeds``: each run is then trained once per seed (named ``NAME-sSEED``) and a second table gives each
+run's mean ± sd over its seeds. Configurations are compared on the carved validation split; the test column is for
+reporting, not choosing.
 Finished runs are skipped, so an interrupted sweep resumes where it stopped.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     base = spec.get("base", {})
     output = Path(args.output)
     rows = []
-    for name, overrides in spec["runs"].items():
+    for name, overrides in _with_seeds(spec["runs"], spec.get("seeds")).items():
         if args.filter and args.filter not in name:
             continue
         run_dir = output / name
@@ -55,7 +58,33 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         metrics = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items() if k != "run")
         print(f"{r['run']:<{width}}  {metrics}")
+    if spec.get("seeds"):
+        _print_seed_means(rows, len(spec["seeds"]))
     return 0
+
+
+def _with_seeds(runs: dict[str, dict | None], seeds: list[int] | None) -> dict[str, dict]:
+    """``runs`` as they are, or each once per seed (``NAME-sSEED`` with ``training.seed`` set)."""
+    if not seeds:
+        return {name: overrides or {} for name, overrides in runs.items()}
+    return {f"{name}-s{seed}": {**(overrides or {}), "training.seed": seed}
+            for name, overrides in runs.items() for seed in seeds}
+
+
+def _print_seed_means(rows: list[dict], n_seeds: int) -> None:
+    """Mean ± sd over the seeds of each run name, for every numeric column."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["run"].rsplit("-s", 1)[0], []).append(r)
+    print(f"\nmean ± sd over {n_seeds} seed(s):")
+    for name, group in groups.items():
+        columns = [k for k, v in group[0].items() if isinstance(v, (int, float)) and k != "run"]
+        cells = []
+        for column in columns:
+            values = [r[column] for r in group if isinstance(r.get(column), (int, float))]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{column}={statistics.mean(values):.4f}±{sd:.4f}")
+        print(f"{name}  " + "  ".join(cells))
 
 
 if __name__ == "__main__":
