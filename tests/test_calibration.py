@@ -12,7 +12,7 @@ import torch
 import finabsa
 from conftest import quick_config
 from finabsa.models.calibration import Calibration, fit_calibration, fit_temperature
-from finabsa.tasks import HeadSpec
+from finabsa.tasks import HeadSpec, build_task
 from finabsa.tasks.base import softmax
 from finabsa.tasks.metrics import calibration_metrics, coverage_curve
 
@@ -66,6 +66,27 @@ def test_calibration_divides_only_the_columns_of_a_head():
     assert torch.equal(scaled[..., :3], torch.full((1, 2, 3), 0.5)) and torch.equal(scaled[..., 3], torch.ones(1, 2))
     assert torch.equal(Calibration(temperatures={"class": 4.0}, outputs={"class": [["logits", None, None]]})
                        .apply(torch.full((2, 3), 8.0)), torch.full((2, 3), 2.0))
+
+
+# Leaf logits of one sentence over a tree where category A has three leaves and B one. The model's own
+# probabilities put B ahead (e^2.5 against 3 e^1); divided by a temperature of 3 they flatten, and A's three leaves
+# sum to more than B's one: a top-down reading of the calibrated probabilities would answer A.
+TREE_LEAVES = ["A/x/1", "A/x/2", "A/x/3", "B/y/1"]
+TREE_LOGITS = [[1.0, 1.0, 1.0, 2.5]]
+
+
+@pytest.mark.parametrize(("level", "answer"), [("1", "B"), ("2", "B/y"), ("full", "B/y/1")])
+def test_calibration_never_changes_the_aspect_trees_answer(level, answer):
+    task = build_task("aspect", {"head": "hierarchical", "level": level})
+    outputs = torch.tensor(TREE_LOGITS)
+    calibrated = Calibration(temperatures={"class": 3.0}, outputs={"class": [["logits", None, None]]}).apply(outputs)
+    assert task.decode(calibrated, [{}], [None], TREE_LEAVES, None)[0]["label"].startswith("A")  # the trap
+    decoded = task.decode_calibrated(outputs, calibrated, [{}], [None], TREE_LEAVES, None)[0]
+    own = task.decode(outputs, [{}], [None], TREE_LEAVES, None)[0]
+    assert decoded["label"] == own["label"] == answer and decoded["levels"] == own["levels"]
+    # Its probability is the calibrated one: B's leaf under softmax(logits / 3).
+    assert decoded["probability"] == pytest.approx(float(softmax(np.array(TREE_LOGITS) / 3.0)[0, 3]), abs=1e-6)
+    assert outputs.tolist() == TREE_LOGITS  # the calibrated copy left the model's outputs as they were
 
 
 def test_a_run_fits_on_validation_reports_and_saves_its_calibration(calibrated_run):

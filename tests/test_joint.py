@@ -22,6 +22,8 @@ from finabsa.data.records import Example, Mention
 from finabsa.errors import DataError
 from finabsa.inference.export import export_run
 from finabsa.models.build import training_loss
+from finabsa.models.calibration import Calibration
+from finabsa.models.heads import head_for
 from finabsa.models.heads.joint import JointCollator
 from finabsa.tasks import build_task
 from finabsa.tasks.joint import membership, pool_targets, span_sentiment
@@ -188,6 +190,29 @@ def test_joint_run_reports_every_head_and_reloads_identically(joint_run):
     assert [answer(row) for row in reloaded] == [answer(row) for row in saved]
     assert [row["targets"] for row in reloaded] == [row["targets"] for row in saved]
     assert [row["aspect"] for row in reloaded] == [row["aspect"] for row in saved]
+
+
+def test_calibration_changes_the_joint_models_probabilities_never_its_answers(joint_run):
+    predictor = finabsa.load(joint_run)
+    heads = head_for(predictor.task.head(predictor.labels))
+    outputs = {name: [list(o) for o in where] for name, where in heads.calibrated_outputs().items()}
+    sentences = [row["sentence"] for row in
+                 (json.loads(line) for line in (joint_run / "predictions.jsonl").read_text().splitlines())]
+    predictor.calibration = None
+    own = predictor.predict(sentences)
+    # Temperatures far from 1 flatten every head (a tree or a span ranking read from them would change).
+    predictor.calibration = Calibration(temperatures={name: 25.0 for name in outputs}, outputs=outputs)
+    calibrated = predictor.predict(sentences)
+
+    def answers(record):
+        return ([(t["text"], t["start"], t["score"], t["sentiment"]["label"]) for t in record["targets"]],
+                record["aspect"]["label"], record["aspect"]["levels"])
+
+    assert [answers(r) for r in calibrated] == [answers(r) for r in own]
+    # A sentiment's probability is its head's largest: flattened, it falls; the aspect's changes too.
+    assert all(c["sentiment"]["probability"] < o["sentiment"]["probability"]
+               for r, k in zip(own, calibrated) for o, c in zip(r["targets"], k["targets"]))
+    assert all(k["aspect"]["probability"] != pytest.approx(r["aspect"]["probability"]) for r, k in zip(own, calibrated))
 
 
 def test_a_joint_run_alone_is_a_pipeline_with_the_record_format(joint_run):

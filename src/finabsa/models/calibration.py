@@ -2,8 +2,11 @@
 
 A fine-tuned classifier is over-confident (its softmax says 0.85 where it is right 62 % of the time). Temperature
 scaling (Guo et al., 2017) divides a head's logits by one number ``T`` fitted to minimise the negative
-log-likelihood of the validation split's gold labels: the ranking of classes, hence every label, stays the same; the
-probabilities match how often the model is right. Each head plug-in names its classification heads and the outputs
+log-likelihood of the validation split's gold labels: the ranking of one head's classes stays the same, and the
+probabilities match how often the model is right. A temperature does change comparisons that are not one head's
+argmax (probabilities summed over the aspect tree, multiplied along a span), so answers are decoded from the model's
+own outputs and only their probabilities from the calibrated ones (``Task.decode_calibrated``): calibration never
+changes an answer. Each head plug-in names its classification heads and the outputs
 (with their columns) that hold their logits (``Head.calibrated_outputs``), and gives validation ``(logits, gold)``
 pairs (``Head.calibration_pairs``). The fitted ``Calibration`` divides those outputs before the task decodes them,
 so that PyTorch and ONNX runtimes apply it the same way. The test split is never used to fit it.
@@ -11,6 +14,7 @@ so that PyTorch and ONNX runtimes apply it the same way. The test split is never
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -43,8 +47,10 @@ class Calibration:
     skipped: dict[str, str] = field(default_factory=dict)
 
     def apply(self, outputs: Any) -> Any:
-        """``outputs`` with every calibrated head's logits divided by its temperature (a tensor, a model output
-        or the ONNX runtime's namespace)."""
+        """A copy of ``outputs`` with every calibrated head's logits divided by its temperature (a tensor, a model
+        output or the ONNX runtime's namespace); ``outputs`` itself is left as it was, for the answers."""
+        if not isinstance(outputs, torch.Tensor):
+            outputs = copy.copy(outputs)
         for head, temperature in self.temperatures.items():
             for name, start, end in self.outputs.get(head, []):
                 if isinstance(outputs, torch.Tensor):

@@ -75,10 +75,16 @@ class Predictor:
             batch = collate([{k: v for k, v in f.items() if not k.startswith("_")} for f in batch_features])
             batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
             outputs = self.task.forward(self.model, batch, self.tokenizer)
-            if self.calibration is not None:
-                outputs = self.calibration.apply(outputs)
-            decoded = (decode or self.task.decode)(outputs, batch_features, [examples[i] for i in index],
-                                                   self.labels, self.tokenizer)
+            batch_examples = [examples[i] for i in index]
+            if self.calibration is None:
+                decoded = (decode or self.task.decode)(outputs, batch_features, batch_examples, self.labels,
+                                                       self.tokenizer)
+            elif decode is not None:  # a replaced decoding (a teacher's soft targets) reads the calibrated outputs
+                decoded = decode(self.calibration.apply(outputs), batch_features, batch_examples, self.labels,
+                                 self.tokenizer)
+            else:
+                decoded = self.task.decode_calibrated(outputs, self.calibration.apply(outputs), batch_features,
+                                                      batch_examples, self.labels, self.tokenizer)
             for i, prediction in zip(index, decoded):
                 if len(features[i]["input_ids"]) >= self.max_length:
                     # The tokenizer cut the input at max_length: the answer saw only its beginning.

@@ -122,6 +122,17 @@ class AspectTask(SequenceClassificationTask):
             return super().decode(outputs, features, examples, labels, tokenizer)
         return self._tree_answers(softmax(outputs.float().cpu().numpy()), labels)
 
+    def decode_calibrated(self, outputs, calibrated, features, examples, labels, tokenizer):
+        if not self.hierarchical:
+            return super().decode_calibrated(outputs, calibrated, features, examples, labels, tokenizer)
+        # The tree sums leaf probabilities per category, and a temperature changes which sum is largest: the path
+        # comes from the model's own probabilities, its probability from the calibrated ones.
+        answers = self.decode(outputs, features, examples, labels, tokenizer)
+        tree = AspectTree(labels)
+        for answer, row in zip(answers, softmax(calibrated.float().cpu().numpy())):
+            answer["probability"] = tree.probability(row, self.options.level, answer["label"])
+        return answers
+
     def _tree_answers(self, leaf_probabilities: Any, labels: list[str]) -> list[dict[str, Any]]:
         tree = AspectTree(labels)
         predictions = []

@@ -65,6 +65,10 @@ class AspectTree:
         label, probability = answer[level]
         return label, probability, [answer[each][0] for each in LEVEL_DEPTHS]
 
+    def probability(self, leaf_probabilities: np.ndarray, level: str, label: str) -> float:
+        """The probability of node ``label`` of ``level`` (the sum of its leaves') for one example."""
+        return float(self.marginals(leaf_probabilities[None, :], level)[0, self.nodes[level].index(label)])
+
     def loss(self, logits: Any, targets: Any) -> Any:
         """Mean over the batch of the negative log-likelihood at every level (full path, level 2, level 1)."""
         import torch

@@ -293,6 +293,17 @@ class Task(ABC):
     ) -> list[dict[str, Any]]:
         """Turn one batch of model outputs into one prediction dict per example."""
 
+    def decode_calibrated(
+        self, outputs: Any, calibrated: Any, features: list[dict[str, Any]], examples: list[Example],
+        labels: list[str], tokenizer: Any,
+    ) -> list[dict[str, Any]]:
+        """Like ``decode``, for a calibrated run: the answers as the model's own ``outputs`` decode them, their
+        probabilities from ``calibrated`` (the same outputs, each head's logits divided by its temperature), so that
+        calibration never changes an answer. A temperature keeps the ranking of one head's classes, so a task whose
+        every answer is one head's argmax decodes ``calibrated`` (this default); a task that compares probabilities
+        otherwise (summed over the aspect tree, multiplied along a span) overrides it."""
+        return self.decode(calibrated, features, examples, labels, tokenizer)
+
     # -- scoring ---------------------------------------------------------------------------------------------
     @abstractmethod
     def score(

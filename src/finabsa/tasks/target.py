@@ -173,6 +173,12 @@ class SpanTargetTask(TargetTask):
             for i, (feature, example) in enumerate(zip(features, examples))
         ]
 
+    def decode_calibrated(self, outputs, calibrated, features, examples, labels, tokenizer):
+        # A span's score multiplies its tokens' tag probabilities and ranks the spans: a temperature would re-rank
+        # spans of different lengths, so the span and its score come from the model's own tag probabilities (the
+        # tag temperature is fitted and reported: how calibrated the per-token probabilities are).
+        return self.decode(outputs, features, examples, labels, tokenizer)
+
     def _best_span(self, probs: np.ndarray, feature: dict[str, Any], example: Example) -> dict[str, Any]:
         span = best_span(probs, feature, example.sentence, self.options.max_span_tokens)
         span.pop("tokens", None)

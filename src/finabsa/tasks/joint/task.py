@@ -322,19 +322,34 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     # -- decoding -------------------------------------------------------------------------------------------
     def decode(self, outputs, features, examples, labels, tokenizer):
         arrays = self._arrays(outputs, len(features))
+        return self._decode(arrays, arrays, features, examples, labels)
+
+    def decode_calibrated(self, outputs, calibrated, features, examples, labels, tokenizer):
+        # Spans (their scores multiply tag probabilities along the span and rank the targets) and the aspect path
+        # (the tree sums leaf probabilities) are comparisons a temperature changes: they come from the model's own
+        # outputs. Sentiments are one head's argmax over a mean of logits, unchanged by it: they and every
+        # reported probability come from the calibrated outputs.
+        return self._decode(self._arrays(outputs, len(features)), self._arrays(calibrated, len(features)),
+                            features, examples, labels)
+
+    def _decode(self, arrays: dict[str, np.ndarray], reported: dict[str, np.ndarray], features: list[dict[str, Any]],
+                examples: list[Example], labels: list[str]) -> list[dict[str, Any]]:
+        """Predictions whose spans and aspect path are read from ``arrays``, and whose sentiments and probabilities
+        from ``reported`` (the same arrays, or their calibrated copy)."""
         tag_probabilities = softmax(arrays["tag_logits"])
         aspect_probabilities = softmax(arrays["aspect_logits"]) if labels else None
+        reported_aspect = softmax(reported["aspect_logits"]) if labels else None
         tree = self._tree(labels) if labels else None
         context = self.options.sentence_context
         predictions = []
         for i, (feature, example) in enumerate(zip(features, examples)):
-            token_part, sentence_part = arrays["sentiment_token"][i], arrays["sentiment_sentence"][i]
-            parts = SentimentParts(token_part, sentence_part, arrays["sentence_sentiment"][i], context)
+            token_part, sentence_part = reported["sentiment_token"][i], reported["sentiment_sentence"][i]
+            parts = SentimentParts(token_part, sentence_part, reported["sentence_sentiment"][i], context)
             spans = decode_spans(tag_probabilities[i], feature, example.sentence, self.options.max_span_tokens,
                                  self.options.min_targets, merge=self.options.merge_fragments)
             prediction: dict[str, Any] = {
                 "targets": targets_with_sentiment(spans, parts),
-                "aspect": self._aspect(tree, aspect_probabilities[i]) if tree is not None else None,
+                "aspect": self._aspect(tree, aspect_probabilities[i], reported_aspect[i]) if tree is not None else None,
             }
             given = example.mentions or ((Mention(example.target),) if example.target else ())
             if given:
@@ -350,9 +365,10 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
             cached = self._cached_tree = AspectTree(labels)
         return cached
 
-    def _aspect(self, tree: AspectTree, probabilities: np.ndarray) -> dict[str, Any]:
-        label, probability, levels = tree.read(probabilities, self.options.aspect_level)
-        return {"label": label, "level": self.options.aspect_level, "levels": levels, "probability": probability}
+    def _aspect(self, tree: AspectTree, probabilities: np.ndarray, reported: np.ndarray) -> dict[str, Any]:
+        label, _, levels = tree.read(probabilities, self.options.aspect_level)
+        return {"label": label, "level": self.options.aspect_level, "levels": levels,
+                "probability": tree.probability(reported, self.options.aspect_level, label)}
 
     def render_answer(self, prediction: dict[str, Any]) -> str:
         """``"barclays: positive; lloyds: negative"``: every predicted target with its sentiment."""
