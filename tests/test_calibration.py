@@ -11,6 +11,7 @@ import torch
 
 import finabsa
 from conftest import quick_config
+from finabsa.data.records import Example
 from finabsa.models.calibration import Calibration, fit_calibration, fit_temperature
 from finabsa.tasks import HeadSpec, build_task
 from finabsa.tasks.base import softmax
@@ -87,6 +88,23 @@ def test_calibration_never_changes_the_aspect_trees_answer(level, answer):
     # Its probability is the calibrated one: B's leaf under softmax(logits / 3).
     assert decoded["probability"] == pytest.approx(float(softmax(np.array(TREE_LOGITS) / 3.0)[0, 3]), abs=1e-6)
     assert outputs.tolist() == TREE_LOGITS  # the calibrated copy left the model's outputs as they were
+
+
+def test_calibration_never_changes_the_span_a_target_run_answers():
+    # A span's score multiplies its tokens' tag probabilities: flattened by a temperature of 3, the uncertain
+    # "Banking" and "Group" pull the three-word name below "Lloyds" alone, which the model itself ranks lower.
+    task = build_task("target")
+    sentence = [Example(sentence="Lloyds Banking Group shares rise")]
+    feature = {"_real": [False, True, True, True, True, True, False],
+               "_offsets": [(0, 0), (0, 6), (7, 14), (15, 20), (21, 27), (28, 32), (0, 0)]}
+    logits = torch.tensor([[[0.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, -1.0, 0.6], [0.0, -1.0, 2.5], [4.0, 0.0, 0.0],
+                            [4.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    calibrated = Calibration(temperatures={"tags": 3.0}, outputs={"tags": [["logits", None, None]]}).apply(logits)
+    tags = ["O", "B", "I"]
+    assert task.decode(calibrated, [feature], sentence, tags, None)[0]["target"] == "Lloyds"  # the trap
+    own = task.decode(logits, [feature], sentence, tags, None)
+    assert task.decode_calibrated(logits, calibrated, [feature], sentence, tags, None) == own
+    assert own[0]["target"] == "Lloyds Banking Group"
 
 
 def test_a_run_fits_on_validation_reports_and_saves_its_calibration(calibrated_run):
