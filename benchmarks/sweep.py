@@ -3,9 +3,9 @@
     python benchmarks/sweep.py SWEEP.yaml --output runs/sweep [--filter NAME]
 
 SWEEP.yaml holds ``base`` (settings shared by all runs, dotted keys), ``runs`` (name -> dotted overrides) and,
-optionally, ``seeds``: each run is then trained once per seed (named ``NAME-sSEED``) and a second table gives each
-run's mean ± sd over its seeds. Configurations are compared on the carved validation split; the test column is for
-reporting, not choosing.
+optionally, ``seeds``: each run is then trained once per seed (named ``NAME-sSEED``; ``{seed}`` in a text setting
+becomes the seed) and a second table gives each run's mean ± sd over its seeds. Configurations are compared on the
+carved validation split; the test column is for reporting, not choosing.
 Finished runs are skipped, so an interrupted sweep resumes where it stopped.
 """
 
@@ -64,10 +64,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _with_seeds(runs: dict[str, dict | None], seeds: list[int] | None) -> dict[str, dict]:
-    """``runs`` as they are, or each once per seed (``NAME-sSEED`` with ``training.seed`` set)."""
+    """``runs`` as they are, or each once per seed (``NAME-sSEED`` with ``training.seed`` set, and ``{seed}`` in a
+    text setting replaced by it: a transfer stage of the same seed)."""
     if not seeds:
         return {name: overrides or {} for name, overrides in runs.items()}
-    return {f"{name}-s{seed}": {**(overrides or {}), "training.seed": seed}
+    return {f"{name}-s{seed}": {**{key: value.replace("{seed}", str(seed)) if isinstance(value, str) else value
+                                   for key, value in (overrides or {}).items()}, "training.seed": seed}
             for name, overrides in runs.items() for seed in seeds}
 
 
