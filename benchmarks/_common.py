@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -21,6 +22,16 @@ def set_threads(threads: int | None) -> int:
         os.environ[name] = str(threads)
     torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def bench_arguments(parser: argparse.ArgumentParser, output_name: str, argv: list[str] | None) -> argparse.Namespace:
+    """Add the flags every model benchmark takes (``--threads``, ``--output`` under reports/bench/), parse ``argv``
+    and set the thread count; ``threads`` holds the count in use."""
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / output_name))
+    args = parser.parse_args(argv)
+    args.threads = set_threads(args.threads)
+    return args
 
 
 def hardware() -> dict[str, Any]:

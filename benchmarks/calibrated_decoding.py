@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from _common import REPO, hardware, hardware_line, joint_run_sets, set_threads, write_json
+from _common import bench_arguments, hardware, hardware_line, joint_run_sets, write_json
 
 
 def _run_folders(path: Path) -> dict[str, list[Path]]:
@@ -59,10 +59,7 @@ def _spread(values: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a study's output folder, or one finished run folder")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "calibrated_decoding.json"))
-    args = parser.parse_args(argv)
-    set_threads(args.threads)
+    args = bench_arguments(parser, "calibrated_decoding.json", argv)
 
     import finabsa
     from finabsa.run_layout import read_report

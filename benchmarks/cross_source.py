@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, hardware, hardware_line, set_threads, write_json
+from _common import REPO, bench_arguments, hardware, hardware_line, write_json
 
 FIQA, FIQA_OFFICIAL, SENTFIN = "../shared/data/fiqa2018", "../shared/data/fiqa2018/official", "../shared/data/sentfin"
 METRICS = ("pair_f1", "target_f1", "sentiment_accuracy", "sentiment_macro_f1", "sentiment_mixed_accuracy")
@@ -81,10 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting over the preset for every run trained here (repeatable), to measure a "
                              "variant before it enters configs/joint.yaml")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "cross_source.json"))
-    args = parser.parse_args(argv)
-    threads = set_threads(args.threads)
+    args = bench_arguments(parser, "cross_source.json", argv)
+    threads = args.threads
 
     import finabsa
     from finabsa.cli import parse_overrides

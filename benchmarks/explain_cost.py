@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, hardware, hardware_line, set_threads, write_json
+from _common import bench_arguments, hardware, hardware_line, write_json
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", help="a run folder (or an export folder on the torch runtime)")
     parser.add_argument("--sentences", type=int, default=20)
     parser.add_argument("--steps", type=int, default=32, help="Integrated Gradients steps per answer")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "explain_cost.json"))
-    args = parser.parse_args(argv)
-    threads = set_threads(args.threads)
+    args = bench_arguments(parser, "explain_cost.json", argv)
+    threads = args.threads
 
     import finabsa
     from finabsa.data.records import as_example

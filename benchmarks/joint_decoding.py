@@ -16,7 +16,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, hardware, hardware_line, joint_run_sets, set_threads, write_json
+from _common import bench_arguments, hardware, hardware_line, joint_run_sets, write_json
 
 METRICS = ("pair_f1", "pair_precision", "pair_recall", "target_f1", "target_predicted")
 
@@ -25,10 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="a finished joint run folder")
     parser.add_argument("--option", default="merge_fragments", help="a boolean option of the joint task")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "joint_decoding.json"))
-    args = parser.parse_args(argv)
-    set_threads(args.threads)
+    args = bench_arguments(parser, "joint_decoding.json", argv)
 
     import finabsa
     from finabsa.config import EvaluationConfig

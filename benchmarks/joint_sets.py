@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from _common import REPO, hardware, hardware_line, joint_run_sets, set_threads, write_json
+from _common import bench_arguments, hardware, hardware_line, joint_run_sets, write_json
 
 METRICS = ("pair_f1", "target_f1", "target_exact_match", "sentiment_accuracy", "sentiment_macro_f1",
            "sentiment_mixed_accuracy", "best_target_sentiment_accuracy", "aspect_level2_accuracy",
@@ -25,10 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="finished joint run folders")
     parser.add_argument("--metrics", default=",".join(METRICS), help="comma-separated metric names")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "joint_sets.json"))
-    args = parser.parse_args(argv)
-    set_threads(args.threads)
+    args = bench_arguments(parser, "joint_sets.json", argv)
 
     import finabsa
     from finabsa.config import EvaluationConfig

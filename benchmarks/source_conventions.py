@@ -18,7 +18,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, hardware, hardware_line, set_threads, write_json
+from _common import bench_arguments, hardware, hardware_line, write_json
 
 METRICS = ("pair_f1", "target_f1", "target_predicted", "sentiment_accuracy", "sentiment_macro_f1",
            "sentiment_mixed_accuracy")
@@ -27,10 +27,7 @@ METRICS = ("pair_f1", "target_f1", "target_predicted", "sentiment_accuracy", "se
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="a finished joint run folder trained with task.source_conventions")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--output", default=str(REPO / "reports" / "bench" / "source_conventions.json"))
-    args = parser.parse_args(argv)
-    set_threads(args.threads)
+    args = bench_arguments(parser, "source_conventions.json", argv)
 
     import finabsa
     from finabsa.config import EvaluationConfig
