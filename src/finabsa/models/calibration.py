@@ -3,13 +3,13 @@
 A fine-tuned classifier is over-confident (its softmax says 0.85 where it is right 62 % of the time). Temperature
 scaling (Guo et al., 2017) divides a head's logits by one number ``T`` fitted to minimise the negative
 log-likelihood of the validation split's gold labels: the ranking of one head's classes stays the same, and the
-probabilities match how often the model is right. A temperature does change comparisons that are not one head's
-argmax (probabilities summed over the aspect tree, multiplied along a span), so answers are decoded from the model's
-own outputs and only their probabilities from the calibrated ones (``Task.decode_calibrated``): calibration never
-changes an answer. Each head plug-in names its classification heads and the outputs
+probabilities match how often the model is right. Each head plug-in names its classification heads and the outputs
 (with their columns) that hold their logits (``Head.calibrated_outputs``), and gives validation ``(logits, gold)``
-pairs (``Head.calibration_pairs``). The fitted ``Calibration`` divides those outputs before the task decodes them,
-so that PyTorch and ONNX runtimes apply it the same way. The test split is never used to fit it.
+pairs (``Head.calibration_pairs``). The fitted ``Calibration`` divides a copy of those outputs, so that PyTorch and
+ONNX runtimes apply it the same way, and the task decodes both (``Task.decode_calibrated``): a temperature does
+change comparisons that are not one head's argmax (probabilities summed over the aspect tree, multiplied along a
+span), so answers come from the model's own outputs and only their probabilities from the calibrated copy:
+calibration never changes an answer. The test split is never used to fit it.
 """
 
 from __future__ import annotations
