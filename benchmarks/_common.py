@@ -74,8 +74,9 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
 
 
 def joint_run_sets(predictor: Any, per_source: bool = False) -> dict[str, list]:
-    """The sentences a joint run reads, rebuilt from its saved configuration: validation (and, with ``per_source``,
-    validation per source), its test split, and the held-out sets its ``also_train`` entries carve."""
+    """The sentences a run reads (a joint run's, or any task's), rebuilt from its saved configuration: validation
+    (and, with ``per_source``, validation per source), its test split, and the held-out sets its ``also_train``
+    entries carve."""
     from finabsa.data.prepare import training_data
     from finabsa.data.records import SOURCE_KEY
 

@@ -31,12 +31,9 @@ def _run_folders(path: Path) -> dict[str, list[Path]]:
 
 
 def _sets(predictor, whole: bool) -> dict[str, list]:
-    from finabsa.data.prepare import training_data
-
-    if whole and predictor.task.name == "joint":
-        return joint_run_sets(predictor)
-    data = training_data(predictor.task, predictor.info["config"].data)
-    return {"validation": data.validation, "test split": data.test} if whole else {"test split": data.test}
+    """Validation, the test split and any held-out sets of one run; the test split alone for a study's runs."""
+    sets = joint_run_sets(predictor)
+    return sets if whole else {"test split": sets["test split"]}
 
 
 def _score(predictor, examples: list, headline: list[str]) -> dict[str, dict[str, float]]:

@@ -127,17 +127,18 @@ class AspectTask(SequenceClassificationTask):
             return super().decode_calibrated(outputs, calibrated, features, examples, labels, tokenizer)
         # The tree sums leaf probabilities per category, and a temperature changes which sum is largest: the path
         # comes from the model's own probabilities, its probability from the calibrated ones.
-        answers = self.decode(outputs, features, examples, labels, tokenizer)
-        tree = AspectTree(labels)
-        for answer, row in zip(answers, softmax(calibrated.float().cpu().numpy())):
-            answer["probability"] = tree.probability(row, self.options.level, answer["label"])
-        return answers
+        return self._tree_answers(softmax(outputs.float().cpu().numpy()), labels,
+                                  reported=softmax(calibrated.float().cpu().numpy()))
 
-    def _tree_answers(self, leaf_probabilities: Any, labels: list[str]) -> list[dict[str, Any]]:
+    def _tree_answers(self, leaf_probabilities: Any, labels: list[str], reported: Any = None) -> list[dict[str, Any]]:
+        """Tree-consistent answers read from ``leaf_probabilities``; their probability from ``reported`` (the
+        calibrated leaf probabilities) when given."""
         tree = AspectTree(labels)
         predictions = []
-        for row in leaf_probabilities:
+        for i, row in enumerate(leaf_probabilities):
             label, probability, levels = tree.read(row, self.options.level)
+            if reported is not None:
+                probability = tree.probability(reported[i], self.options.level, label)
             predictions.append({"label": label, "probability": probability, "levels": levels,
                                 "probabilities": {leaf: float(p) for leaf, p in zip(labels, row)}})
         return predictions
