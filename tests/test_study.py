@@ -125,8 +125,11 @@ def test_study_file_problems_come_together(tmp_path, tiny_data, tiny_bert):
 
 def test_shipped_study_presets_are_valid():
     spec = load_study(REPO / "configs" / "study-fiqa.yaml")
-    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 16 and list(spec.stages) == ["sentfin-sentiment"]
-    assert [c.view_of for c in spec.cells if c.name.startswith("joint, read")] == [spec.cells[8].name] * 5
+    assert spec.seeds == [1, 2, 3] and len(spec.cells) == 15 and list(spec.stages) == ["sentfin-sentiment"]
+    joint = next(c.name for c in spec.cells if c.name.startswith("joint (targets"))
+    assert [c.view_of for c in spec.cells if c.name.startswith("joint, read")] == [joint] * 5
+    # One answer per reference aspect cell: the flat level-2 head is compared in its own study file.
+    assert sum(c.settings.get("task.name") == "aspect" and not c.view_of for c in spec.cells) == 1
     assert "joint, read at the sentiment of its own best target" in [c.name for c in spec.cells]
     # The two cross-source cells train one seed each and hold a source out as a test_only set.
     cross = [c for c in spec.cells if c.seeds]
@@ -134,6 +137,8 @@ def test_shipped_study_presets_are_valid():
     assert all(any(e.get("test_only") for e in c.settings["data.also_train"]) for c in cross)
     assert load_study(REPO / "configs" / "study-fiqa.yaml", quick=True).seeds == [1]
     assert load_study(REPO / "configs" / "study-fiqa-mpnet.yaml").base["model.name"] == "mpnet"
+    heads = load_study(REPO / "configs" / "study-aspect-heads.yaml")
+    assert [c.settings.get("task.head", "flat") for c in heads.cells if not c.view_of] == ["flat", "hierarchical"]
 
 
 @pytest.mark.slow
