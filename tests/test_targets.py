@@ -58,6 +58,17 @@ FRAGMENTS = [
     # A piece of the bracketed ticker (the exchange letter after the dot) is still the ticker, not a target.
     ("Levi Strauss & Co <LEVI.N> gained 2%", ["Levi Strauss & Co", "N"], [("Levi Strauss & Co", "LEVI.N")]),
     ("Apple <AAPL.O> and Tesla rose", ["Apple", "AAPL", "Tesla"], [("Apple", "AAPL.O"), ("Tesla", None)]),
+    # A wire service's bare codes: an index's ".SPX", a share's "XOM.N"; a name the tagger ran on into its code ends
+    # before it. "U.S." is no ticker.
+    ("The S&P 500 .SPX rose 0.5%", ["S&P 500", "SPX"], [("S&P 500", ".SPX")]),
+    ("Exxon Mobil Corp XOM.N fell 2%", ["Exxon Mobil Corp XOM."], [("Exxon Mobil Corp", "XOM.N")]),
+    ("Exxon Mobil Corp <XOM.N> fell 2%", ["Exxon Mobil Corp <XOM"], [("Exxon Mobil Corp", "XOM.N")]),
+    ("Ford F.N and U.S. Steel fell", ["Ford", "U.S. Steel"], [("Ford", None), ("U.S. Steel", None)]),
+    ("Exxon XOM.N, Chevron CVX.N fell", ["Exxon", "XOM.N", "Chevron", "CVX"], [("Exxon", "XOM.N"),
+                                                                                ("Chevron", "CVX.N")]),
+    # The ticker closes the name: capitalised words the tagger left before it belong to the name.
+    ("The Dow Jones Industrial Average <.DJI> rose", ["Dow Jones", ".DJI"], [("Dow Jones Industrial Average", ".DJI")]),
+    ("Apple and Tesla <TSLA.O> rose", ["Apple", "TSLA"], [("Apple", None), ("TSLA", None)]),
     ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
     ("Apple Inc. (AAPL) rose", ["Apple", "(AAPL)"], [("Apple Inc", "AAPL")]),
     ("Procter & Gamble beat forecasts", ["Procter", "Gamble"], [("Procter & Gamble", None)]),

@@ -7,7 +7,8 @@ repeats of the same text are one target (its sentiment pooled over all its menti
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
 side by side), a ticker written beside
-its company (``<LEVI.N>``, ``(AAPL)``) becomes that target's ``ticker`` instead of a target of its own, a trailing
+its company (``<LEVI.N>``, ``(AAPL)``, a wire service's bare ``.SPX`` or ``XOM.N``) becomes that target's ``ticker``
+instead of a target of its own (and a name the tagger ran on into its ticker ends before it), a trailing
 possessive is dropped ("Barclays's" -> "Barclays"), an index keeps its number ("S&P" + " 500", "FTSE" + " 100"),
 and fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are
 dropped.
@@ -31,8 +32,14 @@ from .pooling import membership, pool_targets, span_sentiment
 __all__ = ["SentimentParts", "decode_spans", "merge_fragments", "targets_with_sentiment", "given_target",
            "sentence_sentiment"]
 
-#: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``.
-_TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]")
+#: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``, or a wire service's
+#: bare code: an index's ``.SPX`` or a share's ``XOM.N`` (two or more characters before the exchange letters, so
+#: that "U.S." and "S.A." are no tickers).
+_TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]"
+                             r"|(?<!\S)(?:\.[A-Z][A-Z0-9]{1,5}|[A-Z0-9]{2,6}\.[A-Z]{1,2})(?![\w&])")
+#: What may stand between a name and its ticker: nothing but spaces and punctuation, or the rest of the name in
+#: capitalised words (group 1 ends where the name does).
+_NAME_BEFORE_TICKER = re.compile(r"((?:\s+[A-Z][\w&'.-]*){0,4})[\s,.]*")
 #: What may stand between two fragments of one name.
 _CONNECTOR = re.compile(r"^\s*(?:&|and|of|de|du|la)?\s*$", flags=re.IGNORECASE)
 _SUFFIXES = {s for s in LEGAL_SUFFIXES if " " not in s and s != "the"}
@@ -86,7 +93,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
     trailing possessive and fragments that name nothing (see the module docstring). ``spans`` are sorted by start."""
     merged: list[dict[str, Any]] = []
     for span in spans:
-        span = _without_possessive(dict(span), sentence)
+        span = _without_possessive(_without_trailing_ticker(dict(span), sentence), sentence)
         if not span["text"]:
             continue
         _absorb_suffix(span, sentence, feature)
@@ -95,7 +102,12 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         between = sentence[last["end"]:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
             _extend(last, span, sentence)
-        elif last and (ticker := _ticker_beside(span, sentence)) and not sentence[last["end"]:ticker[0]].strip(" ,."):
+        elif last and (ticker := _ticker_beside(span, sentence)) and (
+                name_rest := _NAME_BEFORE_TICKER.fullmatch(sentence, last["end"], ticker[0])):
+            # The ticker closes the name in wire copy: capitalised words the tagger left between the two belong to
+            # the name ("Dow Jones" + " Industrial Average" before "<.DJI>").
+            rest = tokens_in_spans(feature["_offsets"], feature["_real"], [(last["end"], name_rest.end(1))])
+            _extend(last, {"end": name_rest.end(1), "score": last["score"], "tokens": rest}, sentence)
             last["ticker"] = ticker[1]
             last["tokens"] = last["tokens"] + span["tokens"]
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
@@ -114,6 +126,20 @@ def _ticker_beside(span: dict[str, Any], sentence: str) -> tuple[int, str] | Non
         if match.start() <= span["start"] and span["end"] <= match.end():
             return match.start(), match.group(0).strip("<>() ").split(":")[-1].strip()
     return None
+
+
+def _without_trailing_ticker(span: dict[str, Any], sentence: str) -> dict[str, Any]:
+    """A name the tagger ran on into the ticker written after it ("Exxon Mobil Corp XOM." of "Exxon Mobil Corp
+    XOM.N") ends before the ticker, which becomes its ``ticker``; the tokens stay (the sentiment reads them)."""
+    for match in _TICKER_IN_TEXT.finditer(sentence, span["start"] + 1):
+        if match.start() >= span["end"]:
+            break
+        name_end = len(sentence[:match.start()].rstrip(" ,"))
+        if span["end"] <= match.end() and name_end > span["start"]:
+            span.update(end=name_end, text=sentence[span["start"]:name_end],
+                        ticker=match.group(0).strip("<>() ").split(":")[-1].strip())
+            break
+    return span
 
 
 def _extend(span: dict[str, Any], other: dict[str, Any], sentence: str) -> None:
