@@ -106,8 +106,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
                 name_rest := _NAME_BEFORE_TICKER.fullmatch(sentence, last["end"], ticker[0])):
             # The ticker closes the name in wire copy: capitalised words the tagger left between the two belong to
             # the name ("Dow Jones" + " Industrial Average" before "<.DJI>").
-            rest = tokens_in_spans(feature["_offsets"], feature["_real"], [(last["end"], name_rest.end(1))])
-            _extend(last, {"end": name_rest.end(1), "score": last["score"], "tokens": rest}, sentence)
+            _widen(last, name_rest.end(1), sentence, feature)
             last["ticker"] = ticker[1]
             last["tokens"] = last["tokens"] + span["tokens"]
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
@@ -124,8 +123,13 @@ def _ticker_beside(span: dict[str, Any], sentence: str) -> tuple[int, str] | Non
     ``N`` of ``LEVI.N``); None otherwise."""
     for match in _TICKER_IN_TEXT.finditer(sentence):
         if match.start() <= span["start"] and span["end"] <= match.end():
-            return match.start(), match.group(0).strip("<>() ").split(":")[-1].strip()
+            return match.start(), _ticker_text(match)
     return None
+
+
+def _ticker_text(match: re.Match) -> str:
+    """The ticker a ``_TICKER_IN_TEXT`` match writes, without brackets or exchange prefix (``LEVI.N``, ``KO``)."""
+    return match.group(0).strip("<>() ").split(":")[-1].strip()
 
 
 def _without_trailing_ticker(span: dict[str, Any], sentence: str) -> dict[str, Any]:
@@ -136,8 +140,7 @@ def _without_trailing_ticker(span: dict[str, Any], sentence: str) -> dict[str, A
             break
         name_end = len(sentence[:match.start()].rstrip(" ,"))
         if span["end"] <= match.end() and name_end > span["start"]:
-            span.update(end=name_end, text=sentence[span["start"]:name_end],
-                        ticker=match.group(0).strip("<>() ").split(":")[-1].strip())
+            span.update(end=name_end, text=sentence[span["start"]:name_end], ticker=_ticker_text(match))
             break
     return span
 
@@ -175,22 +178,22 @@ def _absorb_suffix(span: dict[str, Any], sentence: str, feature: dict[str, Any])
     """Extend a name over the capitalised legal suffix that follows it in the text ("Levi Strauss" + " & Co",
     " Inc"); a trailing full stop stays out (scoring ignores punctuation)."""
     match = _SUFFIX_AFTER.match(sentence, span["end"])
-    if not match or not match.group(1)[:1].isupper():
-        return
-    end = match.end()
-    extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], end)])
-             if t not in span["tokens"]]
-    span.update(end=end, text=sentence[span["start"]:end], tokens=span["tokens"] + extra)
+    if match and match.group(1)[:1].isupper():
+        _widen(span, match.end(), sentence, feature)
 
 
 def _absorb_index_number(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
     """Extend an index's name over the number that follows it in the text ("S&P" + " 500")."""
     match = _INDEX_NUMBER.match(sentence, span["end"])
-    if not match or span["text"].strip().lower() not in _INDEX_NAMES:
-        return
-    extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], match.end())])
+    if match and span["text"].strip().lower() in _INDEX_NAMES:
+        _widen(span, match.end(), sentence, feature)
+
+
+def _widen(span: dict[str, Any], end: int, sentence: str, feature: dict[str, Any]) -> None:
+    """``span`` extended to ``end`` in the text, with the tokens of what it gained."""
+    extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], end)])
              if t not in span["tokens"]]
-    span.update(end=match.end(), text=sentence[span["start"]:match.end()], tokens=span["tokens"] + extra)
+    span.update(end=end, text=sentence[span["start"]:end], tokens=span["tokens"] + extra)
 
 
 def _without_possessive(span: dict[str, Any], sentence: str) -> dict[str, Any]:
