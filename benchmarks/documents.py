@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.run).exists():
         print(f"no run at '{args.run}'; train one with 'finabsa train configs/joint.yaml'.", file=sys.stderr)
         return 2
-    from finabsa.inference.documents import split_sentences
     from finabsa.inference.pipeline import Pipeline
+    from finabsa.models.text_parts import split_sentences
 
     threads = bench.set_threads(args.threads)
     documents, truth = paragraphs(args.headlines)

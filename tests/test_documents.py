@@ -6,13 +6,8 @@ from __future__ import annotations
 import pytest
 
 from finabsa.data.spans import entity_key
-from finabsa.inference.documents import (
-    SentenceSpan,
-    aggregate_document,
-    document_sentiment,
-    fit_to_length,
-    split_sentences,
-)
+from finabsa.inference.documents import aggregate_document, document_sentiment
+from finabsa.models.text_parts import SentenceSpan, fit_to_length, split_sentences
 
 NEWS = ("Apple Inc. said on Monday that U.S. sales rose 5.2% in Q3. Shares of $AAPL gained 3 pct in early trade. "
         "Johnson & Johnson <JNJ.N> fell 1.5% after the F.D.A. report, J.P. Morgan analysts said.")
@@ -115,7 +110,7 @@ def test_a_pipeline_record_gives_its_target_the_record_sentiment():
 
 
 def test_a_long_text_is_read_in_parts_packed_at_sentence_boundaries_and_merged_into_one_record():
-    from finabsa.inference.documents import merge_part_records, text_parts
+    from finabsa.models.text_parts import merge_part_records, text_parts
 
     text = "Tesco shares surge. BP fined over spill. Shell flat today."
     assert text_parts(text, word_offsets, max_tokens=20) == [SentenceSpan(0, len(text), text)]  # fits: as it is

@@ -145,12 +145,14 @@ def test_predict_takes_options_between_the_run_and_the_texts(good_run, capsys):
     assert [row["text"] for row in rows] == ["Shell up", "BP down"]
 
 
-def test_predict_keeps_input_columns_blank_lines_and_says_when_it_truncates(good_run, tmp_path, capsys, monkeypatch):
+def test_predict_keeps_input_columns_blank_lines_and_reads_a_long_text_in_parts(good_run, tmp_path, capsys,
+                                                                                 monkeypatch):
     table = _csv(tmp_path / "in.csv", ["id", "headline"], [["a1", "Shell up"], ["a2", "word " * 200]])
     assert main(["predict", str(good_run), "--file", str(table), "--text-column", "headline"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["input"] for r in records] == [{"id": "a1"}, {"id": "a2"}]
-    assert "truncated" not in records[0] and "first 32 tokens" in records[1]["truncated"]
+    assert "notes" not in records[0] and not any("truncated" in r for r in records)
+    assert records[1]["text"] == "word " * 200 and "read in 7 parts" in records[1]["notes"][-1]  # 29 words a part
     monkeypatch.setattr(sys, "stdin", io.StringIO("Shell up\n\nBP down\n"))
     assert main(["predict", str(good_run)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

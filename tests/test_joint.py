@@ -455,8 +455,8 @@ def test_documents_through_the_pipeline_the_cli_and_the_service(joint_run, tmp_p
     from fastapi.testclient import TestClient
 
     from finabsa.cli import main
-    from finabsa.inference.documents import split_sentences
     from finabsa.inference.service import create_app
+    from finabsa.models.text_parts import split_sentences
 
     news = ("Barclays PLC shares fell 3% after the U.S. regulator fined the bank. Lloyds rose, while Barclays said it "
             "would appeal. Johnson & Johnson <JNJ.N> gained 1.5% after the F.D.A. approval.")
@@ -481,6 +481,9 @@ def test_documents_through_the_pipeline_the_cli_and_the_service(joint_run, tmp_p
     assert all(long_text[t["start"]:t["end"]] == t["text"] for t in whole["targets"])
     first_part = pipeline.analyze([news])[0]["targets"]
     assert whole["targets"][:len(first_part)] == first_part  # the first part answers as the text alone does
+    (alone,) = finabsa.load(joint_run).predict([long_text])  # a run loaded on its own reads it the same way
+    assert "truncated" not in alone and [(t["text"], t["start"], t["sentiment"]["label"]) for t in alone["targets"]] \
+        == [(t["text"], t["start"], t["sentiment"]["label"]) for t in whole["targets"]]
 
     source = tmp_path / "news.jsonl"
     source.write_text(json.dumps({"text": news, "id": 7}) + "\n")
@@ -552,9 +555,9 @@ def test_an_extra_source_can_give_validation_sentences(joint_data, tmp_path):
                            "data.also_train": [{"path": str(extra), "test_only": True, "validation": 0.2}]}).validate()
 
 
-def test_contrast_sentences_join_opposite_sentiments_and_keep_each_targets_own():
+def test_contrast_sentences_and_paragraphs_join_training_sentences_and_keep_each_targets_own():
     from finabsa.data.spans import find_target_spans
-    from finabsa.tasks.joint.contrast import contrast_sentences
+    from finabsa.tasks.joint.contrast import contrast_sentences, paragraphs
 
     def sentence(text: str, label: str, *names: str, source: str = "sentfin") -> Example:
         return Example(text, dataset=source, meta={"source": source},
@@ -576,6 +579,18 @@ def test_contrast_sentences_join_opposite_sentiments_and_keep_each_targets_own()
         names = [m.text.lower() for m in example.mentions]
         assert len(names) == len(set(names)), "a target named in both halves is never joined"
     assert any(" while " in e.sentence or ", but " in e.sentence or "; " in e.sentence for e in made)
+
+    paragraphs_made = paragraphs(train, share=1.0, seed=3)
+    assert len(paragraphs_made) == len(train) and paragraphs_made == paragraphs(train, share=1.0, seed=3)
+    for example in paragraphs_made:
+        sentences = example.sentence.split(". ")
+        assert 2 <= len(sentences) <= 3 and example.meta["paragraph"] and not example.aspects, example.sentence
+        assert all(sentence[:1].isupper() or sentence[:1] == "$" for sentence in sentences), "sentences as written"
+        by_name = {m.text: m.label for m in example.mentions}
+        assert len(by_name) == len(example.mentions) and example.meta["source"] == "sentfin"
+        for original in train:  # every target keeps the label of the sentence it came from
+            if original.sentence in example.sentence:
+                assert all(by_name[m.text] == m.label for m in original.mentions)
 
 
 def test_swapped_sentences_rename_every_target_and_keep_their_labels():
@@ -625,11 +640,13 @@ def test_swapped_sentences_rename_every_target_and_keep_their_labels():
 def test_made_sentence_shares_are_checked_together():
     from finabsa.config import load_config
 
-    settings = {"task.name": "joint", "task.contrast_share": 1.5, "task.swap_share": -0.1}
+    settings = {"task.name": "joint", "task.contrast_share": 1.5, "task.paragraph_share": 2, "task.swap_share": -0.1}
     with pytest.raises(finabsa.ConfigError, match=r"(?s)contrast_share must be between 0 and 1; found 1.5.*"
+                                                  r"paragraph_share must be between 0 and 1; found 2.*"
                                                   r"swap_share must be between 0 and 1; found -0.1"):
         load_config(None, settings).validate()
-    load_config(None, {**settings, "task.contrast_share": 0.1, "task.swap_share": 0.2}).validate()
+    load_config(None, {**settings, "task.contrast_share": 0.1, "task.paragraph_share": 0.1,
+                       "task.swap_share": 0.2}).validate()
 
 
 def test_the_joint_task_selects_its_best_epoch_by_the_metric_it_is_told(tmp_path):

@@ -1,9 +1,8 @@
 """Whole documents: split into sentences, analysed in one batched pass, answered per document.
 
-Sentences come from pysbd (a maintained rule-based splitter that keeps "Inc.", "U.S.", "J.P. Morgan", "5.2%",
-"$AAPL" and "<JNJ.N>" inside their sentence; ``benchmarks/documents.py`` measures it). A sentence longer than the
-models' ``max_length`` tokens is split at the last word boundary that fits, never cut: such sentences are counted
-in ``sentences_cut``.
+Sentences come from pysbd (``finabsa.models.text_parts.split_sentences``; ``benchmarks/documents.py`` measures it).
+A sentence longer than the models' ``max_length`` tokens is split at the last word boundary that fits, never cut:
+such sentences are counted in ``sentences_cut``.
 
 One answer per document::
 
@@ -29,70 +28,13 @@ from typing import Any
 from ..data.labels import SENTIMENT_LABELS
 from ..data.records import Example
 from ..data.spans import entity_key
+from ..models.text_parts import SentenceSpan, fit_to_length, split_sentences
 
-__all__ = ["SentenceSpan", "SplitDocument", "split_sentences", "fit_to_length", "split_documents",
-           "answer_documents", "analyze_documents", "aggregate_document", "document_sentiment"]
-
-
-@dataclass(frozen=True)
-class SentenceSpan:
-    """A sentence of a document: its text and its character offsets (``document[start:end] == text``)."""
-
-    start: int
-    end: int
-    text: str
-
+__all__ = ["SplitDocument", "split_documents", "answer_documents", "analyze_documents", "aggregate_document",
+           "document_sentiment"]
 
 #: The field of a record, target or mention that holds its sentiment answer.
 SENTIMENT_FIELD = "sentiment"
-
-_SEGMENTER: Any = None
-
-
-def split_sentences(document: str) -> list[SentenceSpan]:
-    """The sentences of ``document`` with their offsets, surrounding white space left out."""
-    global _SEGMENTER
-    if _SEGMENTER is None:
-        import pysbd
-
-        _SEGMENTER = pysbd.Segmenter(language="en", clean=False, char_span=True)
-    spans = []
-    for piece in _SEGMENTER.segment(document):
-        text = piece.sent.strip()
-        if text:
-            start = piece.start + piece.sent.index(text)
-            spans.append(SentenceSpan(start, start + len(text), text))
-    return spans
-
-
-def fit_to_length(sentences: Sequence[SentenceSpan], offsets_of: Callable[[str], list[tuple[int, int]]],
-                  max_tokens: int) -> tuple[list[SentenceSpan], int]:
-    """Sentences of at most ``max_tokens`` tokens: a longer one is split at the last white space before its
-    ``max_tokens``-th token (at that token where a word is longer), so that no text is cut off; returns the pieces
-    and the count of sentences that were split. ``offsets_of`` gives a text's token character offsets (special
-    tokens excluded; ``max_tokens`` leaves room for them)."""
-    pieces: list[SentenceSpan] = []
-    cut = 0
-    for sentence in sentences:
-        offsets = offsets_of(sentence.text)
-        if len(offsets) <= max_tokens:
-            pieces.append(sentence)
-            continue
-        cut += 1
-        text, start = sentence.text, sentence.start
-        while offsets and len(offsets) > max_tokens:
-            limit = offsets[max_tokens][0]
-            split = text.rfind(" ", 0, limit)
-            split = split if split > 0 else limit
-            head = text[:split].rstrip()
-            pieces.append(SentenceSpan(start, start + len(head), head))
-            rest = text[split:].lstrip()
-            start += len(text) - len(rest)
-            text = rest
-            offsets = offsets_of(text)
-        if text:
-            pieces.append(SentenceSpan(start, start + len(text), text))
-    return pieces, cut
 
 
 def document_sentiment(sentiments: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -224,67 +166,3 @@ def _text_of(item: str | dict | Example) -> str:
     if isinstance(item, dict):
         return str(item.get("text") or item.get("sentence") or "")
     return item
-
-
-# -- sentence mode: a text over max_length read in parts ------------------------------------------------------
-def text_parts(text: str, offsets_of: Callable[[str], list[tuple[int, int]]], max_tokens: int) -> list[SentenceSpan]:
-    """``text`` as it is when it fits ``max_tokens``; else its sentences packed greedily into parts that fit (a
-    sentence longer than that split at word boundaries), so that sentence mode reads all of a long text."""
-    if len(text) <= max_tokens or len(offsets_of(text)) <= max_tokens:  # a token covers at least one character
-        return [SentenceSpan(0, len(text), text)]
-    sentences, _ = fit_to_length(split_sentences(text), offsets_of, max_tokens)
-    parts: list[SentenceSpan] = []
-    for sentence in sentences:
-        if parts:
-            joined = text[parts[-1].start:sentence.end]
-            if len(offsets_of(joined)) <= max_tokens:
-                parts[-1] = SentenceSpan(parts[-1].start, sentence.end, joined)
-                continue
-        parts.append(sentence)
-    return parts or [SentenceSpan(0, len(text), text)]
-
-
-def merge_part_records(text: str, parts: Sequence[SentenceSpan], records: Sequence[dict[str, Any]]) -> dict:
-    """One record for a text read in ``parts``: list fields (targets...) joined, their offsets moved into the text
-    (a given target answered once: where a part found it, else by the first part); any other answer from the part
-    most sure of it; the notes of every part, and one that says the text was read in parts."""
-    merged: dict[str, Any] = {"text": text}
-    keys = list(dict.fromkeys(key for record in records for key in record if key not in ("text", "notes")))
-    for key in keys:
-        values = [(part, record[key]) for part, record in zip(parts, records) if key in record]
-        if all(isinstance(value, list) for _, value in values):
-            merged[key] = _one_per_unlocated([_shifted(item, part.start) for part, value in values for item in value])
-        elif all(isinstance(value, dict) for _, value in values):
-            merged[key] = max((value for _, value in values), key=lambda v: float(v.get("probability") or 0.0))
-        else:
-            merged[key] = values[0][1]
-    notes = [note for record in records for note in record.get("notes", [])]
-    merged["notes"] = notes + [f"read in {len(parts)} parts split at sentence boundaries (longer than the models' "
-                               "max_length); each part's answers are kept, offsets into the whole text"]
-    return merged
-
-
-def _shifted(value: Any, by: int) -> Any:
-    """``value`` with every ``start`` / ``end`` (of it and of the items it holds, e.g. reasons) moved by ``by``."""
-    if isinstance(value, list):
-        return [_shifted(item, by) for item in value]
-    if not isinstance(value, dict):
-        return value
-    moved = {key: _shifted(item, by) if isinstance(item, (list, dict)) else item for key, item in value.items()}
-    for key in ("start", "end"):
-        if isinstance(moved.get(key), int):
-            moved[key] += by
-    return moved
-
-
-def _one_per_unlocated(items: list[Any]) -> list[Any]:
-    """Items without a place (a given target no part found) once per text, and none where a part found it."""
-    located = {item.get("text") for item in items if isinstance(item, dict) and item.get("start") is not None}
-    kept, seen = [], set()
-    for item in items:
-        if isinstance(item, dict) and item.get("start") is None and "text" in item:
-            if item["text"] in located or item["text"] in seen:
-                continue
-            seen.add(item["text"])
-        kept.append(item)
-    return kept

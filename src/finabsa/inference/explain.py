@@ -21,6 +21,7 @@ import torch
 from ..data.records import Example
 from ..errors import FinabsaError
 from ..models.predictor import Predictor
+from ..models.text_parts import read_in_parts
 from ..tasks import ExplanationHooks
 
 __all__ = ["explain_predictions", "explain_records", "integrated_gradients", "DEFAULT_STEPS", "DEFAULT_REASONS"]
@@ -68,11 +69,13 @@ def integrated_gradients(predictor: Predictor, batch: dict[str, torch.Tensor], t
 
 
 def explain_records(predictor: Predictor, inputs: list[Any]) -> list[dict[str, Any]]:
-    """``predictor.predict(inputs)`` with every explained answer's ``reasons``."""
+    """``predictor.predict(inputs)`` with every explained answer's ``reasons`` (a long text explained part by part,
+    as it is read)."""
     from ..data.records import as_example
 
     examples = [as_example(item, i) for i, item in enumerate(inputs)]
-    return explain_predictions(predictor, examples, predictor.predict(examples))
+    return read_in_parts(examples, lambda batch: explain_predictions(predictor, batch, predictor.predict(batch)),
+                         *predictor.token_budget())
 
 
 def explain_predictions(predictor: Predictor, examples: list[Example], predictions: list[dict[str, Any]],

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..data.records import Example, as_example
 from ..errors import FinabsaError, RunFolderError
 from ..models.predictor import Predictor
+from ..models.text_parts import read_in_parts
 from ..run_layout import EXPORT_FILE, MODEL_DIR, adapter_hash, is_export, read_json_file, read_run_info
 from ..tasks import ExplanationHooks, PipelineHooks, task_names
 from ..tasks.base import template_values
 from .abstention import check_min_probability, withhold
-from .documents import analyze_documents, merge_part_records, text_parts
+from .documents import analyze_documents
 from .explain import explain_predictions
 from .loading import load
 from .share import looks_like_hub_id, resolve_folder
@@ -208,18 +208,9 @@ class Pipeline:
                     explain: bool = False) -> list[dict[str, Any]]:
         """``analyze``'s records before ``min_probability`` withholds any answer. A text over the models'
         ``max_length`` is read in parts split at sentence boundaries, and answered in one record
-        (``finabsa.inference.documents.merge_part_records``), never cut."""
+        (``finabsa.models.text_parts``), never cut."""
         examples = [as_example(item, i) for i, item in enumerate(inputs)]
-        offsets_of, max_tokens = self.token_budget()
-        split = [text_parts(example.sentence, offsets_of, max_tokens) for example in examples]
-        if all(len(parts) == 1 for parts in split):
-            return self._records(examples, progress, explain)
-        pieces = [replace(example, sentence=part.text) if len(parts) > 1 else example
-                  for example, parts in zip(examples, split) for part in parts]
-        records = iter(self._records(pieces, progress, explain))
-        return [next(records) if len(parts) == 1 else
-                merge_part_records(example.sentence, parts, [next(records) for _ in parts])
-                for example, parts in zip(examples, split)]
+        return read_in_parts(examples, lambda batch: self._records(batch, progress, explain), *self.token_budget())
 
     def _records(self, examples: list[Example], progress: bool, explain: bool) -> list[dict[str, Any]]:
         answers = self.predict_tasks(examples, progress=progress, explain=explain)
@@ -253,16 +244,7 @@ class Pipeline:
         tasks, less room for the special tokens. (A task whose template adds a predicted target or aspects to the
         sentence may still see that pair cut, and says so in a note: the added text is not known beforehand.)"""
         shortest = min(self.predictors.values(), key=lambda predictor: predictor.max_length)
-        tokenizer = shortest.tokenizer
-        # Two special tokens, and one more: an input of exactly max_length tokens reads as cut (the tokenizer's
-        # truncation makes exactly that many).
-        reserved = 3
-
-        def offsets_of(text: str) -> list[tuple[int, int]]:
-            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-            return [tuple(pair) for pair in encoded["offset_mapping"]]
-
-        return offsets_of, max(8, shortest.max_length - reserved)
+        return shortest.token_budget()
 
 
 def _load_entry(name: str, run: Path, batch_size: int, runtime: str, merge: bool) -> Predictor:

@@ -13,6 +13,7 @@ from ..data.records import Example, as_example
 from ..tasks.base import Evaluation, Task
 from .build import training_collator
 from .calibration import Calibration
+from .text_parts import OffsetsOf, read_in_parts
 
 __all__ = ["Predictor"]
 
@@ -48,10 +49,27 @@ class Predictor:
 
     def predict(self, inputs: Iterable[str | dict | Example], progress: bool = False) -> list[dict[str, Any]]:
         """Predict for sentences, mappings or Examples; one result dict per input, in input order, starting with
-        the input's ``text`` (as ``finabsa predict`` prints it)."""
+        the input's ``text`` (as ``finabsa predict`` prints it). A text over ``max_length`` tokens is read in
+        parts split at sentence boundaries and answered in one record (``finabsa.models.text_parts``), never cut."""
         examples = [as_example(item, i) for i, item in enumerate(inputs)]
+        return read_in_parts(examples, lambda batch: self._records(batch, progress), *self.token_budget())
+
+    def _records(self, examples: list[Example], progress: bool) -> list[dict[str, Any]]:
         predictions = self.predict_examples(examples, progress=progress)
         return [{"text": example.sentence, **prediction} for example, prediction in zip(examples, predictions)]
+
+    def token_budget(self) -> tuple[OffsetsOf, int]:
+        """A text's token offsets (special tokens left out) and the most tokens a text may have to be read whole:
+        ``max_length`` less room for the special tokens."""
+        tokenizer = self.tokenizer
+
+        def offsets_of(text: str) -> list[tuple[int, int]]:
+            encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            return [tuple(pair) for pair in encoded["offset_mapping"]]
+
+        # Two special tokens, and one more: an input of exactly max_length tokens reads as cut (the tokenizer's
+        # truncation makes exactly that many).
+        return offsets_of, max(8, self.max_length - 3)
 
     @torch.no_grad()
     def predict_examples(self, examples: list[Example], progress: bool = False, desc: str = "predict",
@@ -89,8 +107,8 @@ class Predictor:
                 if len(features[i]["input_ids"]) >= self.max_length:
                     # The tokenizer cut the input at max_length: the answer saw only its beginning.
                     prediction["truncated"] = (f"input cut to its first {self.max_length} tokens: the rest was not "
-                                               "read; a pipeline (--pipeline RUN_DIR, finabsa.Pipeline, serve) "
-                                               "reads all of it in parts split at sentence boundaries, and "
+                                               "read; predict (finabsa predict, Predictor.predict, a pipeline, "
+                                               "serve) reads all of it in parts split at sentence boundaries, and "
                                                "--documents answers it per entity")
                 results[i] = prediction
         if was_training:

@@ -253,7 +253,8 @@ class Task(ABC):
     def augment(self, train: list[Example], seed: int) -> list[Example]:
         """Made training rows to add to ``train`` (the final training rows, after validation was carved, so a
         made row never holds a validation sentence); none by default. The joint task joins sentences of opposite
-        sentiment into contrast sentences (``task.contrast_share``) and renames targets (``task.swap_share``)."""
+        sentiment into contrast sentences (``task.contrast_share``), writes sentences one after another as
+        paragraphs (``task.paragraph_share``) and renames targets (``task.swap_share``)."""
         return []
 
     def group_rows(self, splits: dict[str, list[Example]], extra: list[Example]) -> tuple[dict, list[Example]]:

@@ -36,7 +36,7 @@ from ..aspect_tree import AspectTree
 from ..base import HeadSpec, Task, choice_problems, register_task, softmax
 from ..hooks import DistillationHooks, ExplanationHooks, PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
-from .contrast import contrast_sentences
+from .contrast import contrast_sentences, paragraphs
 from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
 from .distillation import student_soft_labels, teacher_soft_targets
 from .pooling import SOURCE_IDS
@@ -82,6 +82,10 @@ class JointOptions:
         "help": "Add this share of made contrast sentences to training: two sentences of one source whose "
                 "targets' sentiments differ, joined ('X surges while Y slumps'), each target keeping its clause's "
                 "sentiment (0: none)."})
+    paragraph_share: float = field(default=0.0, metadata={
+        "help": "Add this share of made paragraphs to training: two or three training sentences of one source "
+                "written one after another, each target keeping its labels, so that a text of several sentences "
+                "is read as well as each sentence alone (0: none)."})
     swap_share: float = field(default=0.0, metadata={
         "help": "Add this share of made name-swapped sentences to training: a training sentence with each target's "
                 "name replaced by another training target's name (tags and sentiments kept), so that the context, "
@@ -136,7 +140,7 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
                             f"{options.context_window}")
         if options.min_targets < 0:
             problems.append(f"task 'joint' min_targets must be >= 0; found {options.min_targets}")
-        for name in ("contrast_share", "swap_share"):
+        for name in ("contrast_share", "paragraph_share", "swap_share"):
             if not 0 <= getattr(options, name) <= 1:
                 problems.append(f"task 'joint' {name} must be between 0 and 1; found {getattr(options, name)}")
         if not 0 < options.fuzzy_threshold <= 1:
@@ -185,8 +189,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
 
     def augment(self, train: list[Example], seed: int) -> list[Example]:
         contrast = contrast_sentences(train, self.options.contrast_share, seed) if self.options.contrast_share else []
+        made_paragraphs = paragraphs(train, self.options.paragraph_share, seed) if self.options.paragraph_share else []
         swapped = swapped_sentences(train, self.options.swap_share, seed) if self.options.swap_share else []
-        return contrast + swapped
+        return contrast + made_paragraphs + swapped
 
     def gold(self, example: Example) -> Any:
         return pairs_text((m.text, mention_class(m)) for m in example.mentions if mention_class(m))
