@@ -68,7 +68,18 @@ FRAGMENTS = [
                                                                                 ("Chevron", "CVX.N")]),
     # The ticker closes the name: capitalised words the tagger left before it belong to the name.
     ("The Dow Jones Industrial Average <.DJI> rose", ["Dow Jones", ".DJI"], [("Dow Jones Industrial Average", ".DJI")]),
-    ("Apple and Tesla <TSLA.O> rose", ["Apple", "TSLA"], [("Apple", None), ("TSLA", None)]),
+    ("Apple and Tesla <TSLA.O> rose", ["Apple", "TSLA"], [("Apple", None), ("Tesla", "TSLA.O")]),
+    # A wire code alone (the tagger missed its name): the capitalised words just before it are the name ("The"
+    # aside); after a lower-case word there is no name to take.
+    ("U.S. stocks closed higher, with the S&P 500 .SPX gaining", ["U.S. stocks", "SPX"],
+     [("U.S. stocks", None), ("S&P 500", ".SPX")]),
+    ("The S&P 500 .SPX rose", [".SPX"], [("S&P 500", ".SPX")]),
+    ("Stocks rose and the index .SPX gained", ["SPX"], [("SPX", None)]),
+    # A name with "&" inside one word is one word: the letters before the "&" take the rest (and an index its
+    # number).
+    ("Wall Street ended lower, with the S&P 500 down", ["Wall Street", "S"], [("Wall Street", None),
+                                                                              ("S&P 500", None)]),
+    ("AT&T shares fell", ["AT"], [("AT&T", None)]),
     ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
     ("Apple Inc. (AAPL) rose", ["Apple", "(AAPL)"], [("Apple Inc", "AAPL")]),
     ("Procter & Gamble beat forecasts", ["Procter", "Gamble"], [("Procter & Gamble", None)]),

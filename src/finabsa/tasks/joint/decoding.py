@@ -40,6 +40,11 @@ _TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:
 #: What may stand between a name and its ticker: nothing but spaces and punctuation, or the rest of the name in
 #: capitalised words (group 1 ends where the name does).
 _NAME_BEFORE_TICKER = re.compile(r"((?:\s+[A-Z][\w&'.-]*){0,4})[\s,.]*")
+#: Capitalised words (an index's number among them) that end right before a wire code: its name, when the tagger
+#: marked only the code (group 1; the match starts at a word).
+_NAME_ENDING_AT = re.compile(r"(?<!\S)([A-Z][\w&'.-]*(?:\s+(?:[A-Z][\w&'.-]*|\d{2,4})){0,4})[\s,]*$")
+#: The rest of a word joined by "&" ("&P" of "S&P").
+_JOINED_WORD_REST = re.compile(r"&[A-Za-z0-9]+")
 #: What may stand between two fragments of one name.
 _CONNECTOR = re.compile(r"^\s*(?:&|and|of|de|du|la)?\s*$", flags=re.IGNORECASE)
 _SUFFIXES = {s for s in LEGAL_SUFFIXES if " " not in s and s != "the"}
@@ -96,6 +101,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         span = _without_possessive(_without_trailing_ticker(dict(span), sentence), sentence)
         if not span["text"]:
             continue
+        _absorb_joined_word(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
         _absorb_index_number(span, sentence, feature)
         last = merged[-1] if merged else None
@@ -112,6 +118,13 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
             _extend(last, span, sentence)
             _absorb_suffix(last, sentence, feature)
+        elif (ticker := _ticker_beside(span, sentence)) and \
+                (name := _untagged_name_before(sentence, last["end"] if last else 0, ticker[0])):
+            # A wire code alone: the tagger missed the name it closes ("the S&P 500 .SPX"), so the capitalised words
+            # written just before it are that name, and the code its ticker.
+            tokens = tokens_in_spans(feature["_offsets"], feature["_real"], [name])
+            merged.append({**span, "start": name[0], "end": name[1], "text": sentence[name[0]:name[1]],
+                           "ticker": ticker[1], "tokens": tokens + [t for t in span["tokens"] if t not in tokens]})
         else:
             merged.append(span)
     return [span for span in merged if not _names_nothing(span["text"])]
@@ -125,6 +138,17 @@ def _ticker_beside(span: dict[str, Any], sentence: str) -> tuple[int, str] | Non
         if match.start() <= span["start"] and span["end"] <= match.end():
             return match.start(), _ticker_text(match)
     return None
+
+
+def _untagged_name_before(sentence: str, floor: int, at: int) -> tuple[int, int] | None:
+    """Where the capitalised words (and an index's number) written right before ``at`` start and end, after
+    ``floor`` and without a leading "The"; None when a lower-case word or punctuation comes first."""
+    match = _NAME_ENDING_AT.search(sentence, floor, at)
+    if not match:
+        return None
+    start, end = match.span(1)
+    article = re.match(r"The\s+(?=\S)", sentence[start:end])
+    return (start + article.end() if article else start), end
 
 
 def _ticker_text(match: re.Match) -> str:
@@ -186,6 +210,14 @@ def _absorb_index_number(span: dict[str, Any], sentence: str, feature: dict[str,
     """Extend an index's name over the number that follows it in the text ("S&P" + " 500")."""
     match = _INDEX_NUMBER.match(sentence, span["end"])
     if match and span["text"].strip().lower() in _INDEX_NAMES:
+        _widen(span, match.end(), sentence, feature)
+
+
+def _absorb_joined_word(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """A name written with "&" inside one word ("S&P", "AT&T", "M&S") is one word: a span that stops at its "&"
+    takes the rest (the tagger often marks only the letters before it)."""
+    match = _JOINED_WORD_REST.match(sentence, span["end"])
+    if match and span["text"][-1:].isalnum():
         _widen(span, match.end(), sentence, feature)
 
 
