@@ -6,12 +6,12 @@ repeats of the same text are one target (its sentiment pooled over all its menti
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
-side by side), a ticker written beside
-its company (``<LEVI.N>``, ``(AAPL)``, a wire service's bare ``.SPX`` or ``XOM.N``) becomes that target's ``ticker``
-instead of a target of its own (and a name the tagger ran on into its ticker ends before it), a trailing
-possessive is dropped ("Barclays's" -> "Barclays"), an index keeps its number ("S&P" + " 500", "FTSE" + " 100"),
-and fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are
-dropped.
+side by side), a ticker written beside its company (``<LEVI.N>``, ``(AAPL)``, a wire service's bare ``.SPX`` or
+``XOM.N``) becomes that target's ``ticker`` instead of a target of its own (a name the tagger ran on into its ticker
+ends before it, and a code marked alone takes the capitalised words just before it as its name), a name joined by
+"&" inside one word ("S&P", "AT&T") is one word, a trailing possessive is dropped ("Barclays's" -> "Barclays"), an
+index keeps its number ("S&P" + " 500", "FTSE" + " 100"), and fragments that name nothing on their own (a lone
+legal suffix such as "Inc" or "Co", a single letter) are dropped.
 """
 
 from __future__ import annotations
