@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from finabsa.data.spans import entity_key
     from finabsa.inference.pipeline import Pipeline
     from finabsa.tasks.joint.scoring import mention_class
+    from finabsa.tasks.metrics import set_metrics
 
     def pairs(targets: list[dict]) -> set[tuple[str, str]]:
         return {(entity_key(t["text"]), t["sentiment"]["label"]) for t in targets if t.get("sentiment")}
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             alone_records = iter(pipeline.raw_records([e.sentence for group in groups for e in group]))
             alone = [set().union(*(pairs(next(alone_records)["targets"]) for _ in group)) for group in groups]
             results.setdefault(run, {})[str(size)] = {
-                "paragraphs": len(texts), "whole": _scores(gold, whole),
-                "sentence_by_sentence": _scores(gold, by_sentence), "each_sentence_alone": _scores(gold, alone)}
+                "paragraphs": len(texts), "whole": set_metrics(gold, whole, ""),
+                "sentence_by_sentence": set_metrics(gold, by_sentence, ""),
+                "each_sentence_alone": set_metrics(gold, alone, "")}
     print(hardware_line(hardware()))
     print(f"\npair F1 (precision / recall) on {args.source} validation sentences joined into paragraphs\n")
     print("| run | sentences | paragraphs | read whole | sentence by sentence | each sentence alone |\n"
@@ -76,14 +78,6 @@ def _distinct_targets(group: list, entity_key) -> bool:
     """No entity named in two sentences of one paragraph (its gold pairs would be ambiguous)."""
     keys = [entity_key(m.text) for example in group for m in example.mentions]
     return len(keys) == len(set(keys))
-
-
-def _scores(gold: list[set], predicted: list[set]) -> dict[str, float]:
-    hits = sum(len(g & p) for g, p in zip(gold, predicted))
-    precision = hits / max(1, sum(map(len, predicted)))
-    recall = hits / max(1, sum(map(len, gold)))
-    return {"precision": precision, "recall": recall,
-            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0}
 
 
 if __name__ == "__main__":
