@@ -64,9 +64,12 @@ def paragraphs(train: list[Example], share: float, seed: int) -> list[Example]:
 
     def paragraph(rng: random.Random) -> Example | None:
         pool = by_source[rng.choice(sorted(by_source))]["any"]
-        made: Example | None = rng.choice(pool)
+        made = rng.choice(pool)
         for _ in range(rng.choice(PARAGRAPH_SENTENCES) - 1):
-            made = _join(made, rng.choice(pool), ". ", lower_start=False) if made else None
+            joined = _join(made, rng.choice(pool), ". ", lower_start=False)
+            if joined is None:
+                return None
+            made = joined
         return made
 
     return _made(paragraph, round(share * len(train)) if by_source else 0, seed, PARAGRAPH_KEY)
