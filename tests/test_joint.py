@@ -28,6 +28,7 @@ from finabsa.models.heads.joint import JointCollator
 from finabsa.tasks import build_task
 from finabsa.tasks.joint import membership, pool_targets, span_sentiment
 from finabsa.tasks.joint.decoding import decode_spans
+from finabsa.tasks.joint.distillation import ensemble_soft_targets
 
 PAIRS = [("{a} shares surge while {b} slumps on profit warning", 0.6, -0.5, "Stock/Price Action"),
          ("{a} raises dividend, {b} cuts jobs", 0.5, -0.4, "Corporate/Dividend Policy"),
@@ -364,14 +365,16 @@ def test_a_student_distilled_from_a_teacher_moves_toward_it(joint_run, joint_dat
     unlabelled = write_split(tmp_path / "unlabelled" / "train.csv", rows).parent
     probe = [f"{a} shares surge while {b} slumps on profit warning" for a, b in (("Tesco", "Nokia"), ("HSBC", "BP"))]
     students = {}
-    for weight in (0.0, 5.0):
+    # The weighted student learns from an ensemble of two teachers, the same run twice: their mean is that run.
+    for weight, teachers in ((0.0, [str(joint_run)]), (5.0, [str(joint_run), str(joint_run)])):
         config = quick_config(joint_data, tiny_bert, tmp_path / f"student-{weight}", task="joint",
-                              training={"epochs": 2, "distill_from": str(joint_run), "distill_weight": weight,
+                              training={"epochs": 2, "distill_from": teachers, "distill_weight": weight,
                                         "seed": 3},
                               data={"also_train": [{"path": str(unlabelled), "unlabelled": True}]})
         result = finabsa.train(config, progress=False)
         assert any("distilled from" in note and "30 of them unlabelled" in note
                    for note in result.report["data_notes"])
+        assert any("soft targets averaged" in note for note in result.report["data_notes"]) == (len(teachers) > 1)
         students[weight] = result.run_dir
     teacher = _tag_distributions(joint_run, probe)
 
@@ -400,6 +403,36 @@ def test_a_teacher_given_as_a_configuration_is_trained_once_and_then_reused(join
                             training={"distill_from": str(tmp_path / "nameless.yaml")})
     with pytest.raises(finabsa.ConfigError, match="has no output folder; give it one"):
         finabsa.train(nameless, progress=False)
+
+
+def test_an_ensemble_of_teachers_averages_their_soft_targets_on_the_first_teachers_tokens():
+    sentence = "Tesco rises"
+    first = {"tags": [[0, 5, 0.2, 0.7, 0.1], [6, 11, 0.9, 0.05, 0.05]],
+             "targets": [{"spans": [[0, 5]], "probs": [0.6, 0.2, 0.2]}],
+             "aspect": {"labels": ["Stock", "Corporate"], "probs": [0.8, 0.2]}, "sentence": [0.5, 0.3, 0.2]}
+    # The second teacher splits "Tesco" in two word pieces, found a second target, and knows other aspect labels.
+    second = {"tags": [[0, 3, 0.0, 1.0, 0.0], [3, 5, 0.0, 0.0, 1.0], [6, 11, 0.7, 0.15, 0.15]],
+              "targets": [{"spans": [[0, 5]], "probs": [0.2, 0.4, 0.4]}, {"spans": [[6, 11]], "probs": [0, 0, 1]}],
+              "aspect": {"labels": ["Market"], "probs": [1.0]}, "sentence": [0.1, 0.5, 0.4]}
+    ensemble = ensemble_soft_targets([first, second], sentence)
+    np.testing.assert_allclose(ensemble["tags"], [[0, 5, 0.1, 0.85, 0.05], [6, 11, 0.8, 0.1, 0.1]])
+    assert [t["spans"] for t in ensemble["targets"]] == [[[0, 5]]]  # the first teacher's targets
+    np.testing.assert_allclose(ensemble["targets"][0]["probs"], [0.4, 0.3, 0.3])
+    assert ensemble["aspect"]["labels"] == ["Stock", "Corporate"]  # the second's labels differ: not averaged
+    np.testing.assert_allclose(ensemble["aspect"]["probs"], [0.8, 0.2])
+    np.testing.assert_allclose(ensemble["sentence"], [0.3, 0.4, 0.3])
+    twice = ensemble_soft_targets([first, first], sentence)  # a teacher twice is that teacher
+    np.testing.assert_allclose(twice["tags"], first["tags"])
+    np.testing.assert_allclose(twice["targets"][0]["probs"], first["targets"][0]["probs"])
+
+
+def test_one_teacher_or_several_come_from_yaml_or_the_flag(joint_data):
+    from finabsa.config import load_config
+
+    one = load_config(None, {"training.distill_from": "configs/joint-teacher.yaml"})
+    assert one.training.distill_from == ["configs/joint-teacher.yaml"]
+    several = load_config(None, {"training.distill_from": "runs/a,runs/b"})
+    assert several.training.distill_from == ["runs/a", "runs/b"]
 
 
 def test_unlabelled_data_needs_a_teacher(joint_data):

@@ -101,10 +101,11 @@ class TrainingConfig:
         "stage, e.g. sentiment on SEntFiN before FiQA. Head weights are taken where their shape fits.",
         flag="--init-from", default=None,
     )
-    distill_from: str | None = _help(
+    distill_from: list[str] | None = _help(
         "A finished run of the same task (a larger teacher, e.g. MPNet) whose soft targets this run also learns "
         "from, on its training sentences and on data.also_train entries marked unlabelled; or the teacher's YAML "
-        "configuration, a stage trained once at its output folder and reused by later runs.", flag="--distill-from",
+        "configuration, a stage trained once at its output folder and reused by later runs. Several teachers (a "
+        "list, or A,B) are an ensemble: their soft targets are averaged.", flag="--distill-from",
         default=None)
     distill_weight: float = _help("Weight of the distillation loss beside the loss on gold labels.", default=1.0)
     distill_temperature: float = _help("Softmax temperature of the teacher's and the student's distributions.",

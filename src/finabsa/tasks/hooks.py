@@ -72,6 +72,10 @@ class DistillationHooks:
         """The teacher's distributions (softened by ``temperature``) for one batch, one JSON-able dict each."""
         raise NotImplementedError
 
+    def ensemble_soft_targets(self, per_teacher: list[dict[str, Any]], example: Example) -> dict[str, Any]:
+        """Several teachers' soft targets of one example made one (an ensemble of teachers: their mean)."""
+        raise NotImplementedError
+
 
 class ExplanationHooks:
     """What explanations ask of a task: which answers of a prediction to explain, and the model's score of each

@@ -186,7 +186,7 @@ def _prepare(config: RunConfig) -> _Prepared:
     if config.training.distill_from:
         # Before the seed is set: a teacher trained now must not change the student's initial weights. Before the
         # clock starts: its training is not this run's preparation.
-        config.training.distill_from = str(teacher_run(Path(config.training.distill_from)))
+        config.training.distill_from = [str(teacher_run(Path(source))) for source in config.training.distill_from]
     started = time.time()
     set_seed(config.training.seed)
     data = training_data(task, config.data)
@@ -242,35 +242,52 @@ def resumable(run_dir: Path, config: RunConfig) -> bool:
 
 
 def _attach_soft_targets(config: RunConfig, task: Task, data: TrainingData) -> str:
-    """Knowledge distillation: the teacher run's soft targets for every training sentence, kept on the examples
-    (``meta["soft"]``) for the task to encode; returns the note for the report."""
+    """Knowledge distillation: the teacher runs' soft targets for every training sentence, kept on the examples
+    (``meta["soft"]``) for the task to encode; several teachers' are averaged. Returns the note for the report."""
     from dataclasses import replace
 
-    from ..errors import ConfigError, RunFolderError
-    from ..models.saved_runs import load_run
+    import torch
+
+    from ..errors import ConfigError
     from ..tasks import DistillationHooks
 
     if not isinstance(task, DistillationHooks):
         raise ConfigError([f"training.distill_from: task '{task.describe()}' cannot learn from a teacher's soft "
                            "targets; distillation is implemented by tasks with DistillationHooks (the joint task)."])
-    teacher = load_run(Path(config.training.distill_from))
-    if teacher.task.name != task.name or not isinstance(teacher.task, DistillationHooks):
-        raise RunFolderError(f"training.distill_from: '{config.training.distill_from}' is a run of task "
-                             f"'{teacher.task.name}'; a teacher must be a finished run of task '{task.name}'.")
-    temperature, hooks = config.training.distill_temperature, teacher.task
+    temperature, teachers = config.training.distill_temperature, list(config.training.distill_from or [])
     started = time.time()
-    soft = teacher.predict_examples(
-        data.train, desc="teacher's soft targets",
-        decode=lambda outputs, features, examples, labels, _: hooks.soft_targets(outputs, features, examples,
-                                                                                 labels, temperature))
+    # Loading a teacher draws random numbers (its heads are built before their weights are read): forked, so that
+    # the student's initial weights depend on its seed alone, not on how many teachers it has.
+    with torch.random.fork_rng(devices=[]):
+        per_teacher = [_teacher_soft_targets(Path(teacher), task, data, temperature) for teacher in teachers]
+    soft = [per_teacher[0][i] if len(per_teacher) == 1
+            else task.ensemble_soft_targets([each[i] for each in per_teacher], example)
+            for i, example in enumerate(data.train)]
     data.train = [replace(e, meta={**e.meta, "soft": s}) for e, s in zip(data.train, soft)]
     unlabelled = sum(1 for e in data.train if e.meta.get("unlabelled"))
-    del teacher
-    note = (f"distilled from '{config.training.distill_from}' (weight {config.training.distill_weight}, "
-            f"temperature {temperature}): soft targets for {len(data.train)} training sentences, {unlabelled} of "
-            f"them unlabelled, in {time.time() - started:.0f} s.")
+    named = " and ".join(f"'{teacher}'" for teacher in teachers)
+    note = (f"distilled from {named}{' (their soft targets averaged)' if len(teachers) > 1 else ''} (weight "
+            f"{config.training.distill_weight}, temperature {temperature}): soft targets for {len(data.train)} "
+            f"training sentences, {unlabelled} of them unlabelled, in {time.time() - started:.0f} s.")
     logger.info(note)
     return note
+
+
+def _teacher_soft_targets(run_dir: Path, task: Task, data: TrainingData, temperature: float) -> list[dict]:
+    """One teacher run's soft targets for every training sentence (the teacher is freed afterwards)."""
+    from ..errors import RunFolderError
+    from ..models.saved_runs import load_run
+    from ..tasks import DistillationHooks
+
+    teacher = load_run(run_dir)
+    if teacher.task.name != task.name or not isinstance(teacher.task, DistillationHooks):
+        raise RunFolderError(f"training.distill_from: '{run_dir}' is a run of task '{teacher.task.name}'; a "
+                             f"teacher must be a finished run of task '{task.name}'.")
+    hooks = teacher.task
+    return teacher.predict_examples(
+        data.train, desc=f"soft targets of {run_dir.name}",
+        decode=lambda outputs, features, examples, labels, _: hooks.soft_targets(outputs, features, examples,
+                                                                                 labels, temperature))
 
 
 def _initialise(model: Any, config: RunConfig) -> str:

@@ -22,7 +22,7 @@ from ..target import BEGIN, INSIDE, tokens_in_spans
 from .decoding import decode_spans
 from .pooling import membership, pool_targets
 
-__all__ = ["teacher_soft_targets", "student_soft_labels"]
+__all__ = ["teacher_soft_targets", "ensemble_soft_targets", "student_soft_labels"]
 
 
 def teacher_soft_targets(arrays: dict[str, np.ndarray], features: list[dict[str, Any]], examples: list[Example],
@@ -53,6 +53,35 @@ def teacher_soft_targets(arrays: dict[str, np.ndarray], features: list[dict[str,
             "sentence": softmax(arrays["sentence_sentiment"][i] / temperature).tolist(),
         })
     return soft
+
+
+def ensemble_soft_targets(per_teacher: list[dict[str, Any]], sentence: str) -> dict[str, Any]:
+    """Several teachers' soft targets of one sentence as one: the mean of their distributions.
+
+    Teachers may tokenise differently, so the first teacher's tokens carry the tags: every other teacher's tag
+    distribution is read at each of those tokens (the token covering its first character), and averaged over the
+    teachers that have one there. Its targets are the first teacher's (on a labelled sentence every teacher pools
+    the same gold spans); each target's sentiment is averaged over the teachers that pooled exactly those spans.
+    The aspect is averaged over teachers with the same aspect labels, the sentence head over all."""
+    first, others = per_teacher[0], per_teacher[1:]
+    offsets = [(int(start), int(end)) for start, end, *_ in first["tags"]]
+    tag_rows = [[row[2:] for row in first["tags"]]]
+    tag_rows += [_tags_on_tokens(other["tags"], offsets, [True] * len(offsets), sentence) for other in others]
+    tags = [[*offsets[j], *_mean([rows[j] for rows in tag_rows if sum(rows[j]) > 0])] for j in range(len(offsets))]
+    targets = []
+    for target in first["targets"]:
+        same = [t["probs"] for other in others for t in other["targets"] if t["spans"] == target["spans"]]
+        targets.append({"spans": target["spans"], "probs": _mean([target["probs"], *same])})
+    aspect = first["aspect"]
+    if aspect is not None:
+        same = [o["aspect"]["probs"] for o in others if o["aspect"] and o["aspect"]["labels"] == aspect["labels"]]
+        aspect = {"labels": aspect["labels"], "probs": _mean([aspect["probs"], *same])}
+    return {"tags": tags, "targets": targets, "aspect": aspect,
+            "sentence": _mean([soft["sentence"] for soft in per_teacher])}
+
+
+def _mean(rows: list[list[float]]) -> list[float]:
+    return np.mean(np.asarray(rows, dtype=float), axis=0).tolist()
 
 
 def student_soft_labels(feature: dict[str, Any], example: Example, labels: list[str],

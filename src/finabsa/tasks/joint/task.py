@@ -38,7 +38,7 @@ from ..hooks import DistillationHooks, ExplanationHooks, PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
 from .contrast import contrast_sentences, paragraphs
 from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
-from .distillation import student_soft_labels, teacher_soft_targets
+from .distillation import ensemble_soft_targets, student_soft_labels, teacher_soft_targets
 from .pooling import SOURCE_IDS
 from .scoring import joint_metrics, mention_class, pairs_text, sentence_class
 from .swap import swapped_sentences
@@ -312,6 +312,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
     def soft_targets(self, outputs, features, examples, labels, temperature):
         return teacher_soft_targets(self._arrays(outputs, len(features)), features, examples, labels, temperature,
                                     self.options)
+
+    def ensemble_soft_targets(self, per_teacher, example):
+        return ensemble_soft_targets(per_teacher, example.sentence)
 
     @staticmethod
     def _arrays(outputs: Any, rows: int) -> dict[str, np.ndarray]:
