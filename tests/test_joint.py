@@ -426,7 +426,7 @@ def test_an_ensemble_of_teachers_averages_their_soft_targets_on_the_first_teache
     np.testing.assert_allclose(twice["targets"][0]["probs"], first["targets"][0]["probs"])
 
 
-def test_one_teacher_or_several_come_from_yaml_or_the_flag(joint_data):
+def test_one_teacher_or_several_come_as_a_path_or_a_comma_separated_list():
     from finabsa.config import load_config
 
     one = load_config(None, {"training.distill_from": "configs/joint-teacher.yaml"})

@@ -260,9 +260,8 @@ def _attach_soft_targets(config: RunConfig, task: Task, data: TrainingData) -> s
     # the student's initial weights depend on its seed alone, not on how many teachers it has.
     with torch.random.fork_rng(devices=[]):
         per_teacher = [_teacher_soft_targets(Path(teacher), task, data, temperature) for teacher in teachers]
-    soft = [per_teacher[0][i] if len(per_teacher) == 1
-            else task.ensemble_soft_targets([each[i] for each in per_teacher], example)
-            for i, example in enumerate(data.train)]
+    soft = per_teacher[0] if len(per_teacher) == 1 else [
+        task.ensemble_soft_targets(list(each), example) for each, example in zip(zip(*per_teacher), data.train)]
     data.train = [replace(e, meta={**e.meta, "soft": s}) for e, s in zip(data.train, soft)]
     unlabelled = sum(1 for e in data.train if e.meta.get("unlabelled"))
     named = " and ".join(f"'{teacher}'" for teacher in teachers)
