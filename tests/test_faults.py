@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import finabsa
 from conftest import quick_config
@@ -49,16 +50,20 @@ def _interrupt_after_checkpoint(monkeypatch, step: int) -> None:
 
 
 @pytest.mark.slow
-def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_path, monkeypatch):
-    whole = finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "whole", training=TRAINING), progress=False)
+@pytest.mark.parametrize("averaging", [{}, {"weight_average_decay": 0.9}], ids=["plain", "weight-averaged"])
+def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_path, monkeypatch, averaging):
+    training = {**TRAINING, **averaging}
+    whole = finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "whole", training=training), progress=False)
 
     _interrupt_after_checkpoint(monkeypatch, step=6)
     with pytest.raises(_Stop):
-        finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "cut", training=TRAINING), progress=False)
+        finabsa.train(quick_config(tiny_data, tiny_bert, tmp_path / "cut", training=training), progress=False)
     monkeypatch.undo()
     partial = tmp_path / "cut.partial"
     assert partial.is_dir() and not (tmp_path / "cut").exists()
     assert (partial / "checkpoints" / "checkpoint-6" / "optimizer.pt").is_file()
+    # A weight-averaged run keeps its average in the checkpoint, to continue it.
+    assert (partial / "checkpoints" / "checkpoint-6" / "weight_average.safetensors").is_file() == bool(averaging)
     with pytest.raises(RunFolderError, match="incomplete|does not exist"):
         finabsa.load(tmp_path / "cut")
 
@@ -75,6 +80,11 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_pa
     resumed_predictions = (resumed.run_dir / "predictions.jsonl").read_text().splitlines()
     labels = [json.loads(line)["label"] for line in resumed_predictions]
     assert labels == [json.loads(line)["label"] for line in whole_predictions]
+    # The model itself, weight for weight (a weight average restarted at the resume would end elsewhere); LoRA's
+    # untouched copy of the head it replaces (``original_module``) is drawn anew and never used.
+    weights = [finabsa.load(run).model.state_dict() for run in (whole.run_dir, resumed.run_dir)]
+    used = [name for name in weights[0] if ".original_module." not in name]
+    assert used and all(torch.allclose(weights[0][name], weights[1][name], atol=1e-6) for name in used)
 
 
 @pytest.mark.slow

@@ -110,6 +110,10 @@ class TrainingConfig:
     distill_weight: float = _help("Weight of the distillation loss beside the loss on gold labels.", default=1.0)
     distill_temperature: float = _help("Softmax temperature of the teacher's and the student's distributions.",
                                        default=2.0)
+    weight_average_decay: float | None = _help(
+        "Keep an exponential moving average of the trained weights (this decay per optimiser step; 0.999 averages "
+        "over about the last thousand steps) and evaluate, select and save it instead of the last step's weights; "
+        "null: off. Same model size and serving cost.", flag="--weight-average-decay", default=None)
     gradient_accumulation_steps: int = _help("Accumulate gradients over this many batches.", default=1)
     logging_steps: int = _help("Log training metrics every this many steps.", default=10)
     seed: int = _help("Seed for model initialisation, dropout and data order.", flag="--seed", default=42)
@@ -325,6 +329,9 @@ def _training_problems(t: TrainingConfig, e: EvaluationConfig) -> list[str]:
         problems.append(f"training.warmup_ratio must be in [0, 1); found {t.warmup_ratio}")
     if t.early_stopping_patience is not None and t.early_stopping_patience < 1:
         problems.append(f"training.early_stopping_patience must be >= 1 or null; found {t.early_stopping_patience}")
+    if t.weight_average_decay is not None and not 0 < t.weight_average_decay < 1:
+        problems.append(f"training.weight_average_decay must be in (0, 1) (e.g. 0.999) or null (off); found "
+                        f"{t.weight_average_decay}")
     if t.distill_weight < 0 or not math.isfinite(t.distill_weight):
         problems.append(f"training.distill_weight must be >= 0; found {t.distill_weight}")
     if not t.distill_temperature > 0:

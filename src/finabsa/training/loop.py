@@ -53,6 +53,7 @@ from ..run_layout import (
     read_run_info,
 )
 from ..tasks import Task, build_task
+from .averaging import WeightAverage, weight_average_callback
 from .run_folder import RunFolder, git_commit, now, package_versions
 from .trainer import (
     ListDataset,
@@ -382,7 +383,12 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     metrics_file = folder.path / METRICS_FILE
     if folder.main:
         keep_metrics_until(metrics_file, step_of(str(checkpoint)) if checkpoint else 0)
-    callbacks = [metrics_logger(metrics_file), checkpoint_every(config.training.checkpoint_steps)]
+    average = WeightAverage(config.training.weight_average_decay) if config.training.weight_average_decay else None
+    # The average's callback comes before the checkpoint one: each checkpoint gets its average before anything
+    # else reacts to the save.
+    callbacks = [metrics_logger(metrics_file),
+                 *([weight_average_callback(average, checkpoint)] if average else []),
+                 checkpoint_every(config.training.checkpoint_steps)]
     if config.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     trainer = trainer_class()(
@@ -397,6 +403,7 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
                                         _distillation(config)),
         callbacks=callbacks,
         head_learning_rate=config.training.head_learning_rate,
+        weight_average=average,
     )
     if arguments.disable_tqdm:
         from transformers.trainer_callback import PrinterCallback
@@ -406,10 +413,21 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     started = time.time()
     outcome = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.time() - started
+    if average is not None:
+        _keep_average(trainer, average)
     barrier()  # every process has loaded the best checkpoint before it is deleted
     if folder.main:
         shutil.rmtree(folder.path / CHECKPOINTS_DIR, ignore_errors=True)
     return trainer, outcome, seconds
+
+
+def _keep_average(trainer: Any, average: WeightAverage) -> None:
+    """End a weight-averaged run with the average of its best epoch (the one validation chose), or the last
+    average when no epoch was chosen."""
+    best = trainer.state.best_model_checkpoint
+    if best and not average.load(Path(best)):
+        logger.warning("the best checkpoint %s kept no weight average; the run ends with the last one", best)
+    average.copy_into(trainer.model)
 
 
 def _calibrate(prepared: _Prepared) -> tuple[Calibration | None, dict[str, Any]]:
@@ -477,6 +495,8 @@ def _training_summary(prepared: _Prepared, trainer: Any, outcome: Any, seconds: 
         "train_seconds": round(seconds, 1),
         "train_loss": round(outcome.training_loss, 4),
         "learning_rate": config.resolved_learning_rate(),
+        **({"weight_average_decay": config.training.weight_average_decay}
+           if config.training.weight_average_decay else {}),
         "trainable_parameters": f"{parameters['trainable']:,} of {parameters['total']:,}",
         "rows": f"train {len(data.train)}, validation {len(data.validation)}, test {len(data.test)}",
     }

@@ -12,6 +12,7 @@ import torch
 from ..config import RunConfig
 from ..models.build import trained_head_parameters
 from ..tasks import Task
+from .averaging import WeightAverage
 
 __all__ = ["ListDataset", "EpochSeededSampler", "trainer_class", "with_head_groups", "training_arguments",
            "staging_arguments", "metrics_logger", "checkpoint_every", "barrier", "keep_metrics_until", "step_of"]
@@ -64,12 +65,22 @@ def trainer_class() -> type:
     from transformers import Trainer
 
     class FinabsaTrainer(Trainer):
-        """The Hugging Face Trainer with a resumable, epoch-seeded training order, and the task head's own peak
-        learning rate when ``head_learning_rate`` is given."""
+        """The Hugging Face Trainer with a resumable, epoch-seeded training order, the task head's own peak
+        learning rate when ``head_learning_rate`` is given, and the weights' average evaluated in place of the
+        last step's weights when ``weight_average`` is given."""
 
-        def __init__(self, *args: Any, head_learning_rate: float | None = None, **kwargs: Any):
+        def __init__(self, *args: Any, head_learning_rate: float | None = None,
+                     weight_average: WeightAverage | None = None, **kwargs: Any):
             super().__init__(*args, **kwargs)
             self.head_learning_rate = head_learning_rate
+            self.weight_average = weight_average
+
+        def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+            # With weight averaging, what is scored (and so selected, and stopped early on) is the average.
+            if self.weight_average is None:
+                return super().evaluate(*args, **kwargs)
+            with self.weight_average.swapped_in(self.model):
+                return super().evaluate(*args, **kwargs)
 
         def create_optimizer(self, model=None):
             fresh = self.optimizer is None
