@@ -16,6 +16,7 @@ import finabsa
 from conftest import quick_config
 from finabsa.cli import main
 from finabsa.errors import RunFolderError
+from finabsa.run_layout import AVERAGE_FILE
 
 TRAINING = {"epochs": 2, "batch_size": 8, "checkpoint_steps": 3, "logging_steps": 1}
 
@@ -63,7 +64,7 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tiny_bert, tmp_pa
     assert partial.is_dir() and not (tmp_path / "cut").exists()
     assert (partial / "checkpoints" / "checkpoint-6" / "optimizer.pt").is_file()
     # A weight-averaged run keeps its average in the checkpoint, to continue it.
-    assert (partial / "checkpoints" / "checkpoint-6" / "weight_average.safetensors").is_file() == bool(averaging)
+    assert (partial / "checkpoints" / "checkpoint-6" / AVERAGE_FILE).is_file() == bool(averaging)
     with pytest.raises(RunFolderError, match="incomplete|does not exist"):
         finabsa.load(tmp_path / "cut")
 

@@ -21,7 +21,7 @@ from .errors import RunFolderError
 
 __all__ = [
     "CONFIG_FILE", "RUN_FILE", "LABELS_FILE", "METRICS_FILE", "REPORT_FILE", "PREDICTIONS_FILE", "MODEL_DIR",
-    "CALIBRATION_FILE", "CARD_FILE", "read_calibration",
+    "CALIBRATION_FILE", "CARD_FILE", "read_calibration", "AVERAGE_FILE",
     "CHECKPOINTS_DIR", "EXPORT_FILE", "ONNX_FILES", "REQUIRED_FILES", "PARTIAL_SUFFIX", "read_json_file",
     "read_run_info", "read_report", "read_labels", "read_predictions", "is_finished", "is_run_folder", "is_export",
     "adapter_hash",
@@ -39,6 +39,8 @@ CALIBRATION_FILE = "calibration.json"
 CARD_FILE = "README.md"
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"
+#: A weight-averaged run's average, kept in each Trainer checkpoint beside the training weights.
+AVERAGE_FILE = "weight_average.safetensors"
 #: A run folder is written under ``NAME.partial`` and renamed when complete.
 PARTIAL_SUFFIX = ".partial"
 #: What a complete run folder holds.

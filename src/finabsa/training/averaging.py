@@ -20,10 +20,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["WeightAverage", "AVERAGE_FILE", "weight_average_callback"]
+from ..run_layout import AVERAGE_FILE
 
-#: The average's file inside a Trainer checkpoint folder.
-AVERAGE_FILE = "weight_average.safetensors"
+__all__ = ["WeightAverage", "weight_average_callback"]
 
 
 class WeightAverage:
@@ -77,11 +76,8 @@ class WeightAverage:
         if not self.shadow:
             yield
             return
-        kept = []
-        with torch.no_grad():
-            for p, average in self._pairs(model):
-                kept.append(p.detach().clone())
-                p.copy_(average)
+        kept = [p.detach().clone() for _, p in self._averaged(model)]
+        self.copy_into(model)
         try:
             yield
         finally:
