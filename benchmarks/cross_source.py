@@ -10,7 +10,8 @@ preset (``configs/joint.yaml``'s settings, without its distillation teacher, whi
 the other source and scores the one left out as a ``test_only`` set (never trained on; a seeded sample of
 ``--max-test-rows`` sentences). ``--with-source`` adds a third source to every leave-one-out run's training (a
 ``data.also_train`` entry, e.g. Financial PhraseBank's sentence labels with ``--set task.sentence_rows=true``), to
-measure what it buys on the source left out. The in-source column is the preset's own run
+measure what it buys on the source left out (its rows count toward the SEntFiN-alone run's 3,000-row cap and the
+made sentences' shares, so compare at equal rows: docs/joint.md). The in-source column is the preset's own run
 (``--in-source RUN``, or trained here): its held-out sets are carved from the sources it trains on.
 
 For every test set: (entity, sentiment) pair F1 with predicted targets, target F1, sentiment accuracy and macro-F1
@@ -80,8 +81,8 @@ def _source_entry(text: str) -> dict[str, Any]:
     if isinstance(entry, str):
         return {"path": entry}
     if not isinstance(entry, dict) or "path" not in entry:
-        raise SystemExit(f"--with-source: expected a path or a YAML mapping with a 'path' key, e.g. "
-                         f"'{{path: ../shared/data/financial_phrasebank}}'; found {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a path or a YAML mapping with a 'path' key, e.g. "
+                                         f"'{{path: ../shared/data/financial_phrasebank}}'; found {text!r}")
     return entry
 
 
@@ -98,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="a setting over the preset for every run trained here (repeatable), to measure a "
                              "variant before it enters configs/joint.yaml")
     parser.add_argument("--with-source", dest="extra", action="append", default=[], metavar="ENTRY",
+                        type=_source_entry,
                         help="a source every leave-one-out run also trains on (repeatable): a path, or a "
                              "data.also_train entry as YAML, e.g. '{path: ../shared/data/financial_phrasebank, "
-                             "max_rows: 2000}'")
+                             "max_rows: 2000}'. The SEntFiN-alone run's 3,000-row cap and the made sentences' "
+                             "shares count its rows too")
     args = bench_arguments(parser, "cross_source.json", argv)
     threads = args.threads
 
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from finabsa.run_layout import read_report
 
     settings = {**({"training.epochs": args.epochs} if args.epochs else {}), **parse_overrides(args.overrides)}
-    extra = [_source_entry(entry) for entry in args.extra]
+    extra = args.extra
     changed = "".join(f", {key}={value}" for key, value in settings.items())
     changed += "".join(f", also trained on {entry}" for entry in extra)
     print(f"{hardware_line(hardware())}\njoint preset (configs/joint.yaml){changed}, {threads} thread(s)", flush=True)
