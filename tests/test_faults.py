@@ -37,8 +37,8 @@ def _interrupt_after_checkpoint(monkeypatch, step: int) -> None:
             if state.global_step == step:
                 raise _Stop(f"stopped at step {step}")
 
-    def callbacks(steps):
-        original_callback = original(steps)
+    def callbacks(*args):
+        original_callback = original(*args)
         crash = Crash()
 
         class Both(type(original_callback)):

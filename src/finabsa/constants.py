@@ -9,7 +9,7 @@ from dataclasses import field
 from typing import Any
 
 __all__ = ["__version__", "setting", "DATA_FORMATS", "METHODS", "RUNTIMES", "INPUT_FORMATS", "OUTPUT_FORMATS",
-           "DEFAULT_LEARNING_RATES"]
+           "DEFAULT_LEARNING_RATES", "PRECISIONS"]
 
 __version__ = "0.1.0"
 
@@ -18,6 +18,9 @@ DATA_FORMATS = ("auto", "fiqa-splits", "fiqa-official", "hub", "sentfin", "phras
 
 #: Fine-tuning methods (``adapter.method``).
 METHODS = ("lora", "full", "frozen")
+
+#: Arithmetic of training (``training.precision``): fp32, bf16 mixed precision, or bf16 where the hardware has it.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 #: Default peak learning rate of each method, used when ``training.learning_rate`` is not set.
 DEFAULT_LEARNING_RATES = {"lora": 5e-4, "full": 5e-5, "frozen": 2e-3}

@@ -61,6 +61,7 @@ from .trainer import (
     checkpoint_every,
     keep_metrics_until,
     metrics_logger,
+    precision_of,
     staging_arguments,
     step_of,
     trainer_class,
@@ -362,6 +363,7 @@ def _start_folder(folder: RunFolder, prepared: _Prepared, arguments: Any, checkp
         "versions": package_versions(),
         "rows": {"train": len(data.train), "validation": len(data.validation), "test": len(data.test)},
         "processes": arguments.world_size,
+        "precision": precision_of(arguments),
     }
     if checkpoint is not None:
         previous = read_run_info(folder.path) if (folder.path / RUN_FILE).is_file() else {}
@@ -388,7 +390,7 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     # else reacts to the save.
     callbacks = [metrics_logger(metrics_file),
                  *([weight_average_callback(average, checkpoint)] if average else []),
-                 checkpoint_every(config.training.checkpoint_steps)]
+                 checkpoint_every(config.training.checkpoint_steps, config.training.checkpoint_minutes)]
     if config.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.training.early_stopping_patience))
     trainer = trainer_class()(
@@ -413,6 +415,10 @@ def _fit(folder: RunFolder, prepared: _Prepared, arguments: Any, checkpoint: Pat
     started = time.time()
     outcome = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.time() - started
+    if arguments.bf16:
+        # accelerate wrapped the model's forward in bf16 autocast for training (validation ran in it too); what is
+        # tested, calibrated and saved runs in fp32, as a reloaded model does.
+        trainer.model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     if average is not None:
         _keep_average(trainer, average)
     barrier()  # every process has loaded the best checkpoint before it is deleted
@@ -495,6 +501,7 @@ def _training_summary(prepared: _Prepared, trainer: Any, outcome: Any, seconds: 
         "train_seconds": round(seconds, 1),
         "train_loss": round(outcome.training_loss, 4),
         "learning_rate": config.resolved_learning_rate(),
+        "precision": precision_of(trainer.args),
         **({"weight_average_decay": config.training.weight_average_decay}
            if config.training.weight_average_decay else {}),
         "trainable_parameters": f"{parameters['trainable']:,} of {parameters['total']:,}",

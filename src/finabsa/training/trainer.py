@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,10 @@ from ..tasks import Task
 from .averaging import WeightAverage
 
 __all__ = ["ListDataset", "EpochSeededSampler", "trainer_class", "with_head_groups", "training_arguments",
-           "staging_arguments", "metrics_logger", "checkpoint_every", "barrier", "keep_metrics_until", "step_of"]
+           "staging_arguments", "metrics_logger", "checkpoint_every", "barrier", "keep_metrics_until", "step_of",
+           "training_precision", "native_bf16", "precision_of"]
+
+logger = logging.getLogger(__name__)
 
 
 class ListDataset(torch.utils.data.Dataset):
@@ -117,6 +123,33 @@ def _groups_by_length(args: Any) -> bool:
     return getattr(args, "train_sampling_strategy", None) == "group_by_length" or bool(
         getattr(args, "group_by_length", False))
 
+
+def native_bf16() -> bool:
+    """Whether this machine multiplies bfloat16 matrices natively: a GPU that supports it, or a CPU with
+    AVX512-BF16 or AMX (oneDNN's own check). Elsewhere bf16 is emulated, several times slower than fp32."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN: no native path
+        return False
+
+
+def training_precision(setting: str, native: Callable[[], bool] = native_bf16) -> str:
+    """The precision a run trains in for ``training.precision``: ``auto`` is bf16 where the hardware has it."""
+    if setting == "auto":
+        return "bf16" if native() else "fp32"
+    if setting == "bf16" and not native():
+        logger.warning("training.precision is bf16 but this machine has no native bfloat16 arithmetic: training "
+                       "will be several times slower than in fp32 (training.precision: auto picks fp32 here)")
+    return setting
+
+
+def precision_of(args: Any) -> str:
+    """The precision training arguments train in (``fp32`` or ``bf16``), as run.json and the report record it."""
+    return "bf16" if getattr(args, "bf16", False) else "fp32"
+
+
 def training_arguments(config: RunConfig, task: Task, output_dir: Path, progress: bool) -> Any:
     from transformers import TrainingArguments
 
@@ -133,6 +166,10 @@ def training_arguments(config: RunConfig, task: Task, output_dir: Path, progress
         # Several processes on a machine without GPUs: accelerate must be told to use CPU (gloo) processes, or
         # each process would train alone on all the data.
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+    # Mixed precision through accelerate: autocast around forward and loss, fp32 weights and optimizer state.
+    # On a machine without a GPU the Trainer accepts bf16 only when told it runs on the CPU.
+    bf16 = training_precision(t.precision) == "bf16"
+    precision = {"bf16": True, **({"use_cpu": True} if not torch.cuda.is_available() else {})} if bf16 else {}
     # transformers renamed group_by_length to train_sampling_strategy; accept both generations. The Trainer reads
     # it for the evaluation order, and ``trainer_class`` for the (epoch-seeded) training order.
     if "train_sampling_strategy" in accepted:
@@ -165,6 +202,7 @@ def training_arguments(config: RunConfig, task: Task, output_dir: Path, progress
         **checkpointing,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        **precision,
     )
 
 
@@ -183,16 +221,28 @@ def metrics_logger(path: Path) -> Any:
     return JsonlMetrics()
 
 
-def checkpoint_every(steps: int) -> Any:
+def checkpoint_every(steps: int, minutes: float = 0.0, clock: Callable[[], float] = time.monotonic) -> Any:
+    """Ask the Trainer for a resumable checkpoint every ``steps`` optimiser steps and once ``minutes`` of training
+    have passed since the last checkpoint (0 turns either off; epoch ends save anyway). The clock rule holds in a
+    single process only: processes that each read their own clock could disagree on whether to save."""
     from transformers import TrainerCallback
 
     class CheckpointEvery(TrainerCallback):
-        """Ask the Trainer for a resumable checkpoint every ``steps`` optimiser steps (epoch ends save anyway)."""
+        def __init__(self) -> None:
+            self.last_save = clock()
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.last_save = clock()
 
         def on_step_end(self, args, state, control, **kwargs):
             if steps and state.global_step % steps == 0:
                 control.should_save = True
+            if minutes and args.world_size == 1 and clock() - self.last_save >= minutes * 60:
+                control.should_save = True
             return control
+
+        def on_save(self, args, state, control, **kwargs):
+            self.last_save = clock()
 
     return CheckpointEvery()
 
