@@ -193,6 +193,11 @@ def test_study_resumes_an_interrupted_run_of_the_same_configuration(tmp_path, ti
         finabsa.train(config, progress=False)
     monkeypatch.undo()
     assert _resumable(run_dir, config)
+    # When checkpoints are written does not change what the run learns: it still resumes.
+    cadence = _cell_config({**spec.base, "training.checkpoint_steps": 0, "training.checkpoint_minutes": 3}, cell, 1,
+                           run_dir)
+    cadence.overwrite = True
+    assert _resumable(run_dir, cadence)
     changed = _cell_config({**spec.base, "training.checkpoint_steps": 2, "training.epochs": 2}, cell, 1, run_dir)
     changed.overwrite = True
     assert not _resumable(run_dir, changed)
