@@ -168,8 +168,9 @@ def training_arguments(config: RunConfig, task: Task, output_dir: Path, progress
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
     # Mixed precision through accelerate: autocast around forward and loss, fp32 weights and optimizer state.
     # On a machine without a GPU the Trainer accepts bf16 only when told it runs on the CPU.
-    bf16 = training_precision(t.precision) == "bf16"
-    precision = {"bf16": True, **({"use_cpu": True} if not torch.cuda.is_available() else {})} if bf16 else {}
+    precision: dict[str, bool] = {}
+    if training_precision(t.precision) == "bf16":
+        precision = {"bf16": True, "use_cpu": not torch.cuda.is_available()}
     # transformers renamed group_by_length to train_sampling_strategy; accept both generations. The Trainer reads
     # it for the evaluation order, and ``trainer_class`` for the (epoch-seeded) training order.
     if "train_sampling_strategy" in accepted:
