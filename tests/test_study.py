@@ -105,6 +105,50 @@ def test_report_only_trains_nothing(finished_study, tmp_path):
     assert {p: p.stat().st_mtime for p in (out / "runs").rglob("run.json")} == stamps
 
 
+def test_finished_runs_trained_otherwise_than_the_file_now_says_are_refused(finished_study, tmp_path, tiny_data,
+                                                                            tiny_bert):
+    _, _, out = finished_study
+    path = _study_file(tmp_path, tiny_data, tiny_bert)
+    raw = yaml.safe_load(path.read_text())
+    raw["cells"][0]["settings"]["training.learning_rate"] = 0.5
+    raw["base"]["training.checkpoint_minutes"] = 3  # when a run saves is not what it learns: not stale
+    path.write_text(yaml.safe_dump(raw))
+    changed = load_study(path, output=str(out))
+    stamps = {p: p.stat().st_mtime for p in (out / "runs").rglob("run.json")}
+    for report_only in (False, True):
+        with pytest.raises(ConfigError, match=r"2 finished run\(s\) .* otherwise than the study file") as info:
+            run_study(changed, report_only=report_only)
+        message = str(info.value)
+        assert "sentiment-sentence/seed-1: training.learning_rate: 0.0005 -> 0.5" in message
+        assert "rm -rf" in message and "target-span" not in message
+    assert {p: p.stat().st_mtime for p in (out / "runs").rglob("run.json")} == stamps
+
+
+@pytest.mark.slow
+def test_a_cell_whose_stage_changed_or_was_trained_again_is_refused(tmp_path, tiny_data, tiny_bert):
+    stage = {"settings": {"task.name": "sentiment", "data.max_train_rows": 40}}
+    path = _study_file(tmp_path, tiny_data, tiny_bert, seeds=[1], stages={"s": stage})
+    raw = yaml.safe_load(path.read_text())
+    raw["cells"] = [{**raw["cells"][0], "stage": "s"}]
+    path.write_text(yaml.safe_dump(raw))
+    spec = load_study(path, output=str(tmp_path / "out"))
+    run_study(spec)
+    run_study(spec, report_only=True)  # as trained: nothing stale
+    stage_info = tmp_path / "out" / "stages" / "s" / "seed-1" / "run.json"
+    info = json.loads(stage_info.read_text())
+    stage_info.write_text(json.dumps({**info, "finished": "2999-01-01T00:00:00+00:00"}))  # trained again since
+    with pytest.raises(ConfigError, match=r"(?s)1 finished run\(s\).*sentiment-sentence/seed-1: it started from an "
+                                          r"earlier run of stage 's'"):
+        run_study(spec)
+    stage_info.write_text(json.dumps(info))
+    raw["stages"]["s"]["settings"]["data.max_train_rows"] = 50
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"2 finished run\(s\)") as caught:
+        run_study(load_study(path, output=str(tmp_path / "out")))
+    assert "stages/s/seed-1: data.max_train_rows: 40 -> 50" in str(caught.value)
+    assert "sentiment-sentence/seed-1: it started from an earlier run of stage 's'" in str(caught.value)
+
+
 def test_quick_applies_the_quick_section(tmp_path, tiny_data, tiny_bert):
     spec = load_study(_study_file(tmp_path, tiny_data, tiny_bert), quick=True)
     assert spec.seeds == [1] and spec.base["data.max_train_rows"] == 20 and spec.output == "reports/tiny-quick"

@@ -255,6 +255,31 @@ class RunConfig:
         return RunConfig.from_dict(data)
 
 
+#: Settings that decide where a run is written and when it saves, not what it learns: a finished or interrupted
+#: run is the same run whatever they are.
+NOT_LEARNING = ("output", "overwrite", "training.checkpoint_minutes", "training.checkpoint_steps",
+                "training.keep_checkpoints")
+
+
+def learning_differences(saved: RunConfig, wanted: RunConfig) -> list[str]:
+    """The settings (dotted, ``name: saved -> wanted``) in which two configs would train differently, both
+    resolved; empty when a run of ``saved`` is a run of ``wanted``. Folders and checkpoint cadence are left out
+    (``NOT_LEARNING``)."""
+    before, after = _flat(saved.resolved().to_dict()), _flat(wanted.resolved().to_dict())
+    return [f"{key}: {before.get(key)!r} -> {after.get(key)!r}" for key in sorted(before.keys() | after.keys())
+            if key not in NOT_LEARNING and before.get(key) != after.get(key)]
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 # -- validation, one section at a time ----------------------------------------------------------------------------
 def _data_problems(d: DataConfig) -> list[str]:
     from .data.sources import extra_source

@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, load_config, read_yaml_mapping
+from .config import RunConfig, learning_differences, load_config, read_yaml_mapping
 from .errors import ConfigError
-from .run_layout import is_finished, read_labels, read_predictions, read_report
+from .run_layout import CONFIG_FILE, is_finished, read_labels, read_predictions, read_report, read_run_info
 
 __all__ = ["StudySpec", "Cell", "load_study", "run_study", "aggregate", "t_interval", "baselines", "seed_ensemble"]
 
@@ -221,6 +221,7 @@ def run_study(spec: StudySpec, progress: bool = False, report_only: bool = False
     """
     output = Path(spec.output)
     started = time.time()
+    _refuse_stale_runs(spec)
     training_cells = [cell for cell in spec.cells if cell.trains]
     total = sum(len(cell.seeds or spec.seeds) for cell in training_cells)
     done = 0
@@ -253,23 +254,76 @@ def _run_cell(spec: StudySpec, cell: Cell, seed: int, label: str, progress: bool
     if _complete(run_dir):
         logger.info("%s: finished earlier, skipped", label)
         return
-    config = _cell_config(spec.base, cell, seed, run_dir)
     if cell.stage:
-        config.training.init_from = str(_stage_run(spec, cell.stage, seed, progress))
+        _train_stage(spec, cell.stage, seed, progress)
     from .training import train_or_resume
 
-    train_or_resume(config, label, progress, log=logger)
+    train_or_resume(_run_config(spec, cell, seed), label, progress, log=logger)
 
 
-def _stage_run(spec: StudySpec, stage: str, seed: int, progress: bool) -> Path:
-    """The finished run of a transfer stage for ``seed``, trained on first use and reused by every cell after."""
-    run_dir = spec.stage_dir(stage, seed)
-    if not _complete(run_dir):
+def _run_config(spec: StudySpec, cell: Cell, seed: int) -> RunConfig:
+    """The configuration of a training cell's run of ``seed``, starting from its stage's run when it has one."""
+    config = _cell_config(spec.base, cell, seed, spec.run_dir(cell, seed))
+    if cell.stage:
+        config.training.init_from = str(spec.stage_dir(cell.stage, seed))
+    return config
+
+
+def _stage_config(spec: StudySpec, stage: str, seed: int) -> RunConfig:
+    return load_config(None, {**spec.base, **spec.stages[stage], "training.seed": seed,
+                              "output": str(spec.stage_dir(stage, seed))})
+
+
+def _train_stage(spec: StudySpec, stage: str, seed: int, progress: bool) -> None:
+    """The run of a transfer stage for ``seed``, trained on first use and reused by every cell after."""
+    if not _complete(spec.stage_dir(stage, seed)):
         from .training import train_or_resume
 
-        config = load_config(None, {**spec.base, **spec.stages[stage], "training.seed": seed, "output": str(run_dir)})
-        train_or_resume(config, f"stage '{stage}', seed {seed}", progress, log=logger)
-    return run_dir
+        train_or_resume(_stage_config(spec, stage, seed), f"stage '{stage}', seed {seed}", progress, log=logger)
+
+
+def _refuse_stale_runs(spec: StudySpec) -> None:
+    """Refuse a study whose report folder holds finished runs (or stages) trained otherwise than the study file
+    now says: with other settings, or from an earlier run of their stage. They would be skipped, and the report
+    would show what the file no longer describes."""
+    stale: dict[Path, list[str]] = {}
+    for cell in (c for c in spec.cells if c.trains):
+        for seed in cell.seeds or spec.seeds:
+            run_dir = spec.run_dir(cell, seed)
+            if cell.stage:
+                stage_dir = spec.stage_dir(cell.stage, seed)
+                stale.update(_changed(stage_dir, _stage_config(spec, cell.stage, seed)))
+                if _complete(run_dir) and (stage_dir in stale or not _complete(stage_dir)
+                                           or _finished_after(stage_dir, run_dir)):
+                    stale.setdefault(run_dir, []).append(f"it started from an earlier run of stage '{cell.stage}' "
+                                                         "(changed, trained again or removed since)")
+            stale.update(_changed(run_dir, _run_config(spec, cell, seed)))
+    if stale:
+        listed = "".join(f"\n      {run_dir}: {'; '.join(reasons)}" for run_dir, reasons in stale.items())
+        raise ConfigError([
+            f"study '{spec.name}': {len(stale)} finished run(s) in {spec.output} were trained otherwise than the "
+            f"study file now says (settings: in the run -> in the file); they would be skipped and reported as if "
+            f"they were the file's:{listed}\n    to retrain them as the file says, delete them (rm -rf "
+            f"{' '.join(map(str, stale))}) and run the study again; to keep them, restore those settings in the "
+            "study file."])
+
+
+def _changed(run_dir: Path, config: RunConfig) -> dict[Path, list[str]]:
+    """``{run_dir: the settings that differ}`` for a finished run trained otherwise than ``config``; else empty."""
+    if not _complete(run_dir):
+        return {}
+    differences = learning_differences(load_config(run_dir / CONFIG_FILE), config)
+    return {run_dir: differences} if differences else {}
+
+
+def _finished_after(stage_dir: Path, run_dir: Path) -> bool:
+    """Whether the stage's run finished after ``run_dir`` started (the stage was trained again since)."""
+    from datetime import datetime
+
+    stage, run = read_run_info(stage_dir), read_run_info(run_dir)
+    if not (stage.get("finished") and run.get("started")):
+        return False
+    return datetime.fromisoformat(stage["finished"]) > datetime.fromisoformat(run["started"])
 
 
 def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:

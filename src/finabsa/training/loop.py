@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import EvaluationConfig, RunConfig, load_config
+from ..config import EvaluationConfig, RunConfig, learning_differences, load_config
 from ..data.prepare import TrainingData, training_data
 from ..models.build import (
     build_model,
@@ -236,24 +236,14 @@ def train_or_resume(config: RunConfig, label: str, progress: bool = True,
 
 #: Settings that decide when checkpoints are written, not what a run learns: an interrupted run resumes across them
 #: (a run interrupted before their defaults changed, from every 50 steps to every 10 minutes, still resumes).
-_CHECKPOINT_CADENCE = ("checkpoint_minutes", "checkpoint_steps", "keep_checkpoints")
-
-
 def resumable(run_dir: Path, config: RunConfig) -> bool:
-    """Whether an interrupted run of this configuration (checkpoint cadence aside) left a checkpoint to continue
-    from."""
+    """Whether an interrupted run of this configuration (folders and checkpoint cadence aside) left a checkpoint
+    to continue from."""
     folder = RunFolder(run_dir, resume=True)
     saved = folder.path / CONFIG_FILE
     if not saved.is_file() or folder.latest_checkpoint() is None:
         return False
-    return _what_it_learns(load_config(saved)) == _what_it_learns(config)
-
-
-def _what_it_learns(config: RunConfig) -> dict[str, Any]:
-    resolved = config.resolved().to_dict()
-    for name in _CHECKPOINT_CADENCE:
-        resolved["training"].pop(name, None)
-    return resolved
+    return not learning_differences(load_config(saved), config)
 
 
 def _attach_soft_targets(config: RunConfig, task: Task, data: TrainingData) -> str:
