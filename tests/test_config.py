@@ -101,3 +101,21 @@ def test_template_overrides_stay_text():
 def test_non_text_template_is_a_config_problem():
     with pytest.raises(ConfigError, match=r"pair_template must be a string"):
         RunConfig.from_dict({"task": {"name": "sentiment", "pair_template": {"target": None}}}).validate()
+
+
+def test_learning_differences_name_what_a_run_learns_and_leave_folders_and_checkpoints_out():
+    from finabsa.config import learning_differences
+
+    saved = load_config(None, {"task.name": "joint", "training.epochs": 3, "output": "runs/a"})
+    same = load_config(None, {"task.name": "joint", "training.epochs": 3, "output": "runs/b", "overwrite": True,
+                              "training.checkpoint_minutes": 1, "training.checkpoint_steps": 7,
+                              "training.keep_checkpoints": 5})
+    assert learning_differences(saved, same) == []
+    other = load_config(None, {"task.name": "joint", "training.epochs": 4, "task.swap_share": 0.2,
+                               "adapter.method": "full"})
+    assert learning_differences(saved, other) == [
+        "adapter.method: 'lora' -> 'full'",
+        "task.options.swap_share: None -> 0.2",
+        "training.epochs: 3.0 -> 4.0",
+        "training.learning_rate: 0.0005 -> 5e-05",  # resolved: each method's default rate is what its run used
+    ]

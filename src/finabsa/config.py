@@ -33,6 +33,8 @@ __all__ = [
     "TaskConfig",
     "RunConfig",
     "load_config",
+    "learning_differences",
+    "NOT_LEARNING",
     "read_yaml_mapping",
     "SECTIONS",
 ]
@@ -256,7 +258,8 @@ class RunConfig:
 
 
 #: Settings that decide where a run is written and when it saves, not what it learns: a finished or interrupted
-#: run is the same run whatever they are.
+#: run is the same run whatever they are (a run interrupted before the checkpoint defaults changed, from every 50
+#: steps to every 10 minutes, still resumes; a study does not retrain a run for them).
 NOT_LEARNING = ("output", "overwrite", "training.checkpoint_minutes", "training.checkpoint_steps",
                 "training.keep_checkpoints")
 

@@ -234,8 +234,6 @@ def train_or_resume(config: RunConfig, label: str, progress: bool = True,
     return train(config, progress=progress).run_dir
 
 
-#: Settings that decide when checkpoints are written, not what a run learns: an interrupted run resumes across them
-#: (a run interrupted before their defaults changed, from every 50 steps to every 10 minutes, still resumes).
 def resumable(run_dir: Path, config: RunConfig) -> bool:
     """Whether an interrupted run of this configuration (folders and checkpoint cadence aside) left a checkpoint
     to continue from."""
