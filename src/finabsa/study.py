@@ -286,18 +286,19 @@ def _refuse_stale_runs(spec: StudySpec) -> None:
     """Refuse a study whose report folder holds finished runs (or stages) trained otherwise than the study file
     now says: with other settings, or from an earlier run of their stage. They would be skipped, and the report
     would show what the file no longer describes."""
+    runs = [(cell, seed) for cell in spec.cells if cell.trains for seed in cell.seeds or spec.seeds]
     stale: dict[Path, list[str]] = {}
-    for cell in (c for c in spec.cells if c.trains):
-        for seed in cell.seeds or spec.seeds:
-            run_dir = spec.run_dir(cell, seed)
-            if cell.stage:
-                stage_dir = spec.stage_dir(cell.stage, seed)
-                stale.update(_changed(stage_dir, _stage_config(spec, cell.stage, seed)))
-                if _complete(run_dir) and (stage_dir in stale or not _complete(stage_dir)
-                                           or _finished_after(stage_dir, run_dir)):
-                    stale.setdefault(run_dir, []).append(f"it started from an earlier run of stage '{cell.stage}' "
-                                                         "(changed, trained again or removed since)")
-            stale.update(_changed(run_dir, _run_config(spec, cell, seed)))
+    for stage, seed in dict.fromkeys((cell.stage, seed) for cell, seed in runs if cell.stage):
+        stale.update(_changed(spec.stage_dir(stage, seed), _stage_config(spec, stage, seed)))
+    for cell, seed in runs:
+        run_dir = spec.run_dir(cell, seed)
+        if cell.stage and _complete(run_dir):
+            stage_dir = spec.stage_dir(cell.stage, seed)
+            if stage_dir in stale or not _complete(stage_dir) or _finished_after(stage_dir, run_dir):
+                stale[run_dir] = [f"it started from an earlier run of stage '{cell.stage}' (changed, trained again "
+                                  "or removed since)"]
+        for where, differences in _changed(run_dir, _run_config(spec, cell, seed)).items():
+            stale.setdefault(where, []).extend(differences)
     if stale:
         listed = "".join(f"\n      {run_dir}: {'; '.join(reasons)}" for run_dir, reasons in stale.items())
         raise ConfigError([
