@@ -1,12 +1,15 @@
-"""One trained joint model, decoded with and without a decoding option: what the option changes, on every test set.
+"""One or more trained joint models, each decoded with every value of a decoding option: what the option changes.
 
     python benchmarks/joint_decoding.py runs/joint [--option merge_fragments]
+    python benchmarks/joint_decoding.py runs/joint runs/joint-ema --option targets_per_sentence \
+        --values '{}' '{fiqa: 1}' '{fiqa: 2}'
 
-Decoding options (``task.merge_fragments``: one company as one target) change no weight, so their effect is
-measured on the same run: the run's own test split and its held-out sets (the ones its configuration carves),
-scored with the option off and on. Prints (target, sentiment) pair F1, target F1 and the predicted target count per
-set. The validation split is where such a default is chosen; the test and held-out numbers are what it cost or
-bought elsewhere.
+Decoding options (``task.merge_fragments``: one company as one target; ``task.targets_per_sentence``: the most
+targets a convention answers with) change no weight, so their effect is measured on the same run: its validation
+split (whole and per source), its test split and the held-out sets its configuration carves, scored with each
+value (a boolean option: off and on). Prints (target, sentiment) pair F1, precision, recall, target F1 and the
+predicted target count per set, and, over several runs, each value's mean validation pair F1 per set. Validation is
+where such a default is chosen; the test and held-out numbers are what it cost or bought elsewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from statistics import mean
 
+import yaml
 from _common import bench_arguments, hardware, hardware_line, joint_run_sets, write_json
 
 METRICS = ("pair_f1", "pair_precision", "pair_recall", "target_f1", "target_predicted")
@@ -23,31 +28,47 @@ METRICS = ("pair_f1", "pair_precision", "pair_recall", "target_f1", "target_pred
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", help="a finished joint run folder")
-    parser.add_argument("--option", default="merge_fragments", help="a boolean option of the joint task")
+    parser.add_argument("runs", nargs="+", help="finished joint run folders")
+    parser.add_argument("--option", default="merge_fragments", help="a decoding option of the joint task")
+    parser.add_argument("--values", nargs="+", default=["false", "true"],
+                        help="the values to decode with, each in YAML (default: false true)")
     args = bench_arguments(parser, "joint_decoding.json", argv)
 
     import finabsa
     from finabsa.config import EvaluationConfig
 
-    predictor = finabsa.load(args.run)
-    sets = joint_run_sets(predictor)
+    values = [yaml.safe_load(value) for value in args.values]
     no_intervals = EvaluationConfig(bootstrap_samples=0)
-    print(f"{hardware_line(hardware())}\n{args.run}: task.{args.option} off / on")
-    print("| set | option | " + " | ".join(METRICS) + " |\n|---|---|" + "---:|" * len(METRICS))
+    print(f"{hardware_line(hardware())}\ntask.{args.option}: {' / '.join(args.values)}")
+    print("| run | set | value | " + " | ".join(METRICS) + " |\n|---|---|---|" + "---:|" * len(METRICS))
     results: dict[str, dict] = {}
-    original = predictor.task.options
-    for name, examples in sets.items():
-        for value in (False, True):
-            predictor.task.options = replace(original, **{args.option: value})
-            metrics, _ = predictor.evaluate(examples, no_intervals)
-            results.setdefault(name, {})[str(value)] = {m: metrics.get(m) for m in METRICS}
-            print(f"| {name} | {value} | " + " | ".join(
-                "–" if metrics.get(m) is None else f"{metrics[m]:.3f}" if isinstance(metrics[m], float)
-                else str(metrics[m]) for m in METRICS) + " |", flush=True)
-    predictor.task.options = original
-    write_json(Path(args.output), {"run": args.run, "option": args.option, "sets": results})
+    for run in args.runs:
+        predictor = finabsa.load(run)
+        original = predictor.task.options
+        for name, examples in joint_run_sets(predictor, per_source=True).items():
+            for text, value in zip(args.values, values):
+                predictor.task.options = replace(original, **{args.option: value})
+                metrics, _ = predictor.evaluate(examples, no_intervals)
+                results.setdefault(run, {}).setdefault(name, {})[text] = {m: metrics.get(m) for m in METRICS}
+                print(f"| {run} | {name} | {text} | " + " | ".join(
+                    "–" if metrics.get(m) is None else f"{metrics[m]:.3f}" if isinstance(metrics[m], float)
+                    else str(metrics[m]) for m in METRICS) + " |", flush=True)
+        predictor.task.options = original
+    means = _validation_means(results, args.values)
+    if len(args.runs) > 1:
+        print(f"\nmean validation pair F1 over {len(args.runs)} runs:")
+        for name, by_value in means.items():
+            print(f"  {name}: " + ", ".join(f"{text} {score:.3f}" for text, score in by_value.items()))
+    write_json(Path(args.output), {"runs": args.runs, "option": args.option, "values": args.values,
+                                   "results": results, "validation_means": means})
     return 0
+
+
+def _validation_means(results: dict[str, dict], values: list[str]) -> dict[str, dict[str, float]]:
+    """Each value's pair F1 on each validation set, averaged over the runs that read it."""
+    names = sorted({name for sets in results.values() for name in sets if name.startswith("validation")})
+    return {name: {text: mean(sets[name][text]["pair_f1"] for sets in results.values() if name in sets)
+                   for text in values} for name in names}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from finabsa.models.heads import head_for
 from finabsa.models.heads.joint import JointCollator
 from finabsa.tasks import build_task
 from finabsa.tasks.joint import membership, pool_targets, span_sentiment
-from finabsa.tasks.joint.decoding import decode_spans
+from finabsa.tasks.joint.decoding import best_spans, decode_spans
 from finabsa.tasks.joint.distillation import ensemble_soft_targets
 
 PAIRS = [("{a} shares surge while {b} slumps on profit warning", 0.6, -0.5, "Stock/Price Action"),
@@ -567,6 +567,40 @@ def test_source_conventions_read_each_loaded_source_with_its_own_vector(joint_da
     with pytest.raises(finabsa.ConfigError, match="answer_as must be one of source_conventions"):
         quick_config(joint_data, tiny_bert, tmp_path / "bad", task="joint",
                      task_options={"source_conventions": [main, "more"], "answer_as": "sentfin"}).validate()
+
+
+def test_a_convention_can_answer_only_its_best_targets(tokenizer):
+    """``targets_per_sentence`` keeps a convention's best-scoring targets (in the order written); a text read with
+    another convention, or of unknown source, keeps every target the tags mark."""
+    from types import SimpleNamespace
+
+    task = build_task("joint", {"source_conventions": ["fiqa", "sentfin"], "answer_as": "sentfin",
+                                "targets_per_sentence": {"fiqa": 1}})
+    examples = [Example(SENTENCES[0], meta={"source": source}) for source in ("fiqa", "sentfin", None)]
+    features = task.encode(examples, tokenizer, [], 32, with_labels=False)
+    tags = _tag_probabilities(features[0], [(0, 8), (16, 22)])
+    barclays = [j for j, (s, e) in enumerate(features[0]["_offsets"]) if features[0]["_real"][j] and e <= 8]
+    tags[barclays[0]] = [0.3, 0.6, 0.1]  # Barclays tagged less surely than Lloyds
+    length = len(features[0]["_offsets"])
+    outputs = SimpleNamespace(tag_logits=np.log(np.stack([tags] * 3)), aspect_logits=np.zeros((3, 0)),
+                              sentiment_token=np.zeros((3, length, 4)), sentiment_sentence=np.zeros((3, 4)),
+                              sentence_sentiment=np.zeros((3, 3)))
+    read = task.decode(outputs, features, examples, [], tokenizer)
+    assert [[t["text"] for t in p["targets"]] for p in read] == [["Lloyds"], ["Barclays", "Lloyds"],
+                                                                 ["Barclays", "Lloyds"]]
+    spans = [{"text": t, "score": score} for t, score in (("a", 0.5), ("b", 0.9), ("c", 0.7))]
+    assert [s["text"] for s in best_spans(spans, 2)] == ["b", "c"] and best_spans(spans, 5) == spans
+
+
+@pytest.mark.parametrize("caps, message", [
+    ({"sentfin": 1}, "targets_per_sentence names 'sentfin', which is not one of source_conventions"),
+    ({"fiqa": 0}, "the most targets for 'fiqa' must be a whole number >= 1; found 0"),
+    ([1], "targets_per_sentence must map a convention to a number of targets"),
+])
+def test_targets_per_sentence_is_checked_against_the_conventions(joint_data, tiny_bert, tmp_path, caps, message):
+    with pytest.raises(finabsa.ConfigError, match=message):
+        quick_config(joint_data, tiny_bert, tmp_path / "bad", task="joint",
+                     task_options={"source_conventions": ["fiqa", "more"], "targets_per_sentence": caps}).validate()
 
 
 def test_an_extra_source_can_give_validation_sentences(joint_data, tmp_path):

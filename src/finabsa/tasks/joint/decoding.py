@@ -29,7 +29,7 @@ from ..base import softmax
 from ..target import BEGIN, INSIDE, OUTSIDE, best_span, snap_to_words, tokens_in_spans
 from .pooling import membership, pool_targets, span_sentiment
 
-__all__ = ["SentimentParts", "decode_spans", "merge_fragments", "targets_with_sentiment", "given_target",
+__all__ = ["SentimentParts", "best_spans", "decode_spans", "merge_fragments", "targets_with_sentiment", "given_target",
            "sentence_sentiment"]
 
 #: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``, or a wire service's
@@ -91,6 +91,13 @@ def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: s
                           "score": best["score"], "tokens": best["tokens"]})
     joined = _join_overlapping(spans, sentence)
     return _merge_repeats(merge_fragments(joined, sentence, feature) if merge else joined)
+
+
+def best_spans(spans: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` best-scoring of ``spans``, kept in the order they are written (a convention that marks only the
+    entity a sentence is about, ``targets_per_sentence``)."""
+    kept = set(sorted(range(len(spans)), key=lambda i: -spans[i]["score"])[:limit])
+    return [span for i, span in enumerate(spans) if i in kept]
 
 
 def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[str, Any]) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from ..base import HeadSpec, Task, choice_problems, register_task, softmax
 from ..hooks import DistillationHooks, ExplanationHooks, PipelineHooks
 from ..target import BIO_LABELS, bio_tags, token_features, tokens_in_spans
 from .contrast import contrast_sentences, paragraphs
-from .decoding import SentimentParts, decode_spans, given_target, targets_with_sentiment
+from .decoding import SentimentParts, best_spans, decode_spans, given_target, targets_with_sentiment
 from .distillation import ensemble_soft_targets, student_soft_labels, teacher_soft_targets
 from .pooling import SOURCE_IDS
 from .scoring import joint_metrics, mention_class, pairs_text, sentence_class
@@ -97,6 +97,10 @@ class JointOptions:
     answer_as: str = field(default="", metadata={
         "help": "With source_conventions: the source whose conventions answer texts of unknown source (a user's "
                 "text, a source not listed); default: the first listed."})
+    targets_per_sentence: dict[str, int] = field(default_factory=dict, metadata={
+        "help": "With source_conventions: the most targets a text read with a convention is answered with, its "
+                "best-scoring ones ({fiqa: 1}: FiQA marks the one entity a sentence is about, one target in 95 % of "
+                "its training sentences); {} (default): every target the tags mark."})
     selection: str = field(default="head_mean_f1", metadata={
         "help": "Validation metric that picks the best epoch (and early stopping): head_mean_f1 (mean of target F1, "
                 "sentiment macro-F1 and aspect level-2 macro-F1) or pair_f1 (the (target, sentiment) pairs with "
@@ -220,6 +224,11 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         source = example.meta.get(SOURCE_KEY)
         conventions = self.options.source_conventions
         return conventions.index(source) if source in conventions else self._default_source()
+
+    def _targets_cap(self, example: Example) -> int | None:
+        """The most targets ``example`` is answered with under its convention (None: no limit)."""
+        conventions = self.options.source_conventions
+        return self.options.targets_per_sentence.get(conventions[self.source_index(example)]) if conventions else None
 
     def training_notes(self, train: list[Example]) -> list[str]:
         """How many training sentences and targets train each head (the others are masked for them)."""
@@ -355,6 +364,8 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
             parts = SentimentParts(token_part, sentence_part, reported["sentence_sentiment"][i], context)
             spans = decode_spans(tag_probabilities[i], feature, example.sentence, self.options.max_span_tokens,
                                  self.options.min_targets, merge=self.options.merge_fragments)
+            cap = self._targets_cap(example)
+            spans = best_spans(spans, cap) if cap else spans
             prediction: dict[str, Any] = {
                 "targets": targets_with_sentiment(spans, parts),
                 "aspect": self._aspect(tree, aspect_probabilities[i], reported_aspect[i]) if tree is not None else None,
@@ -418,6 +429,17 @@ def _convention_problems(options: JointOptions) -> list[str]:
     if options.answer_as and options.answer_as not in conventions:
         problems.append(f"task 'joint' answer_as must be one of source_conventions {conventions}; found "
                         f"'{options.answer_as}'")
+    caps = options.targets_per_sentence
+    if not isinstance(caps, dict):
+        return problems + [f"task 'joint' targets_per_sentence must map a convention to a number of targets, such "
+                           f"as {{fiqa: 1}}; found {caps!r}"]
+    for source, cap in caps.items():
+        if source not in conventions:
+            problems.append(f"task 'joint' targets_per_sentence names '{source}', which is not one of "
+                            f"source_conventions {conventions}; list it there or remove it")
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            problems.append(f"task 'joint' targets_per_sentence: the most targets for '{source}' must be a whole "
+                            f"number >= 1; found {cap!r}")
     return problems
 
 
