@@ -98,6 +98,18 @@ def test_template_overrides_stay_text():
     config.validate()
 
 
+def test_mapping_overrides_are_read_as_mappings():
+    """``--set 'data.source_repeat={fiqa: 3}'`` gives a mapping, ``{}`` an empty one; ``{target}`` (a template, a
+    name mapped to nothing) stays text."""
+    config = RunConfig().with_overrides({"task.name": "joint", "data.source_repeat": "{fiqa: 3}",
+                                         "task.source_conventions": "[fiqa, sentfin]",
+                                         "task.targets_per_sentence": "{fiqa: 1}"})
+    assert config.data.source_repeat == {"fiqa": 3}
+    assert config.task.options["targets_per_sentence"] == {"fiqa": 1}
+    config.validate()
+    assert RunConfig().with_overrides({"data.source_repeat": "{}"}).data.source_repeat == {}
+
+
 def test_non_text_template_is_a_config_problem():
     with pytest.raises(ConfigError, match=r"pair_template must be a string"):
         RunConfig.from_dict({"task": {"name": "sentiment", "pair_template": {"target": None}}}).validate()

@@ -426,13 +426,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 # ------------------------------------------------------------------------------------------------------------------
 def _parse_scalar(text: str) -> Any:
-    """YAML-parse a flag value (``3`` -> 3, ``[a, b]`` -> list); text that reads as a mapping stays text, so that
-    templates such as ``{target}`` survive."""
+    """YAML-parse a flag value (``3`` -> 3, ``[a, b]`` -> list, ``{fiqa: 3}`` -> mapping); a template such as
+    ``{target}`` reads as a mapping of names to nothing, and stays text."""
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    return text if isinstance(value, dict) else value
+    return text if isinstance(value, dict) and None in value.values() else value
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any, problems: list[str]) -> None:

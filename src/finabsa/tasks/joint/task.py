@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
-import yaml
 
 from ...data.grouping import group_by_sentence, merge_sources
 from ...data.labels import ASPECT_LEVELS, SENTIMENT_LABELS
@@ -109,11 +108,6 @@ class JointOptions:
 
     def __post_init__(self) -> None:
         self.aspect_level = str(self.aspect_level)
-        if isinstance(self.targets_per_sentence, str):  # --set hands a mapping over as text ('{fiqa: 1}')
-            try:
-                self.targets_per_sentence = yaml.safe_load(self.targets_per_sentence)
-            except yaml.YAMLError:
-                pass  # left as text: check_options says what is expected
 
 
 @register_task
