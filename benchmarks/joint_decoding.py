@@ -3,11 +3,15 @@
     python benchmarks/joint_decoding.py runs/joint [--option merge_fragments]
     python benchmarks/joint_decoding.py runs/joint runs/joint-ema --option targets_per_sentence \
         --values '{}' '{fiqa: 1}' '{fiqa: 2}'
+    python benchmarks/joint_decoding.py runs/joint --option answer_kinds --values '[]' '[company, index]' \
+        --as-unknown
 
 Decoding options (``task.merge_fragments``: one company as one target; ``task.targets_per_sentence``: the most
 targets a convention answers with) change no weight, so their effect is measured on the same run: its validation
 split (whole and per source), its test split and the held-out sets its configuration carves, scored with each
-value (a boolean option: off and on). Prints (target, sentiment) pair F1, precision, recall, target F1 and the
+value (a boolean option: off and on). With ``--as-unknown`` every sentence is read as a user's text is, its source
+unknown (``task.answer_as``'s convention; ``task.answer_kinds`` applies): how text of another source's convention
+fares. Prints (target, sentiment) pair F1, precision, recall, target F1 and the
 predicted target count per set, and, over several runs, each value's mean validation pair F1 per set. Validation is
 where such a default is chosen; the test and held-out numbers are what it cost or bought elsewhere.
 """
@@ -32,10 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--option", default="merge_fragments", help="a decoding option of the joint task")
     parser.add_argument("--values", nargs="+", default=["false", "true"],
                         help="the values to decode with, each in YAML (default: false true)")
+    parser.add_argument("--as-unknown", action="store_true",
+                        help="read every sentence as a text of unknown source (a user's), not with its source's "
+                             "convention")
     args = bench_arguments(parser, "joint_decoding.json", argv)
 
     import finabsa
     from finabsa.config import EvaluationConfig
+    from finabsa.data.records import SOURCE_KEY
 
     values = [yaml.safe_load(value) for value in args.values]
     no_intervals = EvaluationConfig(bootstrap_samples=0)
@@ -46,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         predictor = finabsa.load(run)
         original = predictor.task.options
         for name, examples in joint_run_sets(predictor, per_source=True).items():
+            if args.as_unknown:
+                examples = [replace(e, meta={k: v for k, v in e.meta.items() if k != SOURCE_KEY}) for e in examples]
             for text, value in zip(args.values, values):
                 predictor.task.options = replace(original, **{args.option: value})
                 metrics, _ = predictor.evaluate(examples, no_intervals)

@@ -90,7 +90,7 @@ def test_the_document_answer_groups_mentions_by_entity_with_offsets_into_the_doc
     ]
     answer = aggregate_document(document, sentences, records, sentences_cut=0)
     barclays, lloyds = answer["entities"]
-    assert barclays["text"] == "Barclays PLC" and len(barclays["mentions"]) == 2
+    assert barclays["text"] == "Barclays PLC" and barclays["kind"] == "company" and len(barclays["mentions"]) == 2
     assert [document[m["start"]:m["end"]] for m in barclays["mentions"]] == ["Barclays PLC", "Barclays"]
     assert [m["sentence"] for m in barclays["mentions"]] == [0, 1]
     assert barclays["sentiment"]["label"] == "negative" and barclays["sentiment"]["mentions"] == 2

@@ -17,6 +17,7 @@ import torch
 
 import finabsa
 from conftest import quick_config, write_split
+from finabsa.data.entity_kinds import ENTITY_KINDS
 from finabsa.data.grouping import group_by_sentence, merge_sources
 from finabsa.data.records import Example, Mention
 from finabsa.errors import DataError
@@ -221,8 +222,9 @@ def test_a_joint_run_alone_is_a_pipeline_with_the_record_format(joint_run):
     assert set(record) == {"text", "targets", "aspect"}
     assert record["targets"], "min_targets=1 answers at least one target"
     for target in record["targets"]:
-        assert set(target) == {"text", "start", "end", "score", "sentiment"}
+        assert set(target) == {"text", "start", "end", "score", "kind", "sentiment"}
         assert SENTENCES[0][target["start"]:target["end"]] == target["text"]
+        assert target["kind"] in ENTITY_KINDS
         assert set(target["sentiment"]) == {"label", "probability", "score"}
         assert -1.0 <= target["sentiment"]["score"] <= 1.0
     assert set(record["aspect"]) == {"label", "level", "levels", "probability"} and len(record["aspect"]["levels"]) == 3
@@ -590,6 +592,34 @@ def test_a_convention_can_answer_only_its_best_targets(tokenizer):
                                                                  ["Barclays", "Lloyds"]]
     spans = [{"text": t, "score": score} for t, score in (("a", 0.5), ("b", 0.9), ("c", 0.7))]
     assert [s["text"] for s in best_spans(spans, 2)] == ["b", "c"] and best_spans(spans, 5) == spans
+
+
+def test_a_text_of_unknown_source_is_answered_with_the_kinds_asked_for(tokenizer):
+    """``answer_kinds`` drops a regulator (and any kind not asked for) from a user's text, while a text of a listed
+    source keeps its convention's every target; each answered target says its kind."""
+    from types import SimpleNamespace
+
+    task = build_task("joint", {"source_conventions": ["fiqa", "sentfin"], "answer_as": "sentfin",
+                                "answer_kinds": ["company", "index"]})
+    sentence = "Sebi fines Tesco as the Sensex falls"
+    examples = [Example(sentence, meta={"source": source}) for source in ("sentfin", None)]
+    features = task.encode(examples, tokenizer, [], 32, with_labels=False)
+    length = len(features[0]["_offsets"])
+    tags = _tag_probabilities(features[0], [(0, 4), (11, 16), (24, 30)])
+    outputs = SimpleNamespace(tag_logits=np.log(np.stack([tags] * 2)), aspect_logits=np.zeros((2, 0)),
+                              sentiment_token=np.zeros((2, length, 4)), sentiment_sentence=np.zeros((2, 4)),
+                              sentence_sentiment=np.zeros((2, 3)))
+    as_sentfin, unknown = task.decode(outputs, features, examples, [], tokenizer)
+    assert [(t["text"], t["kind"]) for t in as_sentfin["targets"]] == [("Sebi", "policy"), ("Tesco", "company"),
+                                                                       ("Sensex", "index")]
+    assert [t["text"] for t in unknown["targets"]] == ["Tesco", "Sensex"]
+
+
+@pytest.mark.parametrize("kinds", [["company", "regulator"], "company"])
+def test_answer_kinds_names_only_kinds_it_knows(joint_data, tiny_bert, tmp_path, kinds):
+    with pytest.raises(finabsa.ConfigError, match=r"answer_kinds must be a list of kinds of \['company', 'index'"):
+        quick_config(joint_data, tiny_bert, tmp_path / "bad", task="joint",
+                     task_options={"answer_kinds": kinds}).validate()
 
 
 @pytest.mark.parametrize("caps, message", [

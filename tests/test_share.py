@@ -45,6 +45,12 @@ def test_a_model_that_learned_from_non_commercial_data_carries_that_licence_on_i
     assert cards["plain"][0] == "apache-2.0" and "Training data licence" not in cards["plain"][1]
     assert cards["phrasebank"][0] == "cc-by-nc-sa-3.0"
     assert "Training data licence: Financial PhraseBank, CC BY-NC-SA 3.0" in cards["phrasebank"][1]
+    assert "targets of these kinds only" not in cards["plain"][1]
+    options = {"source_conventions": ["fiqa", "sentfin"], "answer_as": "sentfin", "answer_kinds": ["company", "index"]}
+    card = model_card({**info, "task_options": options}, plain, {"after": {}}, ["Market"], "kinds",
+                      "token-classification")
+    assert "answers your text as 'sentfin' does. Your text is answered with targets of these kinds only: company, " \
+           "index" in card
 
 
 def test_an_export_folder_has_its_card_too(calibrated_run, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from finabsa.data.entity_kinds import entity_kind
 from finabsa.data.records import Example
 from finabsa.data.spans import locate_target, target_aliases
 from finabsa.tasks.joint.decoding import merge_fragments
@@ -116,3 +117,24 @@ def test_one_company_is_one_target(tokenizer, text, marked, expected):
     for target in merged:
         assert text[target["start"]:target["end"]] == target["text"]
         assert target["tokens"], "every target keeps the tokens its sentiment is pooled over"
+
+
+@pytest.mark.parametrize("name, kind", [
+    # Companies, even where a word of the name is a commodity, a place or a policy maker's.
+    ("Barclays PLC", "company"), ("Gold Fields", "company"), ("Oil India", "company"), ("China Mobile", "company"),
+    ("Bank of America", "company"), ("FedEx", "company"), ("HDFC Bank", "company"), ("CMC Markets", "company"),
+    ("Sun Pharma", "company"), ("$AAPL", "company"), ("Tata Steel", "company"),
+    # Indices, with their number or a qualifier.
+    ("S&P 500", "index"), ("Sensex", "index"), ("Nifty futures", "index"), ("Singapore index", "index"),
+    ("Dow Jones Industrial Average", "index"),
+    # What is not a company.
+    ("Wall Street", "place"), ("China", "place"), ("Hong Kong", "place"),
+    ("Sebi", "policy"), ("the Fed's", "policy"), ("Bank of England", "policy"), ("European Commission", "policy"),
+    ("Securities and Exchange Commission", "policy"), ("Finance Ministry", "policy"),
+    ("rupee", "currency"), ("US dollar", "currency"), ("Gold", "commodity"), ("gold prices", "commodity"),
+    ("Brent crude", "commodity"),
+    ("IT stocks", "segment"), ("PSU banks", "segment"), ("European shares", "segment"), ("Markets", "segment"),
+    ("Wall Street stocks", "segment"),
+])
+def test_a_target_names_its_kind(name, kind):
+    assert entity_kind(name) == kind

@@ -7,9 +7,9 @@ such sentences are counted in ``sentences_cut``.
 One answer per document::
 
     text, sentences      each sentence's record (as sentence mode answers it) with its start / end in the document
-    entities             each entity once: its name (the longest mention), its mentions (character offsets into
-                         the document, their sentence and sentiment), its sentiment over the document and its
-                         per-sentence labels
+    entities             each entity once: its name (the longest mention), its kind (``entity_kind``: company,
+                         index, ...), its mentions (character offsets into the document, their sentence and
+                         sentiment), its sentiment over the document and its per-sentence labels
     aspects              the aspect labels of the sentences, most frequent first, with the sentences they label
     sentences_cut        how many sentences were over max_length tokens (and split to fit)
 
@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..data.entity_kinds import entity_kind
 from ..data.labels import SENTIMENT_LABELS
 from ..data.records import Example
 from ..data.spans import entity_key
@@ -94,7 +95,7 @@ def _sentence_sentiment(record: dict[str, Any]) -> dict[str, Any] | None:
 
 def _entity(mentions: list[dict[str, Any]]) -> dict[str, Any]:
     name = max((m["text"] for m in mentions), key=len)
-    entity: dict[str, Any] = {"text": name, "mentions": mentions}
+    entity: dict[str, Any] = {"text": name, "kind": entity_kind(name), "mentions": mentions}
     sentiments = [m[SENTIMENT_FIELD] for m in mentions if SENTIMENT_FIELD in m]
     if sentiments:
         entity[SENTIMENT_FIELD] = document_sentiment(sentiments)

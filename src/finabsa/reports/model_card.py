@@ -89,6 +89,9 @@ def _body(info: dict[str, Any], config: dict[str, Any], report: dict[str, Any], 
     conventions = (f"This model learned each of {', '.join(options['source_conventions'])} with its own convention "
                    f"and answers your text as '{options.get('answer_as') or options['source_conventions'][0]}' "
                    "does.") if options.get("source_conventions") else "Expect the convention of the training data."
+    if options.get("answer_kinds"):
+        conventions += (f" Your text is answered with targets of these kinds only: {', '.join(options['answer_kinds'])}"
+                        " (each answered target says its kind).")
     return [
         f"# {name}", "",
         f"A finabsa model for aspect-based financial sentiment analysis: {info.get('task_description')}, "

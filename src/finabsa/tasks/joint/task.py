@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...data.entity_kinds import ENTITY_KINDS, entity_kind
 from ...data.grouping import group_by_sentence, merge_sources
 from ...data.labels import ASPECT_LEVELS, SENTIMENT_LABELS
 from ...data.records import SOURCE_KEY, Example, Mention
@@ -101,6 +102,11 @@ class JointOptions:
         "help": "With source_conventions: the most targets a text read with a convention is answered with, its "
                 "best-scoring ones ({fiqa: 1}: FiQA marks the one entity a sentence is about, one target in 95 % of "
                 "its training sentences); {} (default): every target the tags mark."})
+    answer_kinds: list[str] = field(default_factory=list, metadata={
+        "help": "The kinds of target a text of unknown source (a user's text, a source the run never trained on) is "
+                f"answered with, of {', '.join(ENTITY_KINDS)} ([company, index]: no regulator, place, currency, "
+                "commodity or market segment as a target); every answered target carries its kind. [] (default): "
+                "every kind. A text of a listed source_conventions source keeps its convention's targets."})
     selection: str = field(default="head_mean_f1", metadata={
         "help": "Validation metric that picks the best epoch (and early stopping): head_mean_f1 (mean of target F1, "
                 "sentiment macro-F1 and aspect level-2 macro-F1) or pair_f1 (the (target, sentiment) pairs with "
@@ -229,6 +235,12 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         """The most targets ``example`` is answered with under its convention (None: no limit)."""
         conventions = self.options.source_conventions
         return self.options.targets_per_sentence.get(conventions[self.source_index(example)]) if conventions else None
+
+    def _kinds_answered(self, example: Example) -> list[str]:
+        """The kinds ``example``'s targets may be (``answer_kinds``; [] : any): a text of a listed source keeps its
+        convention's."""
+        unknown = example.meta.get(SOURCE_KEY) not in self.options.source_conventions
+        return self.options.answer_kinds if unknown else []
 
     def training_notes(self, train: list[Example]) -> list[str]:
         """How many training sentences and targets train each head (the others are masked for them)."""
@@ -364,6 +376,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
             parts = SentimentParts(token_part, sentence_part, reported["sentence_sentiment"][i], context)
             spans = decode_spans(tag_probabilities[i], feature, example.sentence, self.options.max_span_tokens,
                                  self.options.min_targets, merge=self.options.merge_fragments)
+            spans = [{**span, "kind": entity_kind(span["text"])} for span in spans]
+            if kinds := self._kinds_answered(example):
+                spans = [span for span in spans if span["kind"] in kinds]
             cap = self._targets_cap(example)
             spans = best_spans(spans, cap) if cap else spans
             prediction: dict[str, Any] = {
@@ -429,6 +444,10 @@ def _convention_problems(options: JointOptions) -> list[str]:
     if options.answer_as and options.answer_as not in conventions:
         problems.append(f"task 'joint' answer_as must be one of source_conventions {conventions}; found "
                         f"'{options.answer_as}'")
+    kinds = options.answer_kinds
+    if not isinstance(kinds, list) or not all(kind in ENTITY_KINDS for kind in kinds):
+        problems.append(f"task 'joint' answer_kinds must be a list of kinds of {list(ENTITY_KINDS)}, such as "
+                        f"[company, index], or [] for every kind; found {kinds!r}")
     caps = options.targets_per_sentence
     if not isinstance(caps, dict):
         return problems + [f"task 'joint' targets_per_sentence must map a convention to a number of targets, such "

@@ -1,0 +1,109 @@
+"""What kind of thing a target names: a company, a market index, or something that is not a company.
+
+Sources disagree on what a target is. SEntFiN marks every entity of a headline: companies, but also indices, the
+market regulator (Sebi, RBI), currencies (rupee, dollar), commodities (gold, oil), places (China, Wall Street) and
+market segments ("IT stocks", "European shares"); FiQA marks the company or two a sentence is about. A user of
+entity-level sentiment on news asks about companies (and the indices they trade in): a regulator, a city or "Wall
+Street" answered as a company is a wrong answer there. So every answered target carries its ``kind``, and the joint
+task can answer a text of unknown source with chosen kinds only (``task.answer_kinds``).
+
+The kind is read from the name alone, conservatively: a name is one of the non-company kinds only when the **whole**
+name (case, a leading "the", a possessive and words such as "prices" or "futures" aside) is a known currency,
+commodity, regulator or place, or a market segment ("IT stocks", "banks"). Everything else is a company, so "Gold
+Fields", "Oil India", "China Mobile", "Bank of America" and "FedEx" stay companies while "gold", "oil", "China",
+"Bank of England" and "Fed" do not.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "entity_kind"]
+
+COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT = (
+    "company", "index", "currency", "commodity", "policy", "place", "segment")
+#: Every kind a target can be: a company (or any organisation not listed below: the default), a market index, a
+#: currency, a commodity, a policy maker (regulator, central bank, government body), a place, a market segment.
+ENTITY_KINDS = (COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT)
+
+_INDICES = {
+    "s&p", "s&p 500", "s&p500", "s&p/asx 200", "s&p/tsx", "dow", "dow jones", "dow jones industrial average", "djia",
+    "nasdaq", "nasdaq composite", "nasdaq 100", "nasdaq-100", "russell 2000", "ftse", "ftse 100", "ftse 250",
+    "ftse all-share", "dax", "cac", "cac 40", "stoxx 600", "stoxx europe 600", "euro stoxx 50", "nikkei",
+    "nikkei 225", "topix", "hang seng", "hang seng index", "kospi", "sensex", "nifty", "nifty 50", "nifty50",
+    "bank nifty", "cnx nifty", "cnx it", "asx", "asx 200", "tsx", "ibex", "ibex 35", "aex", "smi", "mib", "ftse mib",
+    "shanghai composite", "csi 300", "msci world", "vix", "spx", "ndx",
+}
+_CURRENCIES = {
+    "dollar", "us dollar", "u.s. dollar", "greenback", "euro", "yen", "yuan", "china yuan", "renminbi", "rupee",
+    "indian rupee", "sterling", "pound", "british pound", "pound sterling", "franc", "swiss franc", "won", "rouble",
+    "ruble", "peso", "lira", "rand", "real", "krona", "krone", "ringgit", "baht", "rupiah", "aussie",
+    "australian dollar", "canadian dollar", "loonie", "kiwi", "bitcoin", "ether", "ethereum", "forex", "currency",
+    "currencies",
+}
+_COMMODITIES = {
+    "gold", "silver", "platinum", "palladium", "copper", "nickel", "zinc", "aluminium", "aluminum", "iron ore",
+    "steel", "oil", "crude", "crude oil", "brent", "brent crude", "wti", "natural gas", "gas", "coal", "wheat",
+    "corn", "soybeans", "soybean", "soyabean", "sugar", "coffee", "cocoa", "cotton", "rubber", "palm oil", "bullion",
+    "metals", "base metals", "precious metals", "commodities", "commodity", "gold and silver", "cardamom", "guar",
+    "chana", "jeera", "mentha oil", "turmeric", "soy oil",
+}
+_POLICY = {
+    "fed", "the fed", "federal reserve", "fomc", "ecb", "european central bank", "bank of england", "boe",
+    "bank of japan", "boj", "pboc", "people's bank of china", "rbi", "reserve bank", "reserve bank of india",
+    "reserve bank of australia", "rba", "snb", "swiss national bank", "bundesbank", "sec", "cftc", "fca", "finra",
+    "ftc", "doj", "justice department", "department of justice", "treasury", "us treasury", "u.s. treasury", "imf",
+    "world bank", "opec", "opec+", "european commission", "eu", "european union", "sebi", "irda", "irdai", "cci",
+    "competition commission", "cma", "ofgem", "ofcom", "fda", "congress", "senate", "white house", "government",
+    "govt", "parliament", "finance ministry", "cbdt", "trai", "pfrda", "nhb", "forward markets commission",
+    "cabinet", "centre", "supreme court", "high court",
+}
+#: The last word of a body that makes or enforces policy ("Securities and Exchange Commission", "Finance Ministry").
+_POLICY_ENDINGS = ("ministry", "commission", "authority", "regulator", "department", "government", "court",
+                   "tribunal", "parliament", "central bank", "reserve bank")
+_PLACES = {
+    "wall street", "wall st", "dalal street", "main street", "the city", "city of london", "silicon valley",
+    "washington", "beijing", "tokyo", "london", "new york", "hong kong", "shanghai", "shenzhen", "mumbai", "delhi",
+    "new delhi", "frankfurt", "paris", "zurich", "singapore", "sydney", "toronto", "seoul", "dubai", "moscow",
+    "brussels", "us", "u.s.", "usa", "america", "united states", "uk", "u.k.", "britain", "great britain",
+    "england", "china", "india", "japan", "germany", "france", "italy", "spain", "greece", "russia", "brazil",
+    "canada", "australia", "korea", "south korea", "taiwan", "iran", "iraq", "saudi arabia", "mexico", "turkey",
+    "switzerland", "ireland", "europe", "asia", "africa", "latin america", "middle east", "eurozone", "euro zone",
+    "gulf", "emerging markets",
+}
+#: A market segment: a word for stocks or companies as a group, alone ("markets", "Banks") or written in lower case
+#: after other words ("IT stocks", "PSU banks", "European shares"; "CMC Markets" and "Sun Pharma" are companies).
+_SEGMENT_WORDS = ("stocks", "shares", "equities", "markets", "market", "bourses", "bonds", "caps", "funds", "banks",
+                  "lenders", "miners", "insurers", "carmakers", "automakers", "companies", "firms", "sector",
+                  "sectors", "scrips", "counters", "indices", "bourse", "stock", "equity", "pharma", "realty",
+                  "fmcg", "midcaps", "smallcaps", "largecaps", "treasuries", "gilts", "bunds")
+#: Words written after a currency, commodity or index that do not change what it names ("gold prices").
+_QUALIFIERS = re.compile(r"\s+(?:prices?|futures|rates?|index|spot|contracts?|output|demand|supply|imports|exports)$")
+
+
+def _normalised(name: str) -> str:
+    name = " ".join(name.replace("’", "'").split()).casefold().strip(" .,;:!?\"")
+    name = re.sub(r"^the\s+", "", name)
+    name = re.sub(r"'s?$", "", name).strip()
+    return name.lstrip("$")
+
+
+def entity_kind(name: str) -> str:
+    """The kind of ``name`` (one of ``ENTITY_KINDS``): ``index``, ``currency``, ``commodity``, ``policy``, ``place``
+    or ``segment`` when the whole name is one, else ``company`` (see the module docstring)."""
+    name_as_written, name = name, _normalised(name)
+    if not name:
+        return COMPANY
+    if name.endswith(" index"):  # "Singapore index", "Shanghai Composite Index"
+        return INDEX
+    bare = _QUALIFIERS.sub("", name)
+    for kind, names in ((INDEX, _INDICES), (CURRENCY, _CURRENCIES), (COMMODITY, _COMMODITIES), (POLICY, _POLICY),
+                        (PLACE, _PLACES)):
+        if name in names or bare in names:
+            return kind
+    if name.endswith(_POLICY_ENDINGS):
+        return POLICY
+    words, written = name.split(), name_as_written.split()
+    if words[-1] in _SEGMENT_WORDS and (len(words) == 1 or written[-1].islower()):
+        return SEGMENT
+    return COMPANY
