@@ -100,6 +100,10 @@ FRAGMENTS = [
     ("Apple lifts the S&P 500 to a record", ["Apple", "S&P"], [("Apple", None), ("S&P 500", None)]),
     ("FTSE 100 slips as Tesco falls 3%", ["FTSE", "Tesco"], [("FTSE 100", None), ("Tesco", None)]),
     ("Tesco 100 stores to close", ["Tesco"], [("Tesco", None)]),
+    # The tagger stopped inside a long index name: the rest written after it belongs to it.
+    ("The Dow Jones Industrial Average rose", ["Dow Jones Industrial"], [("Dow Jones Industrial Average", None)]),
+    ("The Nasdaq Composite fell 1%", ["Nasdaq"], [("Nasdaq Composite", None)]),
+    ("Nasdaq composer rose", ["Nasdaq"], [("Nasdaq", None)]),
 ]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "entity_kind"]
+__all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "INDEX_NAMES", "entity_kind"]
 
 COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT = (
     "company", "index", "currency", "commodity", "policy", "place", "segment")
@@ -26,14 +26,15 @@ COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT = (
 #: currency, a commodity, a policy maker (regulator, central bank, government body), a place, a market segment.
 ENTITY_KINDS = (COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT)
 
-_INDICES = {
+#: Market indices as the news writes them (lower case); a target that is one of these is of kind ``index``.
+INDEX_NAMES = frozenset({
     "s&p", "s&p 500", "s&p500", "s&p/asx 200", "s&p/tsx", "dow", "dow jones", "dow jones industrial average", "djia",
     "nasdaq", "nasdaq composite", "nasdaq 100", "nasdaq-100", "russell 2000", "ftse", "ftse 100", "ftse 250",
     "ftse all-share", "dax", "cac", "cac 40", "stoxx 600", "stoxx europe 600", "euro stoxx 50", "nikkei",
     "nikkei 225", "topix", "hang seng", "hang seng index", "kospi", "sensex", "nifty", "nifty 50", "nifty50",
     "bank nifty", "cnx nifty", "cnx it", "asx", "asx 200", "tsx", "ibex", "ibex 35", "aex", "smi", "mib", "ftse mib",
     "shanghai composite", "csi 300", "msci world", "vix", "spx", "ndx",
-}
+})
 _CURRENCIES = {
     "dollar", "us dollar", "u.s. dollar", "greenback", "euro", "yen", "yuan", "china yuan", "renminbi", "rupee",
     "indian rupee", "sterling", "pound", "british pound", "pound sterling", "franc", "swiss franc", "won", "rouble",
@@ -97,7 +98,7 @@ def entity_kind(name: str) -> str:
     if name.endswith(" index"):  # "Singapore index", "Shanghai Composite Index"
         return INDEX
     bare = _QUALIFIERS.sub("", name)
-    for kind, names in ((INDEX, _INDICES), (CURRENCY, _CURRENCIES), (COMMODITY, _COMMODITIES), (POLICY, _POLICY),
+    for kind, names in ((INDEX, INDEX_NAMES), (CURRENCY, _CURRENCIES), (COMMODITY, _COMMODITIES), (POLICY, _POLICY),
                         (PLACE, _PLACES)):
         if name in names or bare in names:
             return kind

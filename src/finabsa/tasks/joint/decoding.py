@@ -10,8 +10,9 @@ side by side), a ticker written beside its company (``<LEVI.N>``, ``(AAPL)``, a 
 ``XOM.N``) becomes that target's ``ticker`` instead of a target of its own (a name the tagger ran on into its ticker
 ends before it, and a code marked alone takes the capitalised words just before it as its name), a name joined by
 "&" inside one word ("S&P", "AT&T") is one word, a trailing possessive is dropped ("Barclays's" -> "Barclays"), an
-index keeps its number ("S&P" + " 500", "FTSE" + " 100"), and fragments that name nothing on their own (a lone
-legal suffix such as "Inc" or "Co", a single letter) are dropped.
+index keeps its number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" +
+" Average"), and fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single
+letter) are dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ...data.entity_kinds import INDEX_NAMES
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
 from ...data.spans import LEGAL_SUFFIXES, locate_target
@@ -111,6 +113,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         _absorb_joined_word(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
         _absorb_index_number(span, sentence, feature)
+        _absorb_index_name(span, sentence, feature)
         last = merged[-1] if merged else None
         between = sentence[last["end"]:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
@@ -218,6 +221,16 @@ def _absorb_index_number(span: dict[str, Any], sentence: str, feature: dict[str,
     match = _INDEX_NUMBER.match(sentence, span["end"])
     if match and span["text"].strip().lower() in _INDEX_NAMES:
         _widen(span, match.end(), sentence, feature)
+
+
+def _absorb_index_name(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """Extend the first words of a market index's name over the rest written after them ("Dow Jones Industrial" +
+    " Average", "Nasdaq" + " Composite"): the tagger often stops inside a long index name."""
+    written, begun = sentence[span["start"]:].lower(), span["text"].lower()
+    rest = [name for name in INDEX_NAMES if name.startswith(begun + " ") and written.startswith(name)
+            and not written[len(name):len(name) + 1].isalnum()]
+    if rest:
+        _widen(span, span["start"] + len(max(rest, key=len)), sentence, feature)
 
 
 def _absorb_joined_word(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
