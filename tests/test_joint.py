@@ -30,6 +30,7 @@ from finabsa.tasks import build_task
 from finabsa.tasks.joint import membership, pool_targets, span_sentiment
 from finabsa.tasks.joint.decoding import best_spans, decode_spans
 from finabsa.tasks.joint.distillation import ensemble_soft_targets
+from finabsa.tasks.target import tokens_in_spans
 
 PAIRS = [("{a} shares surge while {b} slumps on profit warning", 0.6, -0.5, "Stock/Price Action"),
          ("{a} raises dividend, {b} cuts jobs", 0.5, -0.4, "Corporate/Dividend Policy"),
@@ -94,6 +95,17 @@ def test_multi_span_decoding_finds_every_target_and_joins_word_pieces(tokenizer)
     assert len(pieces) >= 2, "the test needs a word split into pieces"
     probabilities[pieces[1]] = [0.05, 0.9, 0.05]
     assert [s["text"] for s in _decode(task, probabilities, feature)] == ["Lloyds"]
+
+
+def test_mentions_of_one_entity_are_one_target_named_as_first_written(tokenizer):
+    sentence = "Barclays PLC said Barclays's staff and BARCLAYS bonds rose, while Lloyds fell"
+    task, feature = _feature(tokenizer, sentence)
+    marked = [(0, 12), (18, 26), (39, 47), (66, 72)]
+    spans = decode_spans(_tag_probabilities(feature, marked), feature, sentence, task.options.max_span_tokens,
+                         task.options.min_targets)
+    assert [(s["text"], s["start"]) for s in spans] == [("Barclays PLC", 0), ("Lloyds", 66)]
+    every_mention = tokens_in_spans(feature["_offsets"], feature["_real"], marked[:3])
+    assert sorted(spans[0]["tokens"]) == sorted(every_mention), "its sentiment pools every mention"
 
 
 def test_a_sentence_with_no_tagged_span_still_answers_min_targets(tokenizer):

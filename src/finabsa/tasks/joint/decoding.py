@@ -1,8 +1,9 @@
 """Decoding the joint model's outputs: BIO tags into targets, each with its pooled sentiment, and given targets.
 
 Every span the tags mark (``B I*``, or a stray ``I`` run) is a target; word pieces tagged apart snap to one word,
-repeats of the same text are one target (its sentiment pooled over all its mentions), and at least
-``min_targets`` spans are answered through the best-scoring span.
+mentions of one entity are one target, named as first written (its sentiment pooled over all its mentions; they
+agree by ``entity_key``: "Barclays PLC ... Barclays's"), and at least ``min_targets`` spans are answered through
+the best-scoring span.
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
@@ -26,7 +27,7 @@ import numpy as np
 from ...data.entity_kinds import INDEX_NAMES
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
-from ...data.spans import LEGAL_SUFFIXES, locate_target
+from ...data.spans import LEGAL_SUFFIXES, entity_key, locate_target
 from ..base import softmax
 from ..target import BEGIN, INSIDE, OUTSIDE, best_span, snap_to_words, tokens_in_spans
 from .pooling import membership, pool_targets, span_sentiment
@@ -278,10 +279,12 @@ def _join_overlapping(spans: list[dict[str, Any]], sentence: str) -> list[dict[s
 
 
 def _merge_repeats(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Repeated mentions of one text are one target: the tokens of all of them, the best score."""
+    """Repeated mentions of one entity are one target, named as first written: the tokens of all of them, the best
+    score. Mentions agree by ``entity_key`` (case, legal suffixes, possessives and ticker marks aside), so "Barclays
+    PLC ... Barclays" is one target."""
     merged: dict[str, dict[str, Any]] = {}
     for span in spans:
-        key = span["text"].lower()
+        key = entity_key(span["text"]) or span["text"].lower()
         if key in merged:
             merged[key]["tokens"] = merged[key]["tokens"] + span["tokens"]
             merged[key]["score"] = max(merged[key]["score"], span["score"])
