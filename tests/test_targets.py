@@ -128,6 +128,7 @@ def test_one_company_is_one_target(tokenizer, text, marked, expected):
     ("Barclays PLC", "company"), ("Gold Fields", "company"), ("Oil India", "company"), ("China Mobile", "company"),
     ("Bank of America", "company"), ("FedEx", "company"), ("HDFC Bank", "company"), ("CMC Markets", "company"),
     ("Sun Pharma", "company"), ("$AAPL", "company"), ("Tata Steel", "company"),
+    ("$GOLD", "company"), ("$OIL", "company"), ("$SPX", "index"),
     # Indices, with their number or a qualifier.
     ("S&P 500", "index"), ("Sensex", "index"), ("Nifty futures", "index"), ("Singapore index", "index"),
     ("Dow Jones Industrial Average", "index"),

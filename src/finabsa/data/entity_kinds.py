@@ -10,8 +10,8 @@ task can answer a text of unknown source with chosen kinds only (``task.answer_k
 The kind is read from the name alone, conservatively: a name is one of the non-company kinds only when the **whole**
 name (case, a leading "the", a possessive and words such as "prices" or "futures" aside) is a known currency,
 commodity, regulator or place, or a market segment ("IT stocks", "banks"). Everything else is a company, so "Gold
-Fields", "Oil India", "China Mobile", "Bank of America" and "FedEx" stay companies while "gold", "oil", "China",
-"Bank of England" and "Fed" do not.
+Fields", "Oil India", "China Mobile", "Bank of America", "FedEx" and a cashtag such as "$GOLD" stay companies while
+"gold", "oil", "China", "Bank of England" and "Fed" do not.
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ def entity_kind(name: str) -> str:
     name_as_written, name = name, _normalised(name)
     if not name:
         return COMPANY
+    if name_as_written.strip().startswith("$"):  # a cashtag is a listed security ("$OIL", "$GOLD"), or an index
+        return INDEX if name in INDEX_NAMES else COMPANY
     if name.endswith(" index"):  # "Singapore index", "Shanghai Composite Index"
         return INDEX
     bare = _QUALIFIERS.sub("", name)
