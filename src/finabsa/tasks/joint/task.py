@@ -420,7 +420,7 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         return example
 
     def record(self, prediction: dict[str, Any]) -> dict[str, Any]:
-        """``{"targets": [{text, start, end, score, sentiment}], "aspect": {label, levels, probability}}``."""
+        """``{"targets": [{text, start, end, score, kind, sentiment}], "aspect": {label, levels, probability}}``."""
         record = {"targets": prediction["targets"], "aspect": prediction["aspect"]}
         if prediction.get("given_targets"):
             record["given_targets"] = prediction["given_targets"]
