@@ -7,13 +7,14 @@
         --as-unknown
 
 Decoding options (``task.merge_fragments``: one company as one target; ``task.targets_per_sentence``: the most
-targets a convention answers with) change no weight, so their effect is measured on the same run: its validation
-split (whole and per source), its test split and the held-out sets its configuration carves, scored with each
-value (a boolean option: off and on). With ``--as-unknown`` every sentence is read as a user's text is, its source
-unknown (``task.answer_as``'s convention; ``task.answer_kinds`` applies): how text of another source's convention
-fares. Prints (target, sentiment) pair F1, precision, recall, target F1 and the
-predicted target count per set, and, over several runs, each value's mean validation pair F1 per set. Validation is
-where such a default is chosen; the test and held-out numbers are what it cost or bought elsewhere.
+targets a convention answers with; ``task.answer_kinds``: the kinds of target a user's text is answered with) change
+no weight, so their effect is measured on the same run: its validation split (whole and per source), its test split
+and the held-out sets its configuration carves, scored with each value (a boolean option: off and on). With
+``--as-unknown`` every sentence is read as a user's text is, its source unknown (``task.answer_as``'s convention;
+``task.answer_kinds`` applies): how text of another source's convention fares. Prints (target, sentiment) pair F1,
+precision, recall, target F1 and the predicted target count per set, and, over several runs, each value's mean
+validation pair F1 per set. Validation is where such a default is chosen; the test and held-out numbers are what it
+cost or bought elsewhere.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ _COMMODITIES = {
     "chana", "jeera", "mentha oil", "turmeric", "soy oil",
 }
 _POLICY = {
-    "fed", "the fed", "federal reserve", "fomc", "ecb", "european central bank", "bank of england", "boe",
+    "fed", "federal reserve", "fomc", "ecb", "european central bank", "bank of england", "boe",
     "bank of japan", "boj", "pboc", "people's bank of china", "rbi", "reserve bank", "reserve bank of india",
     "reserve bank of australia", "rba", "snb", "swiss national bank", "bundesbank", "sec", "cftc", "fca", "finra",
     "ftc", "doj", "justice department", "department of justice", "treasury", "us treasury", "u.s. treasury", "imf",
@@ -79,7 +79,7 @@ _SEGMENT_WORDS = ("stocks", "shares", "equities", "markets", "market", "bourses"
                   "sectors", "scrips", "counters", "indices", "bourse", "stock", "equity", "pharma", "realty",
                   "fmcg", "midcaps", "smallcaps", "largecaps", "treasuries", "gilts", "bunds")
 #: Words written after a currency, commodity or index that do not change what it names ("gold prices").
-_QUALIFIERS = re.compile(r"\s+(?:prices?|futures|rates?|index|spot|contracts?|output|demand|supply|imports|exports)$")
+_QUALIFIERS = re.compile(r"\s+(?:prices?|futures|rates?|spot|contracts?|output|demand|supply|imports|exports)$")
 
 
 def _normalised(name: str) -> str:
