@@ -5,6 +5,8 @@
         --values '{}' '{fiqa: 1}' '{fiqa: 2}'
     python benchmarks/joint_decoding.py runs/joint --option answer_kinds --values '[]' '[company, index]' \
         --as-unknown
+    python benchmarks/joint_decoding.py CROSS_RUN ... --sets-of runs/joint --as-unknown --option entity_threshold \
+        --values 0 0.4 0.3
 
 Decoding options (``task.merge_fragments``: one company as one target; ``task.targets_per_sentence``: the most
 targets a convention answers with; ``task.answer_kinds``: the kinds of target a user's text is answered with) change
@@ -40,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-unknown", action="store_true",
                         help="read every sentence as a text of unknown source (a user's), not with its source's "
                              "convention")
+    parser.add_argument("--sets-of", metavar="RUN",
+                        help="score every run on this run's sets instead of its own: a run trained on one source "
+                             "read on another source's validation sentences (cross-source, with --as-unknown)")
     args = bench_arguments(parser, "joint_decoding.json", argv)
 
     import finabsa
@@ -51,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{hardware_line(hardware())}\ntask.{args.option}: {' / '.join(args.values)}")
     print("| run | set | value | " + " | ".join(METRICS) + " |\n|---|---|---|" + "---:|" * len(METRICS))
     results: dict[str, dict] = {}
+    shared_sets = joint_run_sets(finabsa.load(args.sets_of), per_source=True) if args.sets_of else None
     for run in args.runs:
         predictor = finabsa.load(run)
         original = predictor.task.options
-        for name, examples in joint_run_sets(predictor, per_source=True).items():
+        for name, examples in (shared_sets or joint_run_sets(predictor, per_source=True)).items():
             if args.as_unknown:
                 examples = [replace(e, meta={k: v for k, v in e.meta.items() if k != SOURCE_KEY}) for e in examples]
             for text, value in zip(args.values, values):
@@ -71,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, by_value in means.items():
             print(f"  {name}: " + ", ".join(f"{text} {score:.3f}" for text, score in by_value.items()))
     write_json(Path(args.output), {"runs": args.runs, "option": args.option, "values": args.values,
-                                   "results": results, "validation_means": means})
+                                   "as_unknown": args.as_unknown, "sets_of": args.sets_of, "results": results,
+                                   "validation_means": means})
     return 0
 
 

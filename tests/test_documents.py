@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from finabsa.data.spans import entity_key
+from finabsa.data.spans import entity_key, entity_keys
 from finabsa.inference.documents import aggregate_document, document_sentiment
 from finabsa.models.text_parts import SentenceSpan, fit_to_length, split_sentences
 
@@ -59,6 +59,24 @@ def test_different_entities_keep_different_keys():
     assert len({entity_key(n) for n in ("Barclays", "Lloyds", "BP", "Apple", "AAPL")}) == 5
 
 
+@pytest.mark.parametrize("names, groups", [
+    # A company named again by the first words of its name is that company.
+    (["Exxon Mobil Corp", "Chevron Corp", "Exxon's"], [0, 1, 0]),
+    (["Goldman Sachs Group Inc", "Goldman"], [0, 0]),
+    # Only a later mention, only a company, only one fuller name, not a ticker, not a common word, not a group.
+    (["Exxon", "Exxon Mobil"], [0, 1]),
+    (["China Mobile", "China"], [0, 1]),
+    (["Tata Motors", "Tata Steel", "Tata"], [0, 1, 2]),
+    (["Tata Motors", "Tata Group"], [0, 1]),
+    (["American Express", "American"], [0, 1]),
+    (["AAPL AAPL", "AAPL"], [0, 1]),
+])
+def test_a_company_named_again_by_its_first_words_shares_its_key(names, groups):
+    keys = entity_keys(names)
+    assert [keys.index(key) for key in keys] == groups
+    assert keys[0] == entity_key(names[0])
+
+
 def sentiment(label: str, probability: float, score: float) -> dict:
     return {"label": label, "probability": probability, "score": score}
 
@@ -99,6 +117,22 @@ def test_the_document_answer_groups_mentions_by_entity_with_offsets_into_the_doc
     assert [a["label"] for a in answer["aspects"]] == ["Stock/Price Action", "Corporate/Legal"]
     assert [(s["start"], s["end"]) for s in answer["sentences"]] == [(s.start, s.end) for s in sentences]
     assert answer["sentences_cut"] == 0
+
+
+def test_a_document_names_a_company_in_full_then_by_its_first_words():
+    document = "Exxon Mobil Corp reported lower profit. Exxon shares still rose, and sales of crude oil fell."
+    sentences = split_sentences(document)
+    records = [
+        {"text": sentences[0].text, "targets": [{"text": "Exxon Mobil Corp", "start": 0, "end": 16,
+                                                 "sentiment": sentiment("negative", 0.8, -0.7)}]},
+        {"text": sentences[1].text, "targets": [
+            {"text": "Exxon", "start": 0, "end": 5, "sentiment": sentiment("positive", 0.7, 0.6)},
+            {"text": "crude oil", "start": 38, "end": 47, "sentiment": sentiment("negative", 0.7, -0.6)}]},
+    ]
+    exxon, crude = aggregate_document(document, sentences, records)["entities"]
+    assert exxon["text"] == "Exxon Mobil Corp" and len(exxon["mentions"]) == 2
+    assert [p["label"] for p in exxon["per_sentence"]] == ["negative", "positive"]
+    assert crude["kind"] == "commodity"
 
 
 def test_a_pipeline_record_gives_its_target_the_record_sentiment():

@@ -108,6 +108,33 @@ def test_mentions_of_one_entity_are_one_target_named_as_first_written(tokenizer)
     assert sorted(spans[0]["tokens"]) == sorted(every_mention), "its sentiment pools every mention"
 
 
+def test_a_company_named_again_by_its_first_words_is_one_target(tokenizer):
+    sentence = "Exxon Mobil Corp and Chevron Corp fell, though Exxon's results beat estimates"
+    task, feature = _feature(tokenizer, sentence)
+    marked = [(0, 16), (21, 33), (47, 52)]
+    spans = decode_spans(_tag_probabilities(feature, marked), feature, sentence, task.options.max_span_tokens,
+                         task.options.min_targets)
+    assert [s["text"] for s in spans] == ["Exxon Mobil Corp", "Chevron Corp"]
+    assert sorted(spans[0]["tokens"]) == sorted(tokens_in_spans(feature["_offsets"], feature["_real"],
+                                                                [marked[0], marked[2]]))
+
+
+def test_entity_threshold_marks_a_token_whose_target_tags_reach_it(tokenizer):
+    sentence = "Ford recalls cars, a blow for the rival of General Motors and Tesla"
+    task, feature = _feature(tokenizer, sentence)
+    probabilities = _tag_probabilities(feature, [(0, 4), (43, 57)])
+    tesla = [j for j, (s, e) in enumerate(feature["_offsets"]) if feature["_real"][j] and s >= 62]
+    for position, j in enumerate(tesla):  # O 0.6 > B 0.3: the most probable tag leaves Tesla out
+        probabilities[j] = [0.6, 0.3, 0.1] if position == 0 else [0.6, 0.1, 0.3]
+    decode = lambda threshold: [s["text"] for s in decode_spans(  # noqa: E731
+        probabilities, feature, sentence, 12, 1, entity_threshold=threshold)]
+    assert decode(0.0) == decode(0.5) == ["Ford", "General Motors"]
+    assert decode(0.4) == ["Ford", "General Motors", "Tesla"]
+    with pytest.raises(finabsa.ConfigError, match=r"entity_threshold must be in \[0, 1\) \(0: the most probable "
+                                                  r"tag\); found 1.5"):
+        finabsa.config.load_config(None, {"task.name": "joint", "task.entity_threshold": 1.5}).validate()
+
+
 def test_a_sentence_with_no_tagged_span_still_answers_min_targets(tokenizer):
     task, feature = _feature(tokenizer, SENTENCES[0])
     nothing = np.tile([0.9, 0.05, 0.05], (len(feature["_offsets"]), 1))

@@ -62,6 +62,9 @@ FRAGMENTS = [
     # A wire service's bare codes: an index's ".SPX", a share's "XOM.N"; a name the tagger ran on into its code ends
     # before it. "U.S." is no ticker.
     ("The S&P 500 .SPX rose 0.5%", ["S&P 500", "SPX"], [("S&P 500", ".SPX")]),
+    # A possessive, or the word "index", may stand between a name and its code.
+    ("The S&P 500 index .SPX rose 0.5%", ["S&P 500", "SPX"], [("S&P 500", ".SPX")]),
+    ("Apple's (AAPL.O) shares hit a record", ["Apple's", "AAPL"], [("Apple", "AAPL.O")]),
     ("Exxon Mobil Corp XOM.N fell 2%", ["Exxon Mobil Corp XOM."], [("Exxon Mobil Corp", "XOM.N")]),
     ("Exxon Mobil Corp <XOM.N> fell 2%", ["Exxon Mobil Corp <XOM"], [("Exxon Mobil Corp", "XOM.N")]),
     ("Ford F.N and U.S. Steel fell", ["Ford", "U.S. Steel"], [("Ford", None), ("U.S. Steel", None)]),
@@ -143,3 +146,22 @@ def test_one_company_is_one_target(tokenizer, text, marked, expected):
 ])
 def test_a_target_names_its_kind(name, kind):
     assert entity_kind(name) == kind
+
+
+@pytest.mark.parametrize("name, text, kind", [
+    # Lower case where the text capitalises names: a common noun (a sector, an asset, a word the tagger caught).
+    ("management", "Morgan Stanley's wealth management unit posted record revenue.", "segment"),
+    ("rare disease drugs", "Shire to buy NPS for $5.2 billion to boost rare disease drugs", "segment"),
+    ("capital goods", "Optimistic on capital goods: Mayuresh Joshi", "segment"),
+    # A company still: capitalised, a cashtag the text writes with its "$", a web address, or a text written all
+    # in lower case (its writer capitalises nothing, so case says nothing).
+    ("Barclays", "Barclays shares fell.", "company"),
+    ("cree", "a big put spread on $cree. Last quarter 0% growth", "company"),
+    ("moneycontrol.com", "Top picks from moneycontrol.com: Sensex to rise", "company"),
+    ("tesla", "tesla up 3% today, apple flat", "company"),
+    # The lexicons come first: lower-case "gold" is a commodity whatever the text.
+    ("gold", "Rising gold lifts Titan", "commodity"),
+])
+def test_a_lower_case_name_in_a_capitalised_text_is_a_common_noun(name, text, kind):
+    assert entity_kind(name, text) == kind
+    assert entity_kind(name) in {kind, "company"}, "without the text, the name alone decides"

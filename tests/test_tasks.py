@@ -86,6 +86,9 @@ def test_span_decoding_returns_original_casing(tokenizer):
     ("AstraZeneca teams with Daiichi", "Astra", "AstraZeneca"),             # the end still widens over a capital
     ("Companies Thetrainline.com announces IPO", "Thetrainline", "Thetrainline.com"),   # its web domain joins it
     ("Shares of Apple. In other news", "Apple", "Apple"),                   # a full stop and a new sentence do not
+    ("Shares of E.ON rose", "E.", "E.ON"),                                  # a dotted initial goes on to its name
+    ("J.P. Morgan fell", "J.P.", "J.P."),                                   # an initial before a space ends there
+    ("Shares of Apple.Tesla", "Apple.", "Apple."),                          # a word, not an initial, ends at its dot
 ])
 def test_decoded_spans_snap_to_the_names_conventions(sentence, piece, expected):
     start = sentence.index(piece)

@@ -11,7 +11,8 @@ The kind is read from the name alone, conservatively: a name is one of the non-c
 name (case, a leading "the", a possessive and words such as "prices" or "futures" aside) is a known currency,
 commodity, regulator or place, or a market segment ("IT stocks", "banks"). Everything else is a company, so "Gold
 Fields", "Oil India", "China Mobile", "Bank of America", "FedEx" and a cashtag such as "$GOLD" stay companies while
-"gold", "oil", "China", "Bank of England" and "Fed" do not.
+"gold", "oil", "China", "Bank of England" and "Fed" do not. Given the text it was found in, a name written all in
+lower case where the text capitalises other words is a common noun, not a company ("auto", "management").
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ _SEGMENT_WORDS = ("stocks", "shares", "equities", "markets", "market", "bourses"
                   "lenders", "miners", "insurers", "carmakers", "automakers", "companies", "firms", "sector",
                   "sectors", "scrips", "counters", "indices", "bourse", "stock", "equity", "pharma", "realty",
                   "fmcg", "midcaps", "smallcaps", "largecaps", "treasuries", "gilts", "bunds")
+#: A web address names a site (a company): "moneycontrol.com", "www.example.in".
+_WEB_ADDRESS = re.compile(r"\.[a-z]{2,}\b|^www\.")
 #: Words written after a currency, commodity or index that do not change what it names ("gold prices").
 _QUALIFIERS = re.compile(r"\s+(?:prices?|futures|rates?|spot|contracts?|output|demand|supply|imports|exports)$")
 
@@ -89,9 +92,13 @@ def _normalised(name: str) -> str:
     return name.lstrip("$")
 
 
-def entity_kind(name: str) -> str:
+def entity_kind(name: str, text: str | None = None) -> str:
     """The kind of ``name`` (one of ``ENTITY_KINDS``): ``index``, ``currency``, ``commodity``, ``policy``, ``place``
-    or ``segment`` when the whole name is one, else ``company`` (see the module docstring)."""
+    or ``segment`` when the whole name is one, else ``company`` (see the module docstring). With ``text``, the text
+    the name was found in, a name written all in lower case in a text that writes other words with capitals is a
+    common noun ("auto", "capital goods", "10-year bond", "management"), of kind ``segment``: names of companies are
+    capitalised (no FiQA training target is written in lower case; SEntFiN's lower-case targets are sectors, assets
+    and commodities), while a text written all in lower case ("apple up 3%") keeps its names companies."""
     name_as_written, name = name, _normalised(name)
     if not name:
         return COMPANY
@@ -109,4 +116,15 @@ def entity_kind(name: str) -> str:
     words, written = name.split(), name_as_written.split()
     if words[-1] in _SEGMENT_WORDS and (len(words) == 1 or written[-1].islower()):
         return SEGMENT
+    if text is not None and _common_noun(name_as_written, text):
+        return SEGMENT
     return COMPANY
+
+
+def _common_noun(name: str, text: str) -> bool:
+    """Whether ``name`` is written all in lower case (a web address such as "moneycontrol.com", and a cashtag the
+    text writes with its "$", such as "$cree", aside) in a ``text`` that capitalises words after its first letter."""
+    name = name.strip()
+    return (any(c.isalpha() for c in name) and not any(c.isupper() for c in name)
+            and not _WEB_ADDRESS.search(name) and not re.search(r"\$" + re.escape(name.lstrip("$")) + r"\b", text)
+            and any(c.isupper() for c in text[1:]))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .entity_kinds import COMPANY, entity_kind
+
 __all__ = ["find_target_spans", "whole_word_spans", "mark_target", "locate_target", "target_aliases", "entity_key",
-           "LEGAL_SUFFIXES", "TargetMatch"]
+           "entity_keys",            "LEGAL_SUFFIXES", "TargetMatch"]
 
 #: What ``mark_target`` puts around the target in the sentence.
 TARGET_MARKERS = ("<t>", "</t>")
@@ -112,16 +115,43 @@ def target_aliases(target: str) -> list[str]:
     return [a for a in dict.fromkeys(aliases) if a and a.lower() != target.strip().lower()]
 
 
+def _as_ticker(name: str) -> str | None:
+    """The ticker ``name`` is, when it is one as written (``$AAPL``, ``<AAPL.O>``, ``AAPL``; not "Apple")."""
+    ticker = _TICKER.match(name)
+    return ticker.group(1) if ticker and (name[:1] in "$<(" or name.isupper()) else None
+
+
 def entity_key(name: str) -> str:
     """One key for the names of one entity in a text: case, spacing, a ticker's marks (``$AAPL``, ``<AAPL.O>``),
     legal suffixes, a leading "The" and a possessive aside ("Barclays PLC", "barclays" and "Barclays'" agree)."""
     name = " ".join(name.split())
-    ticker = _TICKER.match(name)
-    if ticker and (name[0] in "$<(" or name.isupper()):
-        return ticker.group(1).casefold()
+    if ticker := _as_ticker(name):
+        return ticker.casefold()
     name = re.sub(r"['’]s?$", "", name).strip()
     aliases = target_aliases(name)
     return (aliases[-1] if aliases else name).casefold().strip(" .,")
+
+
+def entity_keys(names: Sequence[str]) -> list[str]:
+    """``entity_key`` of each of ``names`` (mentions in the order written), except that a company named again by
+    the leading words of its full name takes the full name's key: news names a company in full first and shortly
+    after ("Exxon Mobil Corp ... Exxon's results", "Goldman Sachs Group Inc ... Goldman"). Only a later mention
+    written as those words alone ("Tata Group" is not "Tata Motors"), not a ticker ("AAPL" is its own key) nor a
+    word too common to name a company ("American"), only when both are companies (``entity_kind``: "China" after
+    "China Mobile" is a place), and only when just one earlier name starts with those words ("Tata" after "Tata
+    Motors" and "Tata Steel" stays its own)."""
+    keys: list[str] = []
+    for i, name in enumerate(names):
+        key = entity_key(name) or name.casefold()
+        words = re.sub(r"['’]s?$", "", " ".join(name.split())).casefold().strip(" .,").split()
+        if key not in keys and words and not set(words) <= _GENERIC_WORDS and not _as_ticker(name.strip()) \
+                and entity_kind(name) == COMPANY:
+            fuller = {keys[j] for j in range(i) if len(words) < len(keys[j].split())
+                      and keys[j].split()[:len(words)] == words and entity_kind(names[j]) == COMPANY}
+            if len(fuller) == 1:
+                key = fuller.pop()
+        keys.append(key)
+    return keys
 
 
 def whole_word_spans(sentence: str, text: str) -> list[tuple[int, int]]:

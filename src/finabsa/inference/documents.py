@@ -15,8 +15,9 @@ One answer per document::
 
 **The document sentiment of an entity** is the mean of its mentions' (calibrated) class distributions, each mention
 weighing the same; its label is the most probable class of that mean, its ``probability`` that class's mean
-probability and its ``score`` the mean P(positive) - P(negative). Mentions group by ``entity_key``: case, legal
-suffixes ("Barclays PLC" = "Barclays"), possessives and ticker marks (``$AAPL`` = ``AAPL``) aside.
+probability and its ``score`` the mean P(positive) - P(negative). Mentions group by ``entity_keys``: case, legal
+suffixes ("Barclays PLC" = "Barclays"), possessives and ticker marks (``$AAPL`` = ``AAPL``) aside, and a company
+named again by the first words of its name ("Exxon Mobil Corp" ... "Exxon") is that company.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from ..data.entity_kinds import entity_kind
 from ..data.labels import SENTIMENT_LABELS
 from ..data.records import Example
-from ..data.spans import entity_key
+from ..data.spans import entity_keys
 from ..models.text_parts import SentenceSpan, fit_to_length, split_sentences
 
 __all__ = ["SplitDocument", "split_documents", "answer_documents", "analyze_documents", "aggregate_document",
@@ -71,7 +72,7 @@ def aggregate_document(document: str, sentences: Sequence[SentenceSpan], records
                        sentences_cut: int = 0) -> dict[str, Any]:
     """The answer for one document from its sentences and their records (sentence mode's, in order)."""
     placed = [{**record, "start": span.start, "end": span.end} for span, record in zip(sentences, records)]
-    groups: dict[str, list[dict[str, Any]]] = {}
+    mentions: list[dict[str, Any]] = []
     for number, (span, record) in enumerate(zip(sentences, records)):
         for target in record.get("targets") or []:
             if target.get("start") is None or not target.get("text"):
@@ -81,8 +82,11 @@ def aggregate_document(document: str, sentences: Sequence[SentenceSpan], records
                        "end": span.start + target["end"], "sentence": number}
             if sentiment:
                 mention[SENTIMENT_FIELD] = sentiment
-            groups.setdefault(entity_key(target["text"]), []).append(mention)
-    entities = [_entity(mentions) for mentions in groups.values()]
+            mentions.append(mention)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for mention, key in zip(mentions, entity_keys([m["text"] for m in mentions])):
+        groups.setdefault(key, []).append(mention)
+    entities = [_entity(mentions, document) for mentions in groups.values()]
     return {"text": document, "sentences": placed, "entities": entities, "aspects": _aspects(records),
             "sentences_cut": sentences_cut}
 
@@ -93,9 +97,9 @@ def _sentence_sentiment(record: dict[str, Any]) -> dict[str, Any] | None:
     return sentiment if isinstance(sentiment, dict) and sentiment.get("label") in SENTIMENT_LABELS else None
 
 
-def _entity(mentions: list[dict[str, Any]]) -> dict[str, Any]:
+def _entity(mentions: list[dict[str, Any]], document: str) -> dict[str, Any]:
     name = max((m["text"] for m in mentions), key=len)
-    entity: dict[str, Any] = {"text": name, "kind": entity_kind(name), "mentions": mentions}
+    entity: dict[str, Any] = {"text": name, "kind": entity_kind(name, document), "mentions": mentions}
     sentiments = [m[SENTIMENT_FIELD] for m in mentions if SENTIMENT_FIELD in m]
     if sentiments:
         entity[SENTIMENT_FIELD] = document_sentiment(sentiments)

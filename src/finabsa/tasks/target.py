@@ -263,18 +263,25 @@ def _glued_label(sentence: str, position: int) -> bool:
 
 
 def snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a span that starts or ends inside a word (a stray sub-word token) to whole words, and over a web
-    domain that ends the name. Only the start stops at a glued label; the end always widens, so "Astra" of
-    "AstraZeneca" still becomes the whole name."""
+    """Widen a span that starts or ends inside a word (a stray sub-word token) to whole words (a dotted initial
+    glued to the rest of its name too: "E." of "E.ON"), and over a web domain that ends the name. Only the start
+    stops at a glued label; the end always widens, so "Astra" of "AstraZeneca" still becomes the whole name."""
     while start > 0 and sentence[start - 1].isalnum() and sentence[start].isalnum() \
             and not _glued_label(sentence, start):
         start -= 1
-    while end < len(sentence) and sentence[end].isalnum() and sentence[end - 1].isalnum():
+    while end < len(sentence) and sentence[end].isalnum() and (
+            sentence[end - 1].isalnum() or _dotted_initial(sentence, start, end)):
         end += 1
     domain = _WEB_DOMAIN.match(sentence, end)
     if domain and start < end:
         end = domain.end()
     return start, end
+
+
+def _dotted_initial(sentence: str, start: int, end: int) -> bool:
+    """Whether the span ends in a capital's dot glued to the rest of a word ("E." of "E.ON"): the name goes on."""
+    return end - start >= 2 and sentence[end - 1] == "." and sentence[end - 2].isupper() and \
+        (end - 2 == start or not sentence[end - 3].isalnum())
 
 
 class GenerativeTargetTask(TargetTask):

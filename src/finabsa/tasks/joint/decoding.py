@@ -2,7 +2,8 @@
 
 Every span the tags mark (``B I*``, or a stray ``I`` run) is a target; word pieces tagged apart snap to one word,
 mentions of one entity are one target, named as first written (its sentiment pooled over all its mentions; they
-agree by ``entity_key``: "Barclays PLC ... Barclays's"), and at least ``min_targets`` spans are answered through
+agree by ``entity_keys``: "Barclays PLC ... Barclays's", and "Exxon Mobil Corp ... Exxon" where a company is named
+again by the first words of its name), and at least ``min_targets`` spans are answered through
 the best-scoring span.
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
@@ -27,7 +28,7 @@ import numpy as np
 from ...data.entity_kinds import INDEX_NAMES
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
-from ...data.spans import LEGAL_SUFFIXES, entity_key, locate_target
+from ...data.spans import LEGAL_SUFFIXES, entity_keys, locate_target
 from ..base import softmax
 from ..target import BEGIN, INSIDE, OUTSIDE, best_span, snap_to_words, tokens_in_spans
 from .pooling import membership, pool_targets, span_sentiment
@@ -41,8 +42,9 @@ __all__ = ["SentimentParts", "best_spans", "decode_spans", "merge_fragments", "t
 _TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]"
                              r"|(?<!\S)(?:\.[A-Z][A-Z0-9]{1,5}|[A-Z0-9]{2,6}\.[A-Z]{1,2})(?![\w&])")
 #: What may stand between a name and its ticker: nothing but spaces and punctuation, or the rest of the name in
-#: capitalised words (group 1 ends where the name does).
-_NAME_BEFORE_TICKER = re.compile(r"((?:\s+[A-Z][\w&'.-]*){0,4})[\s,.]*")
+#: capitalised words (group 1 ends where the name does), then a possessive ("Apple's (AAPL.O)") or the word
+#: "index" ("the S&P 500 index .SPX").
+_NAME_BEFORE_TICKER = re.compile(r"((?:\s+[A-Z][\w&'.-]*){0,4})(?:['’]s?)?(?:\s+(?i:index))?[\s,.]*")
 #: Capitalised words (an index's number among them) that end right before a wire code: its name, when the tagger
 #: marked only the code (group 1; the match starts at a word).
 _NAME_ENDING_AT = re.compile(r"(?<!\S)([A-Z][\w&'.-]*(?:\s+(?:[A-Z][\w&'.-]*|\d{2,4})){0,4})[\s,]*$")
@@ -70,11 +72,17 @@ class SentimentParts:
 
 
 def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: str, max_span_tokens: int,
-                 min_targets: int, merge: bool = True) -> list[dict[str, Any]]:
+                 min_targets: int, merge: bool = True, entity_threshold: float = 0.0) -> list[dict[str, Any]]:
     """The targets the tag probabilities mark (``text``, ``start``, ``end``, ``score`` and their ``tokens``),
-    merged per distinct text: the first occurrence's position, the tokens of every occurrence."""
+    merged per distinct text: the first occurrence's position, the tokens of every occurrence. With
+    ``entity_threshold`` a token is in a target when P(B) + P(I) reaches it (B or I by the more probable); with 0,
+    each token takes its most probable tag."""
     real = [j for j, ok in enumerate(feature["_real"]) if ok]
     tags = probabilities[real].argmax(-1)
+    if entity_threshold > 0:
+        inside = probabilities[real][:, [BEGIN, INSIDE]]
+        tags = np.where(inside.sum(-1) >= entity_threshold, np.where(inside[:, 0] >= inside[:, 1], BEGIN, INSIDE),
+                        OUTSIDE)
     runs: list[list[int]] = []
     current: list[int] = []
     for position, tag in enumerate(tags):
@@ -280,11 +288,11 @@ def _join_overlapping(spans: list[dict[str, Any]], sentence: str) -> list[dict[s
 
 def _merge_repeats(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Repeated mentions of one entity are one target, named as first written: the tokens of all of them, the best
-    score. Mentions agree by ``entity_key`` (case, legal suffixes, possessives and ticker marks aside), so "Barclays
-    PLC ... Barclays" is one target."""
+    score. Mentions agree by ``entity_keys`` (case, legal suffixes, possessives and ticker marks aside, and a
+    company named again by the first words of its name), so "Barclays PLC ... Barclays" and "Exxon Mobil Corp ...
+    Exxon" are one target each."""
     merged: dict[str, dict[str, Any]] = {}
-    for span in spans:
-        key = entity_key(span["text"]) or span["text"].lower()
+    for span, key in zip(spans, entity_keys([span["text"] for span in spans])):
         if key in merged:
             merged[key]["tokens"] = merged[key]["tokens"] + span["tokens"]
             merged[key]["score"] = max(merged[key]["score"], span["score"])

@@ -62,6 +62,9 @@ class JointOptions:
     max_span_tokens: int = field(default=12, metadata={"help": "Longest target span, in tokens."})
     min_targets: int = field(default=1, metadata={"help": "Answer at least this many targets per sentence: when the "
                                                           "tags mark none, the best-scoring span (0: none)."})
+    entity_threshold: float = field(default=0.0, metadata={
+        "help": "A token is part of a target when its tag probabilities outside a target (B + I) reach this, then "
+                "B or I by the more probable; 0 (default): each token's most probable of B, I and O."})
     fuzzy_threshold: float = field(default=0.8, metadata={"help": "Similarity (0-1) above which a misspelt target "
                                                                   "is matched to the sentence's words."})
     score_weight: float = field(default=1.0, metadata={"help": "Weight of the score regression loss beside the "
@@ -153,6 +156,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
         for name in ("contrast_share", "paragraph_share", "swap_share"):
             if not 0 <= getattr(options, name) <= 1:
                 problems.append(f"task 'joint' {name} must be between 0 and 1; found {getattr(options, name)}")
+        if not 0 <= options.entity_threshold < 1:
+            problems.append(f"task 'joint' entity_threshold must be in [0, 1) (0: the most probable tag); found "
+                            f"{options.entity_threshold}")
         if not 0 < options.fuzzy_threshold <= 1:
             problems.append(f"task 'joint' fuzzy_threshold must be in (0, 1]; found {options.fuzzy_threshold}")
         return problems + _convention_problems(options)
@@ -375,8 +381,9 @@ class JointTask(Task, PipelineHooks, DistillationHooks, ExplanationHooks):
             token_part, sentence_part = reported["sentiment_token"][i], reported["sentiment_sentence"][i]
             parts = SentimentParts(token_part, sentence_part, reported["sentence_sentiment"][i], context)
             spans = decode_spans(tag_probabilities[i], feature, example.sentence, self.options.max_span_tokens,
-                                 self.options.min_targets, merge=self.options.merge_fragments)
-            spans = [{**span, "kind": entity_kind(span["text"])} for span in spans]
+                                 self.options.min_targets, merge=self.options.merge_fragments,
+                                 entity_threshold=self.options.entity_threshold)
+            spans = [{**span, "kind": entity_kind(span["text"], example.sentence)} for span in spans]
             if kinds := self._kinds_answered(example):
                 spans = [span for span in spans if span["kind"] in kinds]
             cap = self._targets_cap(example)
