@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", default="2,3,4", help="sentences per paragraph (comma-separated)")
     parser.add_argument("--source", default="sentfin", help="validation sentences of this source")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="read with this many tokens at most (default: the run's model.max_length; a text over "
+                             "it is read in parts split at sentence boundaries)")
     args = bench_arguments(parser, "joint_paragraphs.json", argv)
 
     from finabsa.data.records import SOURCE_KEY
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     for run in args.runs:
         pipeline = Pipeline({"joint": run})
+        if args.max_length:
+            pipeline.predictors["joint"].max_length = args.max_length
         validation = [e for e in joint_run_sets(pipeline.predictors["joint"])["validation"]
                       if e.meta.get(SOURCE_KEY) == args.source]
         for size in map(int, args.sentences.split(",")):
@@ -69,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             cells = [f"{row[k]['f1']:.3f} ({row[k]['precision']:.3f} / {row[k]['recall']:.3f})"
                      for k in ("whole", "sentence_by_sentence", "each_sentence_alone")]
             print(f"| {run} | {size} | {row['paragraphs']} | " + " | ".join(cells) + " |")
-    write_json(Path(args.output), {"hardware": hardware(), "source": args.source, "seed": args.seed, "runs": results})
+    write_json(Path(args.output), {"hardware": hardware(), "source": args.source, "seed": args.seed,
+                                   "max_length": args.max_length, "runs": results})
     print(f"\nwritten: {args.output}")
     return 0
 

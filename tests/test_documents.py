@@ -166,3 +166,22 @@ def test_a_long_text_is_read_in_parts_packed_at_sentence_boundaries_and_merged_i
     assert text[reason["start"]:reason["end"]] == "flat"  # nested offsets move too
     assert merged["given_targets"] == [{"text": "Shell", "start": 41, "end": 46, "located": True}]
     assert merged["notes"][0] == "joint: a note" and "read in 2 parts" in merged["notes"][1]
+
+
+def test_an_entity_named_in_several_parts_is_answered_once_with_its_surest_sentiment():
+    from finabsa.models.text_parts import merge_part_records, text_parts
+
+    text = "Exxon Mobil Corp fell. Chevron rose. Exxon's results beat estimates."
+    parts = text_parts(text, word_offsets, max_tokens=5)
+    assert [p.text for p in parts] == ["Exxon Mobil Corp fell.", "Chevron rose.", "Exxon's results beat estimates."]
+    records = [
+        {"text": parts[0].text, "targets": [{"text": "Exxon Mobil Corp", "start": 0, "end": 16,
+                                             "sentiment": sentiment("negative", 0.6, -0.5)}]},
+        {"text": parts[1].text, "targets": [{"text": "Chevron", "start": 0, "end": 7,
+                                             "sentiment": sentiment("positive", 0.9, 0.8)}]},
+        {"text": parts[2].text, "targets": [{"text": "Exxon", "start": 0, "end": 5,
+                                             "sentiment": sentiment("positive", 0.8, 0.7)}]},
+    ]
+    targets = merge_part_records(text, parts, records)["targets"]
+    assert [(t["text"], t["start"], t["sentiment"]["label"]) for t in targets] == [
+        ("Exxon Mobil Corp", 0, "positive"), ("Chevron", 23, "positive")]

@@ -11,8 +11,9 @@ from finabsa.data.spans import locate_target, target_aliases
 from finabsa.tasks.joint.decoding import merge_fragments
 from finabsa.tasks.target import token_features
 
-#: text | the target a user gives | how it is found | the text it is found as (-: not in the text). The last two
-#: rows: a generic word alone ("Bank") is not the company.
+#: text | the target a user gives | how it is found | the text it is found as (-: not in the text). Two initials
+#: alone name too much ("US" is no "Union Steel"); the last two rows: a generic word alone ("Bank") is not the
+#: company.
 GIVEN_TABLE = """
 Barclays shares fall after results      | Barclays PLC             | alias  | Barclays
 Lloyds Banking Group cuts 3,000 jobs    | Lloyds Banking Group PLC | alias  | Lloyds Banking Group
@@ -25,6 +26,11 @@ $TSLA breaking out                      | TSLA                     | exact  | TS
 Sainsbury's slumps on price war         | J Sainsbury PLC          | word   | Sainsbury
 Sainsbury's slumps on price war         | Sainsbury's              | exact  | Sainsbury's
 Morrisons sales fall again              | Morrissons               | fuzzy  | Morrisons
+IBM beats on cloud revenue              | International Business Machines Corp | acronym | IBM
+HUL, ITC gain on rural demand           | Hindustan Unilever Ltd   | acronym | HUL
+SBI raises deposit rates                | State Bank of India      | acronym | SBI
+L&T bags Rs 2,000 crore order           | Larsen & Toubro Ltd      | acronym | L&T
+US stocks fell on Monday                | Union Steel              | none   | -
 levi strauss & co gained 2%             | Levi Strauss & Co        | exact  | levi strauss & co
 Tesco shares surge                      | BP                       | none   | -
 Bank shares rally                       | Bank of America Corp     | none   | -
@@ -34,7 +40,7 @@ GIVEN = [tuple(None if cell.strip() == "-" else cell.strip() for cell in line.sp
 
 
 @pytest.mark.parametrize("text, target, how, found", GIVEN)
-def test_a_given_target_is_found_by_name_alias_ticker_or_word(text, target, how, found):
+def test_a_given_target_is_found_by_name_alias_ticker_acronym_or_word(text, target, how, found):
     match = locate_target(text, target)
     assert match.how == how
     assert match.located == (found is not None)

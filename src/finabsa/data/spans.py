@@ -86,8 +86,8 @@ _TICKER = re.compile(r"^[$<(]?([A-Za-z][A-Za-z0-9]{0,5})(?:\.[A-Za-z]{1,2})?[>)]
 class TargetMatch:
     """Where a given target was found in a text, and how: ``exact`` (its own words, case and spacing aside),
     ``alias`` (without a legal suffix or possessive: "Barclays PLC" as "Barclays"), ``ticker`` (``$AAPL`` as
-    ``<AAPL.O>``), ``word`` (its one distinctive word: "J Sainsbury" as "Sainsbury"), ``fuzzy`` (a misspelling);
-    no spans when it is not in the text."""
+    ``<AAPL.O>``), ``acronym`` ("IBM" for "International Business Machines"), ``word`` (its one distinctive
+    word: "J Sainsbury" as "Sainsbury"), ``fuzzy`` (a misspelling); no spans when it is not in the text."""
 
     spans: tuple[tuple[int, int], ...]
     how: str
@@ -182,10 +182,35 @@ def _distinctive_word(sentence: str, target: str) -> list[tuple[int, int]]:
     return found[0][1] if len(found) == 1 else []
 
 
+#: Words an acronym skips ("Bank of America" is "BoA"'s B and A; "State Bank of India" is "SBI").
+_ACRONYM_SKIPS = {"of", "and", "the", "de", "for", "&"}
+
+
+def _acronym_spans(sentence: str, target: str) -> list[tuple[int, int]]:
+    """Where the text writes the target as its initials, in capitals ("IBM" for "International Business
+    Machines", "HUL" for "Hindustan Unilever Ltd", "SBI" for "State Bank of India", "L&T" for "Larsen & Toubro"):
+    three initials or more, or two joined by "&", of the name with or without its legal suffixes."""
+    spans: list[tuple[int, int]] = []
+    for name in dict.fromkeys([target, *target_aliases(target)]):
+        words = [w for w in re.split(r"[\s-]+", name.strip()) if w]
+        initials = [w[0].upper() for w in words if w.lower() not in _ACRONYM_SKIPS and w[0].isalpha()]
+        if len(initials) < 2 or len(initials) > 6:
+            continue
+        # Two capitals alone name too much ("US" is no "Union Steel"); joined by "&" they are a name ("L&T").
+        forms = {"".join(initials)} if len(initials) >= 3 else set()
+        if "&" in words and len(initials) == 2:
+            forms.add("&".join(initials))
+        for form in forms:
+            spans += [(m.start(), m.end()) for m in re.finditer(r"(?<![\w&])" + re.escape(form) + r"(?![\w&])",
+                                                                  sentence)]
+    return sorted(set(spans))
+
+
 def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> TargetMatch:
     """Find a target a user names in the text: its own words, then its aliases (legal suffixes and possessives
-    dropped), the ticker as the text writes it, its one distinctive word, and last a misspelling
-    (``find_target_spans``'s similarity). Tried in that order; the first that finds the target answers."""
+    dropped), the ticker as the text writes it, its initials in capitals ("IBM"), its one distinctive word, and
+    last a misspelling (``find_target_spans``'s similarity). Tried in that order; the first that finds the target
+    answers."""
     target = target.strip()
     if not target:
         return TargetMatch((), "none")
@@ -199,6 +224,9 @@ def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> T
     tickers = _ticker_spans(sentence, target)
     if tickers:
         return TargetMatch(tuple(tickers), "ticker")
+    initials = _acronym_spans(sentence, target)
+    if initials:
+        return TargetMatch(tuple(initials), "acronym")
     word = _distinctive_word(sentence, target)
     if word:
         return TargetMatch(tuple(word), "word")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..data.records import Example
+from ..data.spans import entity_keys
 
 __all__ = ["SentenceSpan", "split_sentences", "fit_to_length", "text_parts", "merge_part_records", "read_in_parts"]
 
@@ -99,15 +100,17 @@ def text_parts(text: str, offsets_of: OffsetsOf, max_tokens: int) -> list[Senten
 
 
 def merge_part_records(text: str, parts: Sequence[SentenceSpan], records: Sequence[dict[str, Any]]) -> dict:
-    """One record for a text read in ``parts``: list fields (targets...) joined, their offsets moved into the text
-    (a given target answered once: where a part found it, else by the first part); any other answer from the part
-    most sure of it; the notes of every part, and one that says the text was read in parts."""
+    """One record for a text read in ``parts``: list fields (targets...) joined, their offsets moved into the text,
+    one entity named in several parts answered once (where first written, with the sentiment of the mention the
+    model is most sure of; a given target too: where a part found it, else by the first part); any other answer
+    from the part most sure of it; the notes of every part, and one that says the text was read in parts."""
     merged: dict[str, Any] = {"text": text}
     keys = list(dict.fromkeys(key for record in records for key in record if key not in ("text", "notes")))
     for key in keys:
         values = [(part, record[key]) for part, record in zip(parts, records) if key in record]
         if all(isinstance(value, list) for _, value in values):
-            merged[key] = _one_per_unlocated([_shifted(item, part.start) for part, value in values for item in value])
+            merged[key] = _one_per_unlocated(_one_per_entity(
+                [_shifted(item, part.start) for part, value in values for item in value]))
         elif all(isinstance(value, dict) for _, value in values):
             merged[key] = max((value for _, value in values), key=lambda v: float(v.get("probability") or 0.0))
         else:
@@ -129,6 +132,29 @@ def _shifted(value: Any, by: int) -> Any:
         if isinstance(moved.get(key), int):
             moved[key] += by
     return moved
+
+
+def _one_per_entity(items: list[Any]) -> list[Any]:
+    """Located items (a ``text`` and a ``start``) that name one entity (``entity_keys``: "Barclays PLC" in one part,
+    "Barclays" in another) kept once, where first written, with the ``sentiment`` the model was most sure of."""
+    located = [i for i, item in enumerate(items)
+               if isinstance(item, dict) and isinstance(item.get("start"), int) and item.get("text")]
+    first: dict[str, int] = {}
+    dropped = set()
+    for i, key in zip(located, entity_keys([items[i]["text"] for i in located])):
+        if key not in first:
+            first[key] = i
+            continue
+        dropped.add(i)
+        kept, other = items[first[key]], items[i]
+        if _sureness(other) > _sureness(kept):
+            items[first[key]] = {**kept, "sentiment": other["sentiment"]}
+    return [item for i, item in enumerate(items) if i not in dropped]
+
+
+def _sureness(item: dict[str, Any]) -> float:
+    sentiment = item.get("sentiment")
+    return float(sentiment.get("probability") or 0.0) if isinstance(sentiment, dict) else -1.0
 
 
 def _one_per_unlocated(items: list[Any]) -> list[Any]:
