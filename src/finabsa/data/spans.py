@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .entity_kinds import COMPANY, entity_kind
 
 __all__ = ["find_target_spans", "whole_word_spans", "mark_target", "locate_target", "target_aliases", "entity_key",
-           "entity_keys",            "LEGAL_SUFFIXES", "TargetMatch"]
+           "entity_keys", "LEGAL_SUFFIXES", "TargetMatch"]
 
 #: What ``mark_target`` puts around the target in the sentence.
 TARGET_MARKERS = ("<t>", "</t>")
@@ -182,7 +182,7 @@ def _distinctive_word(sentence: str, target: str) -> list[tuple[int, int]]:
     return found[0][1] if len(found) == 1 else []
 
 
-#: Words an acronym skips ("Bank of America" is "BoA"'s B and A; "State Bank of India" is "SBI").
+#: Words a name's initials skip ("State Bank of India" is "SBI").
 _ACRONYM_SKIPS = {"of", "and", "the", "de", "for", "&"}
 
 

@@ -153,6 +153,7 @@ def _one_per_entity(items: list[Any]) -> list[Any]:
 
 
 def _sureness(item: dict[str, Any]) -> float:
+    """How sure the model was of an item's sentiment (its probability; -1 without one)."""
     sentiment = item.get("sentiment")
     return float(sentiment.get("probability") or 0.0) if isinstance(sentiment, dict) else -1.0
 
