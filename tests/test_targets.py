@@ -68,6 +68,10 @@ FRAGMENTS = [
     # A wire service's bare codes: an index's ".SPX", a share's "XOM.N"; a name the tagger ran on into its code ends
     # before it. "U.S." is no ticker.
     ("The S&P 500 .SPX rose 0.5%", ["S&P 500", "SPX"], [("S&P 500", ".SPX")]),
+    # A span that ends a listed name of another kind takes the capitalised words of that name before it.
+    ("Federal Reserve Chair Jerome Powell said", ["Reserve"], [("Federal Reserve", None)]),
+    ("Stocks on Wall Street fell", ["Street"], [("Wall Street", None)]),
+    ("Apple and Reserve Petroleum rose", ["Apple", "Petroleum"], [("Apple", None), ("Petroleum", None)]),
     # A possessive, or the word "index", may stand between a name and its code.
     ("The S&P 500 index .SPX rose 0.5%", ["S&P 500", "SPX"], [("S&P 500", ".SPX")]),
     ("Apple's (AAPL.O) shares hit a record", ["Apple's", "AAPL"], [("Apple", "AAPL.O")]),
@@ -167,7 +171,17 @@ def test_a_target_names_its_kind(name, kind):
     ("tesla", "tesla up 3% today, apple flat", "company"),
     # The lexicons come first: lower-case "gold" is a commodity whatever the text.
     ("gold", "Rising gold lifts Titan", "commodity"),
+    # A person: named after a title, in full or later by the surname.
+    ("Elon Musk", "Tesla Chief Executive Elon Musk said prices would fall", "person"),
+    ("Musk", "Tesla Chief Executive Elon Musk said prices would fall, and Musk added that demand held", "person"),
+    ("Jerome Powell", "Federal Reserve Chair Jerome Powell said rates would stay high", "person"),
+    ("Dan Ives", "Analyst Dan Ives of Wedbush Securities raised his target", "person"),
+    ("Tesla", "Tesla Chief Executive Elon Musk said prices would fall", "company"),
+    ("Wedbush Securities", "Analyst Dan Ives of Wedbush Securities raised his target", "company"),
+    # A surname that also starts a longer name in the text stays a company; no title, no person.
+    ("Dell", "Dell Technologies CEO Michael Dell said Dell shares would rise", "company"),
+    ("Musk", "Tesla shares slide as Musk sells more stock", "company"),
 ])
-def test_a_lower_case_name_in_a_capitalised_text_is_a_common_noun(name, text, kind):
+def test_a_name_read_in_its_text_common_noun_or_person(name, text, kind):
     assert entity_kind(name, text) == kind
     assert entity_kind(name) in {kind, "company"}, "without the text, the name alone decides"

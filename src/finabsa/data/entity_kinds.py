@@ -12,20 +12,24 @@ name (case, a leading "the", a possessive and words such as "prices" or "futures
 commodity, regulator or place, or a market segment ("IT stocks", "banks"). Everything else is a company, so "Gold
 Fields", "Oil India", "China Mobile", "Bank of America", "FedEx" and a cashtag such as "$GOLD" stay companies while
 "gold", "oil", "China", "Bank of England" and "Fed" do not. Given the text it was found in, a name written all in
-lower case where the text capitalises other words is a common noun, not a company ("auto", "management").
+lower case where the text capitalises other words is a common noun, not a company ("auto", "management"), and a
+name the text writes after a person's title ("Chief Executive Elon Musk", later "Musk") is a person.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "INDEX_NAMES", "entity_kind"]
+__all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "CURRENCY", "COMMODITY", "POLICY", "PLACE", "SEGMENT", "PERSON",
+           "INDEX_NAMES",
+           "entity_kind"]
 
-COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT = (
-    "company", "index", "currency", "commodity", "policy", "place", "segment")
+COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON = (
+    "company", "index", "currency", "commodity", "policy", "place", "segment", "person")
 #: Every kind a target can be: a company (or any organisation not listed below: the default), a market index, a
-#: currency, a commodity, a policy maker (regulator, central bank, government body), a place, a market segment.
-ENTITY_KINDS = (COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT)
+#: currency, a commodity, a policy maker (regulator, central bank, government body), a place, a market segment, a
+#: person (named after a title in the text).
+ENTITY_KINDS = (COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON)
 
 #: Market indices as the news writes them (lower case); a target that is one of these is of kind ``index``.
 INDEX_NAMES = frozenset({
@@ -79,6 +83,14 @@ _SEGMENT_WORDS = ("stocks", "shares", "equities", "markets", "market", "bourses"
                   "lenders", "miners", "insurers", "carmakers", "automakers", "companies", "firms", "sector",
                   "sectors", "scrips", "counters", "indices", "bourse", "stock", "equity", "pharma", "realty",
                   "fmcg", "midcaps", "smallcaps", "largecaps", "treasuries", "gilts", "bunds")
+#: A person as news names one: a title, then the name in capitalised words (group 1): "Chief Executive Elon Musk",
+#: "Federal Reserve Chair Jerome Powell", "analyst Dan Ives". Titles that also stand before companies ("investor
+#: Elliott Management") are left out.
+_PERSON_AFTER_TITLE = re.compile(
+    r"\b(?:Chief (?:Executive|Financial|Operating|Investment) Officer|Chief Executive|CEO|CFO|COO|Chairman|"
+    r"Chairwoman|Chairperson|Chair|Vice President|President|Governor|Minister|Secretary|Senator|[Aa]nalyst|"
+    r"[Cc]o-founder|[Ff]ounder|[Ee]conomist|[Ss]trategist|[Bb]illionaire|[Bb]oss|[Ss]pokes(?:man|woman|person)|"
+    r"Mr|Ms|Mrs|Dr)\.?\s+((?:[A-Z][\w'’.-]*\s+){0,2}[A-Z][\w'’-]+)")
 #: A web address names a site (a company): "moneycontrol.com", "www.example.in".
 _WEB_ADDRESS = re.compile(r"\.[a-z]{2,}\b|^www\.")
 #: Words written after a currency, commodity or index that do not change what it names ("gold prices").
@@ -118,7 +130,22 @@ def entity_kind(name: str, text: str | None = None) -> str:
         return SEGMENT
     if text is not None and _common_noun(name_as_written, text):
         return SEGMENT
+    if text is not None and _named_person(name, text):
+        return PERSON
     return COMPANY
+
+
+def _named_person(name: str, text: str) -> bool:
+    """Whether ``name`` (normalised) is a person the text names after a title, in full or by the surname; a
+    surname the text also writes at the start of a longer name ("Dell" of "Dell Technologies", "Ford" of "Ford Motor
+    Co") stays a company."""
+    for match in _PERSON_AFTER_TITLE.finditer(text):
+        person = _normalised(match.group(1))
+        if name == person:
+            return True
+        if " " in person and name == person.split()[-1]:
+            return not re.search(r"(?<![\w-])(?i:" + re.escape(name) + r")\s+[A-Z]", text)
+    return False
 
 
 def _common_noun(name: str, text: str) -> bool:

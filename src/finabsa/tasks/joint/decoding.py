@@ -13,8 +13,8 @@ side by side), a ticker written beside its company (``<LEVI.N>``, ``(AAPL)``, a 
 ends before it, and a code marked alone takes the capitalised words just before it as its name), a name joined by
 "&" inside one word ("S&P", "AT&T") is one word, a trailing possessive is dropped ("Barclays's" -> "Barclays"), an
 index keeps its number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" +
-" Average"), and fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single
-letter) are dropped.
+" Average"), a span that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), and
+fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are dropped.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ...data.entity_kinds import INDEX_NAMES
+from ...data.entity_kinds import COMMODITY, COMPANY, CURRENCY, INDEX, INDEX_NAMES, PLACE, POLICY, entity_kind
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
 from ...data.spans import LEGAL_SUFFIXES, entity_keys, locate_target
@@ -57,6 +57,8 @@ _SUFFIXES = {s for s in LEGAL_SUFFIXES if " " not in s and s != "the"}
 #: before the number.
 _INDEX_NAMES = ("s&p", "ftse", "nikkei", "dax", "cac", "russell", "stoxx", "euro stoxx", "hang seng", "asx", "nifty",
                 "kospi", "ibex", "aex", "smi", "omx", "tsx", "mib", "bse", "sensex")
+#: The kinds whose names come from a list (``finabsa.data.entity_kinds``): a span that ends one takes the rest.
+_KNOWN_NAME_KINDS = (INDEX, POLICY, PLACE, CURRENCY, COMMODITY)
 _INDEX_NUMBER = re.compile(r"\s+\d{2,4}(?![\w.,]\d)")
 
 
@@ -123,6 +125,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         _absorb_suffix(span, sentence, feature)
         _absorb_index_number(span, sentence, feature)
         _absorb_index_name(span, sentence, feature)
+        _absorb_known_name_before(span, sentence, feature, merged[-1]["end"] if merged else 0)
         last = merged[-1] if merged else None
         between = sentence[last["end"]:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
@@ -240,6 +243,23 @@ def _absorb_index_name(span: dict[str, Any], sentence: str, feature: dict[str, A
             and not written[len(name):len(name) + 1].isalnum()]
     if rest:
         _widen(span, span["start"] + len(max(rest, key=len)), sentence, feature)
+
+
+def _absorb_known_name_before(span: dict[str, Any], sentence: str, feature: dict[str, Any], floor: int) -> None:
+    """A span that ends a known name of another kind ("Reserve" of "Federal Reserve", "Street" of "Wall Street",
+    "Jones" of "Dow Jones") takes the capitalised words of that name written before it (after ``floor``, where the
+    span before ends): the tagger often marks only the last word, and alone it would read as a company."""
+    if entity_kind(span["text"]) != COMPANY:
+        return
+    before = sentence[floor:span["start"]]
+    for count in (3, 2, 1):
+        words = re.search(r"(?<!\S)(?:[A-Z][\w&'.-]*\s+){" + str(count) + "}$", before)
+        if words and entity_kind(before[words.start():] + span["text"]) in _KNOWN_NAME_KINDS:
+            start = floor + words.start()
+            extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(start, span["start"])])
+                     if t not in span["tokens"]]
+            span.update(start=start, text=sentence[start:span["end"]], tokens=extra + span["tokens"])
+            return
 
 
 def _absorb_joined_word(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
