@@ -63,6 +63,10 @@ def test_different_entities_keep_different_keys():
     # A company named again by the first words of its name is that company.
     (["Exxon Mobil Corp", "Chevron Corp", "Exxon's"], [0, 1, 0]),
     (["Goldman Sachs Group Inc", "Goldman"], [0, 0]),
+    # ... or by its initials in capitals.
+    (["General Electric Co", "General Motors Co", "GE"], [0, 1, 0]),
+    (["Hindustan Unilever Ltd", "HUL"], [0, 0]),
+    (["Larsen & Toubro", "L&T"], [0, 0]),
     # Only a later mention, only a company, only one fuller name, not a ticker, not a common word, not a group.
     (["Exxon", "Exxon Mobil"], [0, 1]),
     (["China Mobile", "China"], [0, 1]),
@@ -70,6 +74,7 @@ def test_different_entities_keep_different_keys():
     (["Tata Motors", "Tata Group"], [0, 1]),
     (["American Express", "American"], [0, 1]),
     (["AAPL AAPL", "AAPL"], [0, 1]),
+    (["GE", "General Electric"], [0, 1]),
 ])
 def test_a_company_named_again_by_its_first_words_shares_its_key(names, groups):
     keys = entity_keys(names)

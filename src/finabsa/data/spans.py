@@ -76,6 +76,8 @@ LEGAL_SUFFIXES = ("plc", "inc", "incorporated", "corp", "corporation", "co", "co
 _GENERIC_WORDS = {"bank", "banks", "group", "financial", "international", "holdings", "capital", "energy", "motors",
                   "global", "systems", "industries", "technologies", "resources", "partners", "services", "american",
                   "national", "general", "united", "first", "new", "china", "india", "shares", "stock"}
+#: Words a name's initials skip ("State Bank of India" is "SBI").
+_ACRONYM_SKIPS = {"of", "and", "the", "de", "for", "&"}
 _SUFFIX_PATTERN = re.compile(r"[\s,]+(?:" + "|".join(re.escape(s).replace(r"\ ", r"\s+") for s in LEGAL_SUFFIXES)
                              + r")\.?$", flags=re.IGNORECASE)
 #: A ticker as texts write it: ``$AAPL``, ``<AAPL.O>``, ``(LEVI.N)``, ``AAPL.O``.
@@ -134,24 +136,48 @@ def entity_key(name: str) -> str:
 
 def entity_keys(names: Sequence[str]) -> list[str]:
     """``entity_key`` of each of ``names`` (mentions in the order written), except that a company named again by
-    the leading words of its full name takes the full name's key: news names a company in full first and shortly
-    after ("Exxon Mobil Corp ... Exxon's results", "Goldman Sachs Group Inc ... Goldman"). Only a later mention
-    written as those words alone ("Tata Group" is not "Tata Motors"), not a ticker ("AAPL" is its own key) nor a
-    word too common to name a company ("American"), only when both are companies (``entity_kind``: "China" after
-    "China Mobile" is a place), and only when just one earlier name starts with those words ("Tata" after "Tata
-    Motors" and "Tata Steel" stays its own)."""
+    the leading words of its full name, or by its initials in capitals, takes the full name's key: news names a
+    company in full first and shortly after ("Exxon Mobil Corp ... Exxon's results", "Goldman Sachs Group Inc ...
+    Goldman", "General Electric Co ... GE"). Only a later mention written as those words alone ("Tata Group" is not
+    "Tata Motors"), not a ticker ("AAPL" is its own key) nor a word too common to name a company ("American"), only
+    when both are companies (``entity_kind``: "China" after "China Mobile" is a place), and only when just one
+    earlier name starts with those words or has those initials ("Tata" after "Tata Motors" and "Tata Steel" stays
+    its own)."""
     keys: list[str] = []
     for i, name in enumerate(names):
         key = entity_key(name) or name.casefold()
-        words = re.sub(r"['’]s?$", "", " ".join(name.split())).casefold().strip(" .,").split()
-        if key not in keys and words and not set(words) <= _GENERIC_WORDS and not _as_ticker(name.strip()) \
-                and entity_kind(name) == COMPANY:
-            fuller = {keys[j] for j in range(i) if len(words) < len(keys[j].split())
-                      and keys[j].split()[:len(words)] == words and entity_kind(names[j]) == COMPANY}
+        if key not in keys and entity_kind(name) == COMPANY:
+            fuller = {keys[j] for j in range(i) if _names_again(name, names[j], keys[j])
+                      and entity_kind(names[j]) == COMPANY}
             if len(fuller) == 1:
                 key = fuller.pop()
         keys.append(key)
     return keys
+
+
+def _names_again(short: str, full: str, full_key: str) -> bool:
+    """Whether ``short`` names the company ``full`` (its key ``full_key``) again: by the first words of its name,
+    or by its initials written in capitals."""
+    written = re.sub(r"['’]s?$", "", " ".join(short.split())).strip(" .,")
+    if written.isupper() and written in _initials(full):
+        return True
+    words = written.casefold().split()
+    return bool(words) and not set(words) <= _GENERIC_WORDS and not _as_ticker(written) \
+        and len(words) < len(full_key.split()) and full_key.split()[:len(words)] == words
+
+
+def _initials(name: str) -> set[str]:
+    """A name's initials as news writes them, with and without its legal suffixes: "IBM", "SBI", "GE" of "General
+    Electric Co"; joined by "&" for two names joined by "&" ("L&T" of "Larsen & Toubro")."""
+    forms: set[str] = set()
+    for form in dict.fromkeys([name, *target_aliases(name)]):
+        words = [w for w in re.split(r"[\s-]+", form.strip()) if w]
+        initials = [w[0].upper() for w in words if w.lower() not in _ACRONYM_SKIPS and w[0].isalpha()]
+        if 2 <= len(initials) <= 6:
+            forms.add("".join(initials))
+            if "&" in words and len(initials) == 2:
+                forms.add("&".join(initials))
+    return forms
 
 
 def whole_word_spans(sentence: str, text: str) -> list[tuple[int, int]]:
@@ -182,25 +208,14 @@ def _distinctive_word(sentence: str, target: str) -> list[tuple[int, int]]:
     return found[0][1] if len(found) == 1 else []
 
 
-#: Words a name's initials skip ("State Bank of India" is "SBI").
-_ACRONYM_SKIPS = {"of", "and", "the", "de", "for", "&"}
-
-
 def _acronym_spans(sentence: str, target: str) -> list[tuple[int, int]]:
     """Where the text writes the target as its initials, in capitals ("IBM" for "International Business
     Machines", "HUL" for "Hindustan Unilever Ltd", "SBI" for "State Bank of India", "L&T" for "Larsen & Toubro"):
-    three initials or more, or two joined by "&", of the name with or without its legal suffixes."""
+    three initials or more, or two joined by "&", of the name with or without its legal suffixes. Two capitals alone
+    name too much for a target looked for in any text ("US" is no "Union Steel")."""
     spans: list[tuple[int, int]] = []
-    for name in dict.fromkeys([target, *target_aliases(target)]):
-        words = [w for w in re.split(r"[\s-]+", name.strip()) if w]
-        initials = [w[0].upper() for w in words if w.lower() not in _ACRONYM_SKIPS and w[0].isalpha()]
-        if len(initials) < 2 or len(initials) > 6:
-            continue
-        # Two capitals alone name too much ("US" is no "Union Steel"); joined by "&" they are a name ("L&T").
-        forms = {"".join(initials)} if len(initials) >= 3 else set()
-        if "&" in words and len(initials) == 2:
-            forms.add("&".join(initials))
-        for form in forms:
+    for form in _initials(target):
+        if len(form.replace("&", "")) >= 3 or "&" in form:
             spans += [(m.start(), m.end()) for m in re.finditer(r"(?<![\w&])" + re.escape(form) + r"(?![\w&])",
                                                                   sentence)]
     return sorted(set(spans))
