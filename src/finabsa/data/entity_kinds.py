@@ -21,8 +21,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "CURRENCY", "COMMODITY", "POLICY", "PLACE", "SEGMENT", "PERSON",
-           "INDEX_NAMES",
-           "entity_kind"]
+           "INDEX_NAMES", "entity_kind"]
 
 COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON = (
     "company", "index", "currency", "commodity", "policy", "place", "segment", "person")
