@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from _common import bench_arguments, hardware, hardware_line, joint_run_sets, write_json
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=None,
                         help="read with this many tokens at most (default: the run's model.max_length; a text over "
                              "it is read in parts split at sentence boundaries)")
+    parser.add_argument("--every-kind", action="store_true",
+                        help="answer every kind of target (task.answer_kinds: []), as runs before the option read")
     args = bench_arguments(parser, "joint_paragraphs.json", argv)
 
     from finabsa.data.records import SOURCE_KEY
@@ -47,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline({"joint": run})
         if args.max_length:
             pipeline.predictors["joint"].max_length = args.max_length
+        if args.every_kind:
+            joint = pipeline.predictors["joint"]
+            joint.task.options = replace(joint.task.options, answer_kinds=[])
         validation = [e for e in joint_run_sets(pipeline.predictors["joint"])["validation"]
                       if e.meta.get(SOURCE_KEY) == args.source]
         for size in map(int, args.sentences.split(",")):
