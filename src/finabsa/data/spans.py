@@ -123,13 +123,18 @@ def _as_ticker(name: str) -> str | None:
     return ticker.group(1) if ticker and (name[:1] in "$<(" or name.isupper()) else None
 
 
+def _without_possessive(name: str) -> str:
+    """``name`` with its spacing made single and a trailing possessive ("'s", "'") dropped."""
+    return re.sub(r"['’]s?$", "", " ".join(name.split())).strip()
+
+
 def entity_key(name: str) -> str:
     """One key for the names of one entity in a text: case, spacing, a ticker's marks (``$AAPL``, ``<AAPL.O>``),
     legal suffixes, a leading "The" and a possessive aside ("Barclays PLC", "barclays" and "Barclays'" agree)."""
     name = " ".join(name.split())
     if ticker := _as_ticker(name):
         return ticker.casefold()
-    name = re.sub(r"['’]s?$", "", name).strip()
+    name = _without_possessive(name)
     aliases = target_aliases(name)
     return (aliases[-1] if aliases else name).casefold().strip(" .,")
 
@@ -158,7 +163,7 @@ def entity_keys(names: Sequence[str]) -> list[str]:
 def _names_again(short: str, full: str, full_key: str) -> bool:
     """Whether ``short`` names the company ``full`` (its key ``full_key``) again: by the first words of its name,
     or by its initials written in capitals."""
-    written = re.sub(r"['’]s?$", "", " ".join(short.split())).strip(" .,")
+    written = _without_possessive(short).strip(" .,")
     if written.isupper() and written in _initials(full):
         return True
     words = written.casefold().split()

@@ -2,9 +2,9 @@
 
 Every span the tags mark (``B I*``, or a stray ``I`` run) is a target; word pieces tagged apart snap to one word,
 mentions of one entity are one target, named as first written (its sentiment pooled over all its mentions; they
-agree by ``entity_keys``: "Barclays PLC ... Barclays's", and "Exxon Mobil Corp ... Exxon" where a company is named
-again by the first words of its name), and at least ``min_targets`` spans are answered through
-the best-scoring span.
+agree by ``entity_keys``: "Barclays PLC ... Barclays's", and "Exxon Mobil Corp ... Exxon" or "General Electric ...
+GE" where a company is named again by the first words of its name or its initials), and at least ``min_targets``
+spans are answered through the best-scoring span.
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
@@ -255,10 +255,7 @@ def _absorb_known_name_before(span: dict[str, Any], sentence: str, feature: dict
     for count in (3, 2, 1):
         words = re.search(r"(?<!\S)(?:[A-Z][\w&'.-]*\s+){" + str(count) + "}$", before)
         if words and entity_kind(before[words.start():] + span["text"]) in _KNOWN_NAME_KINDS:
-            start = floor + words.start()
-            extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(start, span["start"])])
-                     if t not in span["tokens"]]
-            span.update(start=start, text=sentence[start:span["end"]], tokens=extra + span["tokens"])
+            _widen(span, span["end"], sentence, feature, start=floor + words.start())
             return
 
 
@@ -270,11 +267,16 @@ def _absorb_joined_word(span: dict[str, Any], sentence: str, feature: dict[str, 
         _widen(span, match.end(), sentence, feature)
 
 
-def _widen(span: dict[str, Any], end: int, sentence: str, feature: dict[str, Any]) -> None:
-    """``span`` extended to ``end`` in the text, with the tokens of what it gained."""
-    extra = [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(span["end"], end)])
-             if t not in span["tokens"]]
-    span.update(end=end, text=sentence[span["start"]:end], tokens=span["tokens"] + extra)
+def _widen(span: dict[str, Any], end: int, sentence: str, feature: dict[str, Any], start: int | None = None) -> None:
+    """``span`` extended to ``end`` (and back to ``start``) in the text, with the tokens of what it gained."""
+    start = span["start"] if start is None else start
+
+    def gained(begin: int, stop: int) -> list[int]:
+        return [t for t in tokens_in_spans(feature["_offsets"], feature["_real"], [(begin, stop)])
+                if t not in span["tokens"]]
+
+    tokens = gained(start, span["start"]) + span["tokens"] + gained(span["end"], end)
+    span.update(start=start, end=end, text=sentence[start:end], tokens=tokens)
 
 
 def _without_possessive(span: dict[str, Any], sentence: str) -> dict[str, Any]:
@@ -309,8 +311,8 @@ def _join_overlapping(spans: list[dict[str, Any]], sentence: str) -> list[dict[s
 def _merge_repeats(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Repeated mentions of one entity are one target, named as first written: the tokens of all of them, the best
     score. Mentions agree by ``entity_keys`` (case, legal suffixes, possessives and ticker marks aside, and a
-    company named again by the first words of its name), so "Barclays PLC ... Barclays" and "Exxon Mobil Corp ...
-    Exxon" are one target each."""
+    company named again by the first words of its name or its initials), so "Barclays PLC ... Barclays" and "Exxon
+    Mobil Corp ... Exxon" are one target each."""
     merged: dict[str, dict[str, Any]] = {}
     for span, key in zip(spans, entity_keys([span["text"] for span in spans])):
         if key in merged:
