@@ -11,9 +11,10 @@ from finabsa.data.spans import locate_target, target_aliases
 from finabsa.tasks.joint.decoding import merge_fragments
 from finabsa.tasks.target import token_features
 
-#: text | the target a user gives | how it is found | the text it is found as (-: not in the text). Two initials
-#: alone name too much ("US" is no "Union Steel"); the last two rows: a generic word alone ("Bank") is not the
-#: company.
+#: text | the target a user gives | how it is found | the text it is found as (-: not in the text). Other spacing
+#: or punctuation matches whole words only ("Meta" is not in "metals"); nicknames ("VW", "StanChart") are not
+#: derived; two initials alone name too much ("US" is no "Union Steel"); the last two rows: a generic word alone
+#: ("Bank") is not the company.
 GIVEN_TABLE = """
 Barclays shares fall after results      | Barclays PLC             | alias  | Barclays
 Lloyds Banking Group cuts 3,000 jobs    | Lloyds Banking Group PLC | alias  | Lloyds Banking Group
@@ -30,6 +31,26 @@ IBM beats on cloud revenue              | International Business Machines Corp |
 HUL, ITC gain on rural demand           | Hindustan Unilever Ltd   | acronym | HUL
 SBI raises deposit rates                | State Bank of India      | acronym | SBI
 L&T bags Rs 2,000 crore order           | Larsen & Toubro Ltd      | acronym | L&T
+Coca-Cola raised its annual forecast    | Coca Cola Co             | spelling | Coca-Cola
+McDonald's same-store sales beat        | McDonalds Corp           | spelling | McDonald's
+Shares in Rolls-Royce soared            | Rolls Royce Holdings PLC | spelling | Rolls-Royce
+Coca Cola shares slid                   | Coca-Cola                | spelling | Coca Cola
+Shares of JP Morgan fell                | JPMorgan Chase & Co      | word   | JP Morgan
+Amazon shares rose 3%                   | Amazon.com Inc           | alias  | Amazon
+GSK shares rose after the trial         | GlaxoSmithKline plc      | acronym | GSK
+Base metals slump                       | Meta Platforms Inc       | none   | -
+Google parent Alphabet reported strong ad sales | Alphabet Inc     | alias  | Alphabet
+Disney shares rose 5%                   | The Walt Disney Company  | word   | Disney
+AT&T cut its dividend                   | AT&T Inc.                | alias  | AT&T
+Shell shares slid as oil prices fell    | Royal Dutch Shell plc    | word   | Shell
+Berkshire posted a record profit        | Berkshire Hathaway Inc   | word   | Berkshire
+Tesla's market value jumped             | Tesla, Inc.              | alias  | Tesla
+Facebook owner Meta slumped 20%         | Meta Platforms           | word   | Meta
+Reliance Industries shares rose 3 per cent | Reliance Industries Limited | alias | Reliance Industries
+Infosys shares fell 2%                  | Infosys Ltd.             | alias  | Infosys
+Wells Fargo & Co agreed to pay $3.7 billion | Wells Fargo          | exact  | Wells Fargo
+VW shares fell 4% on the emissions probe | Volkswagen AG           | none   | -
+HSBC rose, while StanChart disappointed | Standard Chartered       | none   | -
 US stocks fell on Monday                | Union Steel              | none   | -
 levi strauss & co gained 2%             | Levi Strauss & Co        | exact  | levi strauss & co
 Tesco shares surge                      | BP                       | none   | -
@@ -54,6 +75,7 @@ def test_aliases_drop_legal_suffixes_articles_and_possessives():
     assert target_aliases("The Walt Disney Co") == ["Walt Disney"]
     assert target_aliases("Sainsbury's") == ["Sainsbury"]
     assert target_aliases("Tesco") == []
+    assert target_aliases("Amazon.com Inc") == ["Amazon.com", "Amazon"]
 
 
 #: (text, the spans the tagger marked, the targets after merging, with a ticker where one was attached)

@@ -26,6 +26,18 @@ def _compact(text: str) -> tuple[str, list[int]]:
     return "".join(chars), positions
 
 
+def _compact_spans(sentence: str, name: str, bounded: bool = False) -> list[tuple[int, int]]:
+    """Occurrences of ``name`` in ``sentence`` with spacing, punctuation and case aside ("SAB Miller" in
+    "SABMiller"); with ``bounded``, only those that neither start nor end inside a word."""
+    compact_name, _ = _compact(name)
+    if not compact_name:
+        return []
+    compact_sentence, positions = _compact(sentence)
+    spans = [(positions[m.start()], positions[m.end() - 1] + 1)
+             for m in re.finditer(re.escape(compact_name), compact_sentence)]
+    return [span for span in spans if not bounded or _word_bounded(sentence, *span)]
+
+
 def _word_bounded(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` neither starts nor ends inside a word."""
     starts_clean = start == 0 or not (text[start - 1].isalnum() and text[start].isalnum())
@@ -48,12 +60,9 @@ def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) 
     whole = [(start, end) for start, end in spans if _word_bounded(sentence, start, end)]
     if whole or spans:
         return whole or spans
-    compact_sentence, positions = _compact(sentence)
-    compact_target, _ = _compact(target)
-    if compact_target:
-        found = [m.start() for m in re.finditer(re.escape(compact_target), compact_sentence)]
-        if found:
-            return [(positions[s], positions[s + len(compact_target) - 1] + 1) for s in found]
+    found = _compact_spans(sentence, target)
+    if found:
+        return found
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", sentence)]
     n_target = max(1, len(target.split()))
     best, best_ratio = None, fuzzy_threshold
@@ -88,8 +97,9 @@ _TICKER = re.compile(r"^[$<(]?([A-Za-z][A-Za-z0-9]{0,5})(?:\.[A-Za-z]{1,2})?[>)]
 class TargetMatch:
     """Where a given target was found in a text, and how: ``exact`` (its own words, case and spacing aside),
     ``alias`` (without a legal suffix or possessive: "Barclays PLC" as "Barclays"), ``ticker`` (``$AAPL`` as
-    ``<AAPL.O>``), ``acronym`` ("IBM" for "International Business Machines"), ``word`` (its one distinctive
-    word: "J Sainsbury" as "Sainsbury"), ``fuzzy`` (a misspelling); no spans when it is not in the text."""
+    ``<AAPL.O>``), ``acronym`` ("IBM" for "International Business Machines"), ``spelling`` (other spacing or
+    punctuation: "Coca Cola Co" as "Coca-Cola"), ``word`` (its one distinctive word: "J Sainsbury" as
+    "Sainsbury"), ``fuzzy`` (a misspelling); no spans when it is not in the text."""
 
     spans: tuple[tuple[int, int], ...]
     how: str
@@ -101,13 +111,15 @@ class TargetMatch:
 
 def target_aliases(target: str) -> list[str]:
     """Other names a text may use for ``target``: without legal suffixes ("Barclays PLC" -> "Barclays"), a leading
-    "The", or a possessive; longest first."""
+    "The", a possessive, or a web name's ".com" ("Amazon.com Inc" -> "Amazon.com" -> "Amazon"); longest first."""
     aliases: list[str] = []
     name = target.strip()
     for _ in range(3):  # "Lloyds Banking Group PLC" -> "Lloyds Banking Group" -> "Lloyds Banking"
         name = re.sub(r"^the\s+", "", name, flags=re.IGNORECASE)
         name = re.sub(r"['’]s$", "", name).strip()
         shorter = _SUFFIX_PATTERN.sub("", name).strip(" ,.")
+        if not _SUFFIX_PATTERN.search(name):  # a web name's domain, once its suffixes are gone ("Amazon.com Inc")
+            shorter = re.sub(r"(?<=\w)\.com$", "", name, flags=re.IGNORECASE)
         if shorter == name or not shorter:
             break
         name = shorter
@@ -173,10 +185,12 @@ def _names_again(short: str, full: str, full_key: str) -> bool:
 
 def _initials(name: str) -> set[str]:
     """A name's initials as news writes them, with and without its legal suffixes: "IBM", "SBI", "GE" of "General
-    Electric Co"; joined by "&" for two names joined by "&" ("L&T" of "Larsen & Toubro")."""
+    Electric Co", "GSK" of "GlaxoSmithKline"; joined by "&" for two names joined by "&" ("L&T" of "Larsen &
+    Toubro")."""
     forms: set[str] = set()
     for form in dict.fromkeys([name, *target_aliases(name)]):
-        words = [w for w in re.split(r"[\s-]+", form.strip()) if w]
+        # A name written as one word of capitalised parts has their initials ("GSK" of "GlaxoSmithKline").
+        words = [w for w in re.split(r"[\s-]+|(?<=[a-z])(?=[A-Z])", form.strip()) if w]
         initials = [w[0].upper() for w in words if w.lower() not in _ACRONYM_SKIPS and w[0].isalpha()]
         if 2 <= len(initials) <= 6:
             forms.add("".join(initials))
@@ -204,13 +218,24 @@ def _ticker_spans(sentence: str, target: str) -> list[tuple[int, int]]:
 
 
 def _distinctive_word(sentence: str, target: str) -> list[tuple[int, int]]:
-    """The occurrences of the target's one distinctive word ("Sainsbury" of "J Sainsbury PLC"), when that word
-    occurs in the text and no other word of the name competes."""
+    """The occurrences of the target's one distinctive word ("Sainsbury" of "J Sainsbury PLC"; "JPMorgan" of
+    "JPMorgan Chase & Co" as "JP Morgan" too), when that word occurs in the text and no other word of the name
+    competes."""
     words = [w for w in re.findall(r"[\w&.-]+", target_aliases(target)[-1] if target_aliases(target) else target)
              if len(w) >= 4 and w.lower() not in _GENERIC_WORDS and w.lower() not in LEGAL_SUFFIXES]
-    found = [(w, whole_word_spans(sentence, w)) for w in words]
+    found = [(w, whole_word_spans(sentence, w) or _compact_spans(sentence, w, bounded=True)) for w in words]
     found = [(w, spans) for w, spans in found if spans]
     return found[0][1] if len(found) == 1 else []
+
+
+def _spelled_otherwise(sentence: str, target: str) -> list[tuple[int, int]]:
+    """Where the text writes the target or one of its aliases with other spacing or punctuation, whole words and
+    four letters or more ("Coca Cola Co" as "Coca-Cola", "McDonalds Corp" as "McDonald's", "Rolls Royce" as
+    "Rolls-Royce")."""
+    for name in (target, *target_aliases(target)):
+        if len(_compact(name)[0]) >= 4 and (spans := _compact_spans(sentence, name, bounded=True)):
+            return spans
+    return []
 
 
 def _acronym_spans(sentence: str, target: str) -> list[tuple[int, int]]:
@@ -228,9 +253,9 @@ def _acronym_spans(sentence: str, target: str) -> list[tuple[int, int]]:
 
 def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> TargetMatch:
     """Find a target a user names in the text: its own words, then its aliases (legal suffixes and possessives
-    dropped), the ticker as the text writes it, its initials in capitals ("IBM"), its one distinctive word, and
-    last a misspelling (``find_target_spans``'s similarity). Tried in that order; the first that finds the target
-    answers."""
+    dropped), the ticker as the text writes it, its initials in capitals ("IBM"), the name or an alias spelt with
+    other spacing or punctuation ("Coca-Cola", "McDonald's"), its one distinctive word, and last a misspelling
+    (``find_target_spans``'s similarity). Tried in that order; the first that finds the target answers."""
     target = target.strip()
     if not target:
         return TargetMatch((), "none")
@@ -247,6 +272,9 @@ def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> T
     initials = _acronym_spans(sentence, target)
     if initials:
         return TargetMatch(tuple(initials), "acronym")
+    spelled = _spelled_otherwise(sentence, target)
+    if spelled:
+        return TargetMatch(tuple(spelled), "spelling")
     word = _distinctive_word(sentence, target)
     if word:
         return TargetMatch(tuple(word), "word")
