@@ -122,6 +122,10 @@ FRAGMENTS = [
     ("Barclays's profit rose; Tesco Inc fell", ["Barclays's", "Tesco", "Inc"], [("Barclays", None),
                                                                                 ("Tesco Inc", None)]),
     ("It is a Barclays s deal", ["Barclays", "s"], [("Barclays", None)]),
+    # A name whose "'s" is its own keeps it, and takes it when the tagger stopped before it.
+    ("Moody's downgraded Evergrande", ["Moody's", "Evergrande"], [("Moody's", None), ("Evergrande", None)]),
+    ("McDonald's sales rose; Dr. Reddy's fell", ["McDonald", "Dr. Reddy"], [("McDonald's", None),
+                                                                           ("Dr. Reddy's", None)]),
     # Two companies stay two targets: "and" joins names only across "&", and "co-founder" is no suffix.
     ("Shell and BP rise", ["Shell", "BP"], [("Shell", None), ("BP", None)]),
     # Two capitalised parts side by side are one name; two tickers side by side stay two.

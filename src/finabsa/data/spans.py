@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .entity_kinds import COMPANY, entity_kind
 
 __all__ = ["find_target_spans", "whole_word_spans", "mark_target", "locate_target", "target_aliases", "entity_key",
+           "ends_with_name_s", "NAMES_WITH_S",
            "entity_keys", "LEGAL_SUFFIXES", "TargetMatch"]
 
 #: What ``mark_target`` puts around the target in the sentence.
@@ -81,6 +82,13 @@ def find_target_spans(sentence: str, target: str, fuzzy_threshold: float = 0.8) 
 LEGAL_SUFFIXES = ("plc", "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc",
                   "lp", "group", "holdings", "holding", "sa", "ag", "nv", "se", "asa", "ab", "oyj", "spa", "bhd",
                   "& co", "and co", "the")
+#: Names whose "'s" belongs to the name, not a possessive ("Moody's downgraded ...", "McDonald's sales rose"), lower
+#: case, full stops dropped; a name ending in one of these keeps its "'s".
+NAMES_WITH_S = frozenset({
+    "moody's", "mcdonald's", "macy's", "kohl's", "lowe's", "dillard's", "kellogg's", "domino's", "wendy's",
+    "sotheby's", "christie's", "denny's", "dick's", "hershey's", "applebee's", "papa john's", "trader joe's",
+    "barron's", "lloyd's", "sainsbury's", "dr reddy's",
+})
 #: Words too common to stand for a company on their own.
 _GENERIC_WORDS = {"bank", "banks", "group", "financial", "international", "holdings", "capital", "energy", "motors",
                   "global", "systems", "industries", "technologies", "resources", "partners", "services", "american",
@@ -133,6 +141,12 @@ def _as_ticker(name: str) -> str | None:
     """The ticker ``name`` is, when it is one as written (``$AAPL``, ``<AAPL.O>``, ``AAPL``; not "Apple")."""
     ticker = _TICKER.match(name)
     return ticker.group(1) if ticker and (name[:1] in "$<(" or name.isupper()) else None
+
+
+def ends_with_name_s(text: str) -> bool:
+    """Whether ``text`` ends with a name whose "'s" is part of it (``NAMES_WITH_S``: "Moody's", "Dr. Reddy's")."""
+    words = text.replace("’", "'").replace(".", "").lower().split()
+    return any(" ".join(words[-n:]) in NAMES_WITH_S for n in (1, 2) if len(words) >= n)
 
 
 def _without_possessive(name: str) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 from ...data.entity_kinds import COMMODITY, COMPANY, CURRENCY, INDEX, INDEX_NAMES, PLACE, POLICY, entity_kind
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
-from ...data.spans import LEGAL_SUFFIXES, entity_keys, locate_target
+from ...data.spans import LEGAL_SUFFIXES, ends_with_name_s, entity_keys, locate_target
 from ..base import softmax
 from ..target import BEGIN, INSIDE, OUTSIDE, best_span, snap_to_words, tokens_in_spans
 from .pooling import membership, pool_targets, span_sentiment
@@ -280,9 +280,15 @@ def _widen(span: dict[str, Any], end: int, sentence: str, feature: dict[str, Any
 
 
 def _without_possessive(span: dict[str, Any], sentence: str) -> dict[str, Any]:
+    """``span`` without a trailing possessive ("Barclays's" -> "Barclays"), unless the "'s" is the name's own
+    ("Moody's", ``ends_with_name_s``), which it takes when the tagger stopped before it ("McDonald" of "McDonald's";
+    its tokens are left out, as a possessive's would be)."""
     match = re.search(r"\s*['’]s?$", span["text"])
-    if match and span["text"][: match.start()].strip():
+    if match and span["text"][: match.start()].strip() and not ends_with_name_s(span["text"]):
         span["end"] = span["start"] + match.start()
+        span["text"] = sentence[span["start"]:span["end"]]
+    elif (own := re.match(r"['’]s(?!\w)", sentence[span["end"]:])) and ends_with_name_s(span["text"] + own.group()):
+        span["end"] += own.end()
         span["text"] = sentence[span["start"]:span["end"]]
     return span
 
