@@ -12,9 +12,10 @@ from finabsa.tasks.joint.decoding import merge_fragments
 from finabsa.tasks.target import token_features
 
 #: text | the target a user gives | how it is found | the text it is found as (-: not in the text). Other spacing
-#: or punctuation matches whole words only ("Meta" is not in "metals"); nicknames ("VW", "StanChart") are not
-#: derived; two initials alone name too much ("US" is no "Union Steel"); the last two rows: a generic word alone
-#: ("Bank") is not the company.
+#: or punctuation matches whole words only ("Meta" is not in "metals"); a capitalised name written in lower case
+#: in a capitalised text is a common word ("price target"), in an all-lower-case text still the name; nicknames
+#: ("VW", "StanChart") are not derived; two initials alone name too much ("US" is no "Union Steel"); the last two
+#: rows: a generic word alone ("Bank") is not the company.
 GIVEN_TABLE = """
 Barclays shares fall after results      | Barclays PLC             | alias  | Barclays
 Lloyds Banking Group cuts 3,000 jobs    | Lloyds Banking Group PLC | alias  | Lloyds Banking Group
@@ -39,6 +40,10 @@ Shares of JP Morgan fell                | JPMorgan Chase & Co      | word   | JP
 Amazon shares rose 3%                   | Amazon.com Inc           | alias  | Amazon
 GSK shares rose after the trial         | GlaxoSmithKline plc      | acronym | GSK
 Base metals slump                       | Meta Platforms Inc       | none   | -
+Goldman cut its price target on Target  | Target Corp              | alias  | Target
+Goldman Sachs raised its price target   | Target Corp              | none   | -
+Apple Inc's shell company was dissolved | Shell                    | none   | -
+apple up 3% today                       | Apple                    | exact  | apple
 Google parent Alphabet reported strong ad sales | Alphabet Inc     | alias  | Alphabet
 Disney shares rose 5%                   | The Walt Disney Company  | word   | Disney
 AT&T cut its dividend                   | AT&T Inc.                | alias  | AT&T

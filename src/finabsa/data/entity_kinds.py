@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "CURRENCY", "COMMODITY", "POLICY", "PLACE", "SEGMENT", "PERSON",
-           "INDEX_NAMES", "entity_kind"]
+           "INDEX_NAMES", "entity_kind", "written_as_common_noun"]
 
 COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON = (
     "company", "index", "currency", "commodity", "policy", "place", "segment", "person")
@@ -127,7 +127,7 @@ def entity_kind(name: str, text: str | None = None) -> str:
     words, written = name.split(), name_as_written.split()
     if words[-1] in _SEGMENT_WORDS and (len(words) == 1 or written[-1].islower()):
         return SEGMENT
-    if text is not None and _common_noun(name_as_written, text):
+    if text is not None and written_as_common_noun(name_as_written, text):
         return SEGMENT
     if text is not None and _named_person(name, text):
         return PERSON
@@ -147,7 +147,7 @@ def _named_person(name: str, text: str) -> bool:
     return False
 
 
-def _common_noun(name: str, text: str) -> bool:
+def written_as_common_noun(name: str, text: str) -> bool:
     """Whether ``name`` is written all in lower case (a web address such as "moneycontrol.com", and a cashtag the
     text writes with its "$", such as "$cree", aside) in a ``text`` that capitalises words after its first letter."""
     name = name.strip()

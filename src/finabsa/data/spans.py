@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .entity_kinds import COMPANY, entity_kind
+from .entity_kinds import COMPANY, entity_kind, written_as_common_noun
 
 __all__ = ["find_target_spans", "whole_word_spans", "mark_target", "locate_target", "target_aliases", "entity_key",
            "ends_with_name_s", "NAMES_WITH_S",
@@ -273,27 +273,28 @@ def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> T
     target = target.strip()
     if not target:
         return TargetMatch((), "none")
-    exact = whole_word_spans(sentence, target)
-    if exact:
-        return TargetMatch(tuple(exact), "exact")
-    for alias in target_aliases(target):
-        spans = whole_word_spans(sentence, alias)
+    steps: list[tuple[str, Callable[[], list[tuple[int, int]]]]] = [
+        ("exact", lambda: whole_word_spans(sentence, target)),
+        *[("alias", lambda alias=alias: whole_word_spans(sentence, alias)) for alias in target_aliases(target)],
+        ("ticker", lambda: _ticker_spans(sentence, target)),
+        ("acronym", lambda: _acronym_spans(sentence, target)),
+        ("spelling", lambda: _spelled_otherwise(sentence, target)),
+        ("word", lambda: _distinctive_word(sentence, target)),
+        ("fuzzy", lambda: find_target_spans(sentence, target, fuzzy_threshold)),
+    ]
+    for how, find in steps:
+        spans = _as_names(sentence, target, find())
         if spans:
-            return TargetMatch(tuple(spans), "alias")
-    tickers = _ticker_spans(sentence, target)
-    if tickers:
-        return TargetMatch(tuple(tickers), "ticker")
-    initials = _acronym_spans(sentence, target)
-    if initials:
-        return TargetMatch(tuple(initials), "acronym")
-    spelled = _spelled_otherwise(sentence, target)
-    if spelled:
-        return TargetMatch(tuple(spelled), "spelling")
-    word = _distinctive_word(sentence, target)
-    if word:
-        return TargetMatch(tuple(word), "word")
-    spans = find_target_spans(sentence, target, fuzzy_threshold)
-    return TargetMatch(tuple(spans), "fuzzy" if spans else "none")
+            return TargetMatch(tuple(spans), how)
+    return TargetMatch((), "none")
+
+
+def _as_names(sentence: str, target: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` less those where the text writes a capitalised target as a common word, all in lower case in a
+    text that capitalises others ("target" of "price target" is not Target Corp, "shell company" not Shell)."""
+    if target == target.lower():
+        return spans
+    return [(start, end) for start, end in spans if not written_as_common_noun(sentence[start:end], sentence)]
 
 
 def mark_target(sentence: str, target: str | None) -> str | None:
