@@ -216,3 +216,36 @@ def test_a_target_names_its_kind(name, kind):
 def test_a_name_read_in_its_text_common_noun_or_person(name, text, kind):
     assert entity_kind(name, text) == kind
     assert entity_kind(name) in {kind, "company"}, "without the text, the name alone decides"
+
+
+def test_a_given_ticker_is_read_with_the_name_written_before_it(tokenizer):
+    import numpy as np
+
+    from finabsa.data.labels import SENTIMENT_LABELS
+    from finabsa.data.records import Mention
+    from finabsa.tasks.joint.decoding import SentimentParts, given_target
+    from finabsa.tasks.target import tokens_in_spans
+
+    text = "Apple Inc <AAPL.O> rose 2%"
+    feature = token_features([Example(sentence=text)], tokenizer, 32)[0]
+    token = np.zeros((len(feature["_offsets"]), 4), dtype=np.float32)
+    # The name's tokens lean to the first class strongly, the ticker's to the second a little: pooled over both,
+    # the name decides; over the ticker alone, it would be the second class.
+    token[tokens_in_spans(feature["_offsets"], feature["_real"], [(0, 9)]), 0] = 5.0
+    token[tokens_in_spans(feature["_offsets"], feature["_real"], [(10, 18)]), 1] = 1.0
+    parts = SentimentParts(token=token, sentence=np.zeros(4, dtype=np.float32),
+                           sentence_head=np.zeros(3, dtype=np.float32), sentence_context=False)
+    answer = given_target(Mention("$AAPL"), feature, Example(sentence=text), parts, 0.8)
+    assert answer["match"] == "ticker" and text[answer["start"]:answer["end"]] == "<AAPL.O>"
+    assert answer["sentiment"]["label"] == SENTIMENT_LABELS[0]
+    assert given_target(Mention("AAPL"), feature, Example(sentence=text), parts, 0.8)["sentiment"]["label"] == \
+        SENTIMENT_LABELS[0]  # found as its own word inside the brackets, read with the name all the same
+    # With no name before it, the ticker alone is read.
+    bare = "<AAPL.O> rose 2%"
+    feature = token_features([Example(sentence=bare)], tokenizer, 32)[0]
+    token = np.zeros((len(feature["_offsets"]), 4), dtype=np.float32)
+    token[tokens_in_spans(feature["_offsets"], feature["_real"], [(0, 8)]), 1] = 1.0
+    parts = SentimentParts(token=token, sentence=np.zeros(4, dtype=np.float32),
+                           sentence_head=np.zeros(3, dtype=np.float32), sentence_context=False)
+    assert given_target(Mention("$AAPL"), feature, Example(sentence=bare), parts, 0.8)["sentiment"]["label"] == \
+        SENTIMENT_LABELS[1]

@@ -358,9 +358,16 @@ def given_target(mention: Mention, feature: dict[str, Any], example: Example, pa
                  fuzzy_threshold: float) -> dict[str, Any]:
     """The sentiment toward a target the input names, pooled over its mentions, found by name, alias or ticker
     (``locate_target``); a target the text does not contain is answered by the sentence-level head, with
-    ``located: false``. Never empty."""
+    ``located: false``. Never empty. A target found as a ticker the text writes in wire style is read with the name
+    written just before it, the company whose code it is ("Apple Inc" of "Apple Inc <AAPL.O>" for "$AAPL" or
+    "AAPL"), as decoding joins the two."""
     match = locate_target(example.sentence, mention.text, fuzzy_threshold)
-    tokens = tokens_in_spans(feature["_offsets"], feature["_real"], list(match.spans))
+    spans = list(match.spans)
+    for start, end in match.spans:
+        if (ticker := _ticker_beside({"start": start, "end": end}, example.sentence)) and \
+                (name := _untagged_name_before(example.sentence, 0, ticker[0])):
+            spans.append(name)
+    tokens = tokens_in_spans(feature["_offsets"], feature["_real"], spans)
     if not tokens:
         return {"text": mention.text, "located": False, "sentiment": sentence_sentiment(parts.sentence_head),
                 "note": "not found in the text: the sentiment of the whole sentence"}
