@@ -46,10 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         for predictor in predictors.values():
             predictor.task.options = replace(predictor.task.options, answer_as=args.answer_as)
     folder, trained_on = _phrasebank_files(predictors.values(), args.data)
-    sentences = [e.sentence for e in _load(folder, args.agreement)]
-    seen = {e.sentence for agreement in trained_on for e in _load(folder, agreement)}
     labels = {e.sentence: e.label for e in _load(folder, args.agreement)}
-    unseen = [s for s in dict.fromkeys(sentences) if s not in seen]
+    seen = {e.sentence for agreement in trained_on for e in _load(folder, agreement)}
+    unseen = [s for s in labels if s not in seen]
 
     answers: dict[str, dict[str, str]] = {}  # run -> sentence -> the one company's sentiment
     results: dict[str, dict] = {}

@@ -130,7 +130,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         between = sentence[last["end"]:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
             _extend(last, span, sentence)
-        elif last and (ticker := _ticker_beside(span, sentence)) and (
+        elif last and (ticker := _ticker_beside(span["start"], span["end"], sentence)) and (
                 name_rest := _NAME_BEFORE_TICKER.fullmatch(sentence, last["end"], ticker[0])):
             # The ticker closes the name in wire copy: capitalised words the tagger left between the two belong to
             # the name ("Dow Jones" + " Industrial Average" before "<.DJI>").
@@ -140,7 +140,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
             _extend(last, span, sentence)
             _absorb_suffix(last, sentence, feature)
-        elif (ticker := _ticker_beside(span, sentence)) and \
+        elif (ticker := _ticker_beside(span["start"], span["end"], sentence)) and \
                 (name := _untagged_name_before(sentence, last["end"] if last else 0, ticker[0])):
             # A wire code alone: the tagger missed the name it closes ("the S&P 500 .SPX"), so the capitalised words
             # written just before it are that name, and the code its ticker.
@@ -152,12 +152,12 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
     return [span for span in merged if not _names_nothing(span["text"])]
 
 
-def _ticker_beside(span: dict[str, Any], sentence: str) -> tuple[int, str] | None:
-    """Where the bracketed ticker that holds a span starts, and the ticker, when the text writes one there
-    (``<LEVI.N>``, ``(AAPL)``: the tagger may mark the brackets, the symbol inside them or a piece of it such as the
-    ``N`` of ``LEVI.N``); None otherwise."""
+def _ticker_beside(start: int, end: int, sentence: str) -> tuple[int, str] | None:
+    """Where the bracketed ticker that holds ``sentence[start:end]`` (a span) starts, and the ticker, when the text
+    writes one there (``<LEVI.N>``, ``(AAPL)``: the tagger may mark the brackets, the symbol inside them or a piece
+    of it such as the ``N`` of ``LEVI.N``); None otherwise."""
     for match in _TICKER_IN_TEXT.finditer(sentence):
-        if match.start() <= span["start"] and span["end"] <= match.end():
+        if match.start() <= start and end <= match.end():
             return match.start(), _ticker_text(match)
     return None
 
@@ -364,7 +364,7 @@ def given_target(mention: Mention, feature: dict[str, Any], example: Example, pa
     match = locate_target(example.sentence, mention.text, fuzzy_threshold)
     spans = list(match.spans)
     for start, end in match.spans:
-        if (ticker := _ticker_beside({"start": start, "end": end}, example.sentence)) and \
+        if (ticker := _ticker_beside(start, end, example.sentence)) and \
                 (name := _untagged_name_before(example.sentence, 0, ticker[0])):
             spans.append(name)
     tokens = tokens_in_spans(feature["_offsets"], feature["_real"], spans)
