@@ -119,6 +119,33 @@ def test_a_company_named_again_by_its_first_words_is_one_target(tokenizer):
                                                                 [marked[0], marked[2]]))
 
 
+@pytest.mark.parametrize("sentence, marked, expected", [
+    # A short name the text defines in brackets, then uses: one target, its sentiment pooled over all three.
+    ("Standard Chartered (StanChart) cut jobs and StanChart shares fell", ["Standard Chartered", "StanChart",
+                                                                          "StanChart"], ["Standard Chartered"]),
+    # Defined but untagged in its brackets: the later mention still joins the name.
+    ("Bank of America Corp (BofA) raised its dividend, and BofA shares rose", ["Bank of America Corp", "BofA"],
+     ["Bank of America Corp"]),
+    # A ticker written beside its company, then used alone.
+    ("Apple Inc <AAPL.O> rose; AAPL options were busy", ["Apple Inc", "<AAPL.O>", "AAPL"], ["Apple Inc"]),
+    # Brackets that follow no target define nothing; a company's bracketed name is not another company's.
+    ("Tesla (the carmaker) and Ford (Detroit) rose, Detroit said", ["Tesla", "Ford", "Detroit"],
+     ["Tesla", "Ford", "Detroit"]),
+])
+def test_a_name_the_text_writes_beside_a_target_is_that_target(tokenizer, sentence, marked, expected):
+    task, feature = _feature(tokenizer, sentence)
+    spans, position = [], 0
+    for part in marked:
+        start = sentence.index(part, position)
+        spans.append((start, start + len(part)))
+        position = start + len(part)
+    decoded = decode_spans(_tag_probabilities(feature, spans), feature, sentence, task.options.max_span_tokens,
+                           task.options.min_targets)
+    assert [s["text"] for s in decoded] == expected
+    if len(expected) == 1:
+        assert sorted(decoded[0]["tokens"]) == sorted(tokens_in_spans(feature["_offsets"], feature["_real"], spans))
+
+
 def test_entity_threshold_marks_a_token_whose_target_tags_reach_it(tokenizer):
     sentence = "Ford recalls cars, a blow for the rival of General Motors and Tesla"
     task, feature = _feature(tokenizer, sentence)

@@ -144,6 +144,12 @@ FRAGMENTS = [
     ("Apple lifts the S&P 500 to a record", ["Apple", "S&P"], [("Apple", None), ("S&P 500", None)]),
     ("FTSE 100 slips as Tesco falls 3%", ["FTSE", "Tesco"], [("FTSE 100", None), ("Tesco", None)]),
     ("Tesco 100 stores to close", ["Tesco"], [("Tesco", None)]),
+    # A word that ends many company names, left out by the tagger, belongs to the name it follows; not after a
+    # lower-case word, a name of another kind, or as the next word's start.
+    ("Exxon agreed to buy Pioneer Natural Resources", ["Exxon", "Pioneer Natural"],
+     [("Exxon", None), ("Pioneer Natural Resources", None)]),
+    ("HDFC Bank and Tata Motors rose", ["HDFC", "Tata"], [("HDFC Bank", None), ("Tata Motors", None)]),
+    ("Sebi Bank rules and Tata Motorsport", ["Sebi", "Tata"], [("Sebi", None), ("Tata", None)]),
     # The tagger stopped inside a long index name: the rest written after it belongs to it.
     ("The Dow Jones Industrial Average rose", ["Dow Jones Industrial"], [("Dow Jones Industrial Average", None)]),
     ("The Nasdaq Composite fell 1%", ["Nasdaq"], [("Nasdaq Composite", None)]),
@@ -249,3 +255,36 @@ def test_a_given_ticker_is_read_with_the_name_written_before_it(tokenizer):
                            sentence_head=np.zeros(3, dtype=np.float32), sentence_context=False)
     assert given_target(Mention("$AAPL"), feature, Example(sentence=bare), parts, 0.8)["sentiment"]["label"] == \
         SENTIMENT_LABELS[1]
+
+
+@pytest.mark.parametrize("given, strong, weak", [
+    # Found as the name: read with every mention of the short form it defines in brackets.
+    ("Standard Chartered PLC", ["StanChart"], ["Standard Chartered"]),
+    # Found as the short form: read with the name it shortens.
+    ("StanChart", ["Standard Chartered"], ["StanChart"]),
+])
+def test_a_given_name_is_read_with_the_short_form_the_text_defines_for_it(tokenizer, given, strong, weak):
+    import numpy as np
+
+    from finabsa.data.labels import SENTIMENT_LABELS
+    from finabsa.data.records import Mention
+    from finabsa.data.spans import whole_word_spans
+    from finabsa.tasks.joint.decoding import SentimentParts, given_target
+    from finabsa.tasks.target import tokens_in_spans
+
+    text = "Standard Chartered (StanChart) cut jobs, and StanChart shares fell"
+    feature = token_features([Example(sentence=text)], tokenizer, 32)[0]
+    token = np.zeros((len(feature["_offsets"]), 4), dtype=np.float32)
+
+    def lean(names: list[str], column: int, by: float) -> None:
+        spans = [span for name in names for span in whole_word_spans(text, name)]
+        token[tokens_in_spans(feature["_offsets"], feature["_real"], spans), column] = by
+
+    # What the given name is found as leans a little to the second class, the other name strongly to the first:
+    # pooled over both, the first class; over what was found alone, it would be the second.
+    lean(weak, 1, 1.0)
+    lean(strong, 0, 5.0)
+    parts = SentimentParts(token=token, sentence=np.zeros(4, dtype=np.float32),
+                           sentence_head=np.zeros(3, dtype=np.float32), sentence_context=False)
+    answer = given_target(Mention(given), feature, Example(sentence=text), parts, 0.8)
+    assert answer["located"] and answer["sentiment"]["label"] == SENTIMENT_LABELS[0]

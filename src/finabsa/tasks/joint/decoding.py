@@ -3,8 +3,9 @@
 Every span the tags mark (``B I*``, or a stray ``I`` run) is a target; word pieces tagged apart snap to one word,
 mentions of one entity are one target, named as first written (its sentiment pooled over all its mentions; they
 agree by ``entity_keys``: "Barclays PLC ... Barclays's", and "Exxon Mobil Corp ... Exxon" or "General Electric ...
-GE" where a company is named again by the first words of its name or its initials), and at least ``min_targets``
-spans are answered through the best-scoring span.
+GE" where a company is named again by the first words of its name or its initials; a name the text wrote beside
+a target, its ticker or a short form in brackets, is that target too: "Standard Chartered (StanChart) ...
+StanChart"), and at least ``min_targets`` spans are answered through the best-scoring span.
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
@@ -13,8 +14,10 @@ side by side), a ticker written beside its company (``<LEVI.N>``, ``(AAPL)``, a 
 ends before it, and a code marked alone takes the capitalised words just before it as its name), a name joined by
 "&" inside one word ("S&P", "AT&T") is one word, a trailing possessive is dropped ("Barclays's" -> "Barclays"), an
 index keeps its number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" +
-" Average"), a span that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), and
-fragments that name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are dropped.
+" Average"), a span that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), a
+company's name takes a word that ends many company names written right after it ("Pioneer Natural" +
+" Resources", "HDFC" + " Bank"), and fragments that name nothing on their own (a lone legal suffix such as "Inc"
+or "Co", a single letter) are dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 from ...data.entity_kinds import COMMODITY, COMPANY, CURRENCY, INDEX, INDEX_NAMES, PLACE, POLICY, entity_kind
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
-from ...data.spans import LEGAL_SUFFIXES, ends_with_name_s, entity_keys, locate_target
+from ...data.spans import LEGAL_SUFFIXES, ends_with_name_s, entity_key, entity_keys, locate_target, whole_word_spans
 from ..base import softmax
 from ..target import BEGIN, INSIDE, OUTSIDE, best_span, snap_to_words, tokens_in_spans
 from .pooling import membership, pool_targets, span_sentiment
@@ -59,6 +62,18 @@ _INDEX_NAMES = ("s&p", "ftse", "nikkei", "dax", "cac", "russell", "stoxx", "euro
                 "kospi", "ibex", "aex", "smi", "omx", "tsx", "mib", "bse", "sensex")
 #: The kinds whose names come from a list (``finabsa.data.entity_kinds``): a span that ends one takes the rest.
 _KNOWN_NAME_KINDS = (INDEX, POLICY, PLACE, CURRENCY, COMMODITY)
+#: Words that end many company names ("Pioneer Natural Resources", "Tata Motors", "HDFC Bank"), lower case.
+_NAME_HEADS = frozenset({
+    "airlines", "airways", "bancorp", "bank", "brands", "capital", "chemicals", "communications", "electric",
+    "electronics", "energy", "entertainment", "finance", "financial", "foods", "healthcare", "industries", "infra",
+    "infrastructure", "insurance", "investments", "laboratories", "labs", "logistics", "minerals", "mining",
+    "motors", "networks", "partners", "petroleum", "pharma", "pharmaceuticals", "power", "products", "properties",
+    "realty", "resources", "securities", "semiconductor", "semiconductors", "services", "solutions", "steel",
+    "systems", "technologies", "technology", "telecom", "therapeutics", "ventures",
+})
+_NAME_HEAD_AFTER = re.compile(r" ([A-Z][a-z]+)(?![\w&'’-])")
+#: A short name written in brackets right after a name: one capitalised word ("(StanChart)", "(BofA)", "(VW)").
+_BRACKETED_NAME = re.compile(r"\s*\(([A-Z][A-Za-z0-9&.-]{1,15})\)")
 _INDEX_NUMBER = re.compile(r"\s+\d{2,4}(?![\w.,]\d)")
 
 
@@ -103,7 +118,9 @@ def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: s
             spans.append({"text": best["target"], "start": best["start"], "end": best["end"],
                           "score": best["score"], "tokens": best["tokens"]})
     joined = _join_overlapping(spans, sentence)
-    return _merge_repeats(merge_fragments(joined, sentence, feature) if merge else joined)
+    if not merge:
+        return _merge_repeats(joined)
+    return _merge_repeats(merge_fragments(joined, sentence, feature), sentence)
 
 
 def best_spans(spans: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -122,6 +139,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         if not span["text"]:
             continue
         _absorb_joined_word(span, sentence, feature)
+        _absorb_name_head(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
         _absorb_index_number(span, sentence, feature)
         _absorb_index_name(span, sentence, feature)
@@ -228,6 +246,19 @@ def _absorb_suffix(span: dict[str, Any], sentence: str, feature: dict[str, Any])
         _widen(span, match.end(), sentence, feature)
 
 
+def _absorb_name_head(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """Extend a company's name over the capitalised word that ends many company names, written right after it
+    ("Pioneer Natural" + " Resources", "Tata" + " Motors", "HDFC" + " Bank"): the tagger often stops before it, and
+    alone the rest names another company or none."""
+    if not (span["text"][:1].isupper() and entity_kind(span["text"]) == COMPANY):
+        return
+    for _ in range(2):  # "Edelweiss" + " Financial" + " Services"
+        match = _NAME_HEAD_AFTER.match(sentence, span["end"])
+        if not (match and match.group(1).lower() in _NAME_HEADS):
+            return
+        _widen(span, match.end(), sentence, feature)
+
+
 def _absorb_index_number(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
     """Extend an index's name over the number that follows it in the text ("S&P" + " 500")."""
     match = _INDEX_NUMBER.match(sentence, span["end"])
@@ -314,19 +345,61 @@ def _join_overlapping(spans: list[dict[str, Any]], sentence: str) -> list[dict[s
     return joined
 
 
-def _merge_repeats(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _merge_repeats(spans: list[dict[str, Any]], sentence: str | None = None) -> list[dict[str, Any]]:
     """Repeated mentions of one entity are one target, named as first written: the tokens of all of them, the best
     score. Mentions agree by ``entity_keys`` (case, legal suffixes, possessives and ticker marks aside, and a
     company named again by the first words of its name or its initials), so "Barclays PLC ... Barclays" and "Exxon
-    Mobil Corp ... Exxon" are one target each."""
+    Mobil Corp ... Exxon" are one target each. With the ``sentence``, a mention of a name the text wrote beside a
+    target (its ticker, or a short name in brackets: "Standard Chartered (StanChart) ... StanChart shares") is that
+    target too."""
     merged: dict[str, dict[str, Any]] = {}
+    named_beside: dict[str, str] = {}  # the key of a name written beside a target -> that target's key
     for span, key in zip(spans, entity_keys([span["text"] for span in spans])):
+        key = named_beside.get(key, key)
+        if sentence is not None and key not in merged:
+            for name in _names_beside(span, sentence):
+                named_beside.setdefault(entity_key(name), key)
         if key in merged:
             merged[key]["tokens"] = merged[key]["tokens"] + span["tokens"]
             merged[key]["score"] = max(merged[key]["score"], span["score"])
         else:
             merged[key] = span
     return list(merged.values())
+
+
+def _names_beside(span: dict[str, Any], sentence: str) -> list[str]:
+    """The other names a text gives a target where it first names it: its ticker, and a short form of its name in
+    brackets right after it ("Standard Chartered (StanChart)", "Bank of America (BofA)", "Volkswagen (VW)": news
+    defines the name it goes on to use). A bracketed word that is no short form of the name ("Ford (Detroit)") is
+    none."""
+    names = [span["ticker"]] if span.get("ticker") else []
+    if (bracketed := _BRACKETED_NAME.match(sentence, span["end"])) and _shortens(bracketed.group(1), span["text"]):
+        names.append(bracketed.group(1))
+    return names
+
+
+def _named_beside(start: int, end: int, sentence: str) -> list[tuple[int, int]]:
+    """Where the text names what it names at ``sentence[start:end]`` another way, right where it names it: the
+    company name before a ticker or a short form in brackets that this is ("Apple Inc" of "Apple Inc <AAPL.O>",
+    "Standard Chartered" of "Standard Chartered (StanChart)"), or every mention of the short form this name
+    defines in brackets after it."""
+    if (ticker := _ticker_beside(start, end, sentence)) and (name := _untagged_name_before(sentence, 0, ticker[0])):
+        return [name]
+    if (short := _BRACKETED_NAME.match(sentence, end)) and _shortens(short.group(1), sentence[start:end]):
+        return whole_word_spans(sentence, short.group(1))
+    if sentence[start - 1:start] == "(" and sentence[end:end + 1] == ")" and \
+            (name := _untagged_name_before(sentence, 0, start - 1)) and \
+            _shortens(sentence[start:end], sentence[name[0]:name[1]]):
+        return [name]
+    return []
+
+
+def _shortens(short: str, name: str) -> bool:
+    """Whether ``short`` is written with letters of ``name`` in their order, starting with its first ("StanChart"
+    of "Standard Chartered", "BofA" of "Bank of America"), case aside."""
+    letters = iter(c for c in name.casefold() if c.isalnum())
+    short = "".join(c for c in short.casefold() if c.isalnum())
+    return bool(short) and short[0] == name.strip()[:1].casefold() and all(c in letters for c in short)
 
 
 def _span(probabilities: np.ndarray, real: list[int], run: list[int], feature: dict, sentence: str) -> dict:
@@ -358,15 +431,15 @@ def given_target(mention: Mention, feature: dict[str, Any], example: Example, pa
                  fuzzy_threshold: float) -> dict[str, Any]:
     """The sentiment toward a target the input names, pooled over its mentions, found by name, alias or ticker
     (``locate_target``); a target the text does not contain is answered by the sentence-level head, with
-    ``located: false``. Never empty. A target found as a ticker the text writes in wire style is read with the name
-    written just before it, the company whose code it is ("Apple Inc" of "Apple Inc <AAPL.O>" for "$AAPL" or
-    "AAPL"), as decoding joins the two."""
+    ``located: false``. Never empty. A target is read with the other names the text gives it where it names it, as
+    decoding joins them (``_named_beside``): found as a ticker written in wire style, with the company name before
+    it ("Apple Inc" of "Apple Inc <AAPL.O>" for "$AAPL" or "AAPL"); found as a name or a short form of it in
+    brackets, with the other ("Standard Chartered PLC" and "StanChart" both read every mention of "Standard
+    Chartered (StanChart) ... StanChart shares")."""
     match = locate_target(example.sentence, mention.text, fuzzy_threshold)
     spans = list(match.spans)
     for start, end in match.spans:
-        if (ticker := _ticker_beside(start, end, example.sentence)) and \
-                (name := _untagged_name_before(example.sentence, 0, ticker[0])):
-            spans.append(name)
+        spans.extend(_named_beside(start, end, example.sentence))
     tokens = tokens_in_spans(feature["_offsets"], feature["_real"], spans)
     if not tokens:
         return {"text": mention.text, "located": False, "sentiment": sentence_sentiment(parts.sentence_head),
