@@ -122,6 +122,18 @@ FRAGMENTS = [
                                                                               ("S&P 500", None)]),
     ("AT&T shares fell", ["AT"], [("AT&T", None)]),
     ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
+    # A span that ends in a connector takes the capitalised words written after it: no name ends in "of".
+    ("Lloyds rose after the Bank of England held rates", ["Lloyds", "Bank of"], [("Lloyds", None),
+                                                                                  ("Bank of England", None)]),
+    ("Bank of New York Mellon rose", ["Bank of"], [("Bank of New York Mellon", None)]),
+    ("Procter & Gamble rose", ["Procter &"], [("Procter & Gamble", None)]),
+    # A company's "of" says where it is from; a weekday ends a name; a connector alone names nothing.
+    ("Nokia Corp of Finland Tuesday said", ["Nokia Corp of"], [("Nokia Corp", None)]),
+    ("Life Insurance Corporation of India buys", ["Life Insurance Corporation of"],
+     [("Life Insurance Corporation of India", None)]),
+    ("Hans-Otto Scheck of Espoo has developed", ["Scheck of", "Espoo"], [("Scheck", None), ("Espoo", None)]),
+    ("The Bank of England Monday held rates", ["Bank of"], [("Bank of England", None)]),
+    ("The U.S. Patent & Trademark Office", ["&"], []),
     ("Apple Inc. (AAPL) rose", ["Apple", "(AAPL)"], [("Apple Inc", "AAPL")]),
     ("Procter & Gamble beat forecasts", ["Procter", "Gamble"], [("Procter & Gamble", None)]),
     ("Barclays's profit rose; Tesco Inc fell", ["Barclays's", "Tesco", "Inc"], [("Barclays", None),

@@ -15,9 +15,10 @@ ends before it, and a code marked alone takes the capitalised words just before 
 "&" inside one word ("S&P", "AT&T") is one word, a trailing possessive is dropped ("Barclays's" -> "Barclays"), an
 index keeps its number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" +
 " Average"), a span that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), a
-company's name takes a word that ends many company names written right after it ("Pioneer Natural" +
-" Resources", "HDFC" + " Bank"), and fragments that name nothing on their own (a lone legal suffix such as "Inc"
-or "Co", a single letter) are dropped.
+span that ends on "&", "and" or a body's "of" takes the capitalised words after it ("Bank of" + " England") and a
+company's "of" goes ("Nokia Corp of" of "Nokia Corp of Finland"), a company's name takes a word that ends many
+company names written right after it ("Pioneer Natural" + " Resources", "HDFC" + " Bank"), and fragments that
+name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are dropped.
 """
 
 from __future__ import annotations
@@ -72,6 +73,16 @@ _NAME_HEADS = frozenset({
     "systems", "technologies", "technology", "telecom", "therapeutics", "ventures",
 })
 _NAME_HEAD_AFTER = re.compile(r" ([A-Z][a-z]+)(?![\w&'’-])")
+#: Up to four capitalised words written right after a position (not a weekday or a month: "Nokia Corp of Finland
+#: Tuesday said").
+_CAPITALISED_AFTER = re.compile(r"(?:\s+(?!(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b|(?:January|February|March|"
+                                r"April|May|June|July|August|September|October|November|December)\b)"
+                                r"[A-Z][\w&'-]*){1,4}")
+#: The last word of a body named "... of" something ("Bank of England", "Institute of Chartered Accountants").
+_NAMED_OF = frozenset({"bank", "corporation", "institute", "university", "ministry", "department", "bureau", "board",
+                       "commission", "council", "association", "federation", "society", "office", "authority",
+                       "exchange", "chamber", "government", "republic", "state", "states", "city", "port", "school",
+                       "college", "museum", "church", "house"})
 #: A short name written in brackets right after a name: one capitalised word ("(StanChart)", "(BofA)", "(VW)").
 _BRACKETED_NAME = re.compile(r"\s*\(([A-Z][A-Za-z0-9&.-]{1,15})\)")
 _INDEX_NUMBER = re.compile(r"\s+\d{2,4}(?![\w.,]\d)")
@@ -139,6 +150,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         if not span["text"]:
             continue
         _absorb_joined_word(span, sentence, feature)
+        _absorb_name_after_connector(span, sentence, feature)
         _absorb_name_head(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
         _absorb_index_number(span, sentence, feature)
@@ -244,6 +256,24 @@ def _absorb_suffix(span: dict[str, Any], sentence: str, feature: dict[str, Any])
     match = _SUFFIX_AFTER.match(sentence, span["end"])
     if match and match.group(1)[:1].isupper():
         _widen(span, match.end(), sentence, feature)
+
+
+def _absorb_name_after_connector(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """A name that the tagger ended on a connector, where no name ends: after "&" or "and" it takes the capitalised
+    words written next ("Korea Hydro &" + " Nuclear Power Co"); after "of", so does a body named "... of" something
+    ("Bank of" + " England", "Institute of" + " Chartered Accountants"), while a company's "of" is where it is from,
+    and goes ("Nokia Corp of" of "Nokia Corp of Finland" is "Nokia Corp"). A connector alone is no name (dropped
+    later)."""
+    words = span["text"].split()
+    if len(words) < 2 or words[-1].lower() not in ("of", "&", "and"):
+        return
+    match = _CAPITALISED_AFTER.match(sentence, span["end"])
+    if words[-1].lower() != "of" or words[-2].lower() in _NAMED_OF:
+        if match:
+            _widen(span, match.end(), sentence, feature)
+        return
+    end = span["start"] + len(span["text"].rstrip()[:-2].rstrip())
+    span.update(end=end, text=sentence[span["start"]:end])
 
 
 def _absorb_name_head(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
