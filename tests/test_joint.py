@@ -146,6 +146,20 @@ def test_a_name_the_text_writes_beside_a_target_is_that_target(tokenizer, senten
         assert sorted(decoded[0]["tokens"]) == sorted(tokens_in_spans(feature["_offsets"], feature["_real"], spans))
 
 
+@pytest.mark.parametrize("sentence, marked", [
+    ("NEW YORK, Jan 5 (Reuters) - Apple Inc shares rose", ["NEW", "Reuters", "Apple Inc"]),
+    ("SAN FRANCISCO/NEW YORK (Reuters) - Apple Inc shares rose", ["NEW", "Reuters", "Apple Inc"]),
+    ("Nasdaq-listed Apple Inc shares rose", ["Nasdaq", "Apple Inc"]),
+])
+def test_a_dateline_or_a_listing_names_no_target(tokenizer, sentence, marked):
+    """Where a story was filed or where a company lists is not what the news is about."""
+    task, feature = _feature(tokenizer, sentence)
+    marked = [(sentence.index(part), sentence.index(part) + len(part)) for part in marked]
+    spans = decode_spans(_tag_probabilities(feature, marked), feature, sentence, task.options.max_span_tokens,
+                         task.options.min_targets)
+    assert [s["text"] for s in spans] == ["Apple Inc"]
+
+
 def test_entity_threshold_marks_a_token_whose_target_tags_reach_it(tokenizer):
     sentence = "Ford recalls cars, a blow for the rival of General Motors and Tesla"
     task, feature = _feature(tokenizer, sentence)

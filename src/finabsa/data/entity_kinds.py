@@ -13,7 +13,8 @@ commodity, regulator or place, or a market segment ("IT stocks", "banks"). Every
 Fields", "Oil India", "China Mobile", "Bank of America", "FedEx" and a cashtag such as "$GOLD" stay companies while
 "gold", "oil", "China", "Bank of England" and "Fed" do not. Given the text it was found in, a name written all in
 lower case where the text capitalises other words is a common noun, not a company ("auto", "management"), and a
-name the text writes after a person's title ("Chief Executive Elon Musk", later "Musk") is a person.
+name the text writes after a person's title ("Chief Executive Elon Musk", later "Musk") is a person, and a news outlet
+or data vendor the text cites for its news ("according to LSEG data", "told Reuters", "...: WSJ") is a source.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from __future__ import annotations
 import re
 
 __all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "CURRENCY", "COMMODITY", "POLICY", "PLACE", "SEGMENT", "PERSON",
-           "INDEX_NAMES", "entity_kind", "written_as_common_noun"]
+           "SOURCE", "INDEX_NAMES", "entity_kind", "written_as_common_noun"]
 
-COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON = (
-    "company", "index", "currency", "commodity", "policy", "place", "segment", "person")
+COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON, SOURCE = (
+    "company", "index", "currency", "commodity", "policy", "place", "segment", "person", "source")
 #: Every kind a target can be: a company (or any organisation not listed below: the default), a market index, a
 #: currency, a commodity, a policy maker (regulator, central bank, government body), a place, a market segment, a
-#: person (named after a title in the text).
-ENTITY_KINDS = (COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON)
+#: person (named after a title in the text), a source (a news outlet or data vendor the text cites for its news).
+ENTITY_KINDS = (COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON, SOURCE)
 
 #: Market indices as the news writes them (lower case); a target that is one of these is of kind ``index``.
 INDEX_NAMES = frozenset({
@@ -90,6 +91,26 @@ _PERSON_AFTER_TITLE = re.compile(
     r"Chairwoman|Chairperson|Chair|Vice President|President|Governor|Minister|Secretary|Senator|[Aa]nalyst|"
     r"[Cc]o-founder|[Ff]ounder|[Ee]conomist|[Ss]trategist|[Bb]illionaire|[Bb]oss|[Ss]pokes(?:man|woman|person)|"
     r"Mr|Ms|Mrs|Dr)\.?\s+((?:[A-Z][\w'’.-]*\s+){0,2}[A-Z][\w'’-]+)")
+#: News outlets and data vendors (lower case): of kind ``source`` where the text cites one for its news.
+_NEWS_SOURCES = {
+    "reuters", "thomson reuters", "bloomberg", "bloomberg news", "refinitiv", "lseg", "factset", "dow jones",
+    "dow jones newswires", "associated press", "ap", "afp", "cnbc", "cnbc-tv18", "et now", "financial times", "ft",
+    "wall street journal", "wsj", "barron's", "barrons", "marketwatch", "sky news", "bbc", "cnn", "fox business",
+    "yomiuri", "nikkei", "kyodo", "xinhua", "caixin", "handelsblatt", "pti", "ians", "press trust of india",
+    "economic times", "business standard", "mint", "moneycontrol", "seeking alpha", "benzinga", "zacks",
+    "the information",
+}
+#: How a text cites its source (the name written where ``{}`` is): "according to Refinitiv data", "told Reuters",
+#: "Bloomberg reported", "Reuters calculations", a headline's "...: WSJ" or "... - Sky News" at its end (a link
+#: after it aside), "Reuters: ..." at its start.
+_CITATIONS = (
+    r"(?:according to|told|citing|cited by|reported by|in an interview with|speaking to)\s+(?:the\s+)?"
+    r"(?:data\s+(?:from|by)\s+)?{}(?![\w&])",
+    r"(?<![\w&]){}(?:['’]s)?\s+(?:news\s+)?(?:data|calculations|reported|reports|first reported|poll|survey|"
+    r"showed|shows|tally|IBES)\b",
+    r"[:|–—-]\s*{}\s*(?:https?://\S+\s*)*$",
+    r"^\s*{}\s*:",
+)
 #: A web address names a site (a company): "moneycontrol.com", "www.example.in".
 _WEB_ADDRESS = re.compile(r"\.[a-z]{2,}\b|^www\.")
 #: Words written after a currency, commodity or index that do not change what it names ("gold prices").
@@ -115,6 +136,8 @@ def entity_kind(name: str, text: str | None = None) -> str:
         return COMPANY
     if name_as_written.strip().startswith("$"):  # a cashtag is a listed security ("$OIL", "$GOLD"), or an index
         return INDEX if name in INDEX_NAMES else COMPANY
+    if text is not None and name in _NEWS_SOURCES and _cited_as_source(name_as_written, text):
+        return SOURCE
     if name.endswith(" index"):  # "Singapore index", "Shanghai Composite Index"
         return INDEX
     bare = _QUALIFIERS.sub("", name)
@@ -132,6 +155,13 @@ def entity_kind(name: str, text: str | None = None) -> str:
     if text is not None and _named_person(name, text):
         return PERSON
     return COMPANY
+
+
+def _cited_as_source(name: str, text: str) -> bool:
+    """Whether ``text`` cites ``name`` (as written) for its news: "according to LSEG data", "told Reuters", "Nikkei
+    reported", "...: WSJ" (``_CITATIONS``); "Bloomberg buys ..." names a company, "the Nikkei fell" an index."""
+    written = re.escape(" ".join(name.split()).strip(" .,")).replace(r"\ ", r"\s+")
+    return any(re.search(pattern.format(written), text, flags=re.IGNORECASE) for pattern in _CITATIONS)
 
 
 def _named_person(name: str, text: str) -> bool:

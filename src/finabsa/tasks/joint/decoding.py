@@ -83,6 +83,16 @@ _NAMED_OF = frozenset({"bank", "corporation", "institute", "university", "minist
                        "commission", "council", "association", "federation", "society", "office", "authority",
                        "exchange", "chamber", "government", "republic", "state", "states", "city", "port", "school",
                        "college", "museum", "church", "house"})
+#: A wire story's dateline: a city in capitals (a country or a date may follow), the agency in brackets, a dash.
+_DATELINE = re.compile(r"\s*[A-Z][A-Z./'-]+(?:\s+[A-Z][A-Z./'-]+){0,4}(?:,[^()\n]{0,40})?\s*\([\w ]*\b(?:Reuters|"
+                       r"Bloomberg|AP|AFP|Dow Jones|Xinhua|Kyodo|PTI|IANS|IFR)\b[\w ]*\)\s*[-–—]+")
+#: A capitalised word or two between two spans ("Boots" of "Walgreens Boots Alliance Inc").
+_NAME_WORDS_BETWEEN = re.compile(r"(?:\s+[A-Z][\w&']*){1,2}\s+")  # not "Guinea-based" of "Papua New Guinea-based"
+#: Words a Title Case headline capitalises that join or relate names rather than belong to one.
+_TITLE_CASE_SMALL_WORDS = frozenset({"and", "or", "of", "the", "to", "in", "on", "at", "for", "with", "by", "from",
+                                     "as", "vs", "versus", "a", "an"})
+#: What follows an exchange written as where a company lists ("Nasdaq-listed", "NYSE-traded").
+_LISTED_AT = re.compile(r"-(?:listed|traded|quoted)\b", flags=re.IGNORECASE)
 #: A short name written in brackets right after a name: one capitalised word ("(StanChart)", "(BofA)", "(VW)").
 _BRACKETED_NAME = re.compile(r"\s*\(([A-Z][A-Za-z0-9&.-]{1,15})\)")
 _INDEX_NUMBER = re.compile(r"\s+\d{2,4}(?![\w.,]\d)")
@@ -131,7 +141,16 @@ def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: s
     joined = _join_overlapping(spans, sentence)
     if not merge:
         return _merge_repeats(joined)
-    return _merge_repeats(merge_fragments(joined, sentence, feature), sentence)
+    return _merge_repeats(merge_fragments(_about_the_news(joined, sentence), sentence, feature), sentence)
+
+
+def _about_the_news(spans: list[dict[str, Any]], sentence: str) -> list[dict[str, Any]]:
+    """The spans but those that say where a story was filed or where a company lists, not what the news is about: a
+    wire story's dateline ("NEW YORK, Jan 5 (Reuters) -", whose "NEW" the tagger marked) and an exchange written as a
+    company's listing ("Nasdaq-listed Zoom", where "Nasdaq" was an index with the company's sentiment)."""
+    dateline = _DATELINE.match(sentence)
+    start = dateline.end() if dateline else 0
+    return [span for span in spans if span["start"] >= start and not _LISTED_AT.match(sentence, span["end"])]
 
 
 def best_spans(spans: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -170,6 +189,9 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         elif last and "ticker" not in last and _CONNECTOR.match(between) and _joins(last, span, between):
             _extend(last, span, sentence)
             _absorb_suffix(last, sentence, feature)
+        elif last and "ticker" not in last and _joins_across_words(last, span, between):
+            _widen(last, span["end"], sentence, feature)
+            last["score"] = min(last["score"], span["score"])
         elif (ticker := _ticker_beside(span["start"], span["end"], sentence)) and \
                 (name := _untagged_name_before(sentence, last["end"] if last else 0, ticker[0])):
             # A wire code alone: the tagger missed the name it closes ("the S&P 500 .SPX"), so the capitalised words
@@ -240,6 +262,23 @@ def _joins(first: dict[str, Any], second: dict[str, Any], between: str) -> bool:
     if "&" in between:
         return True
     return between in ("", " ") and not (_looks_like_ticker(first["text"]) and _looks_like_ticker(second["text"]))
+
+
+def _joins_across_words(first: dict[str, Any], second: dict[str, Any], between: str) -> bool:
+    """Whether a capitalised word or two the tagger left out join two spans into one company ("Walgreens" + " Boots "
+    + "Alliance Inc"): only before a name that ends in a legal suffix, after one that does not, and across no word
+    a Title Case headline capitalises ("And", "Of"), so that "Apple Beats Microsoft" and "Direct Line Insurance Group
+    PLC And Admiral Group plc" still name two companies each."""
+    words = between.split()
+    return bool(_NAME_WORDS_BETWEEN.fullmatch(between)) and _ends_in_suffix(second["text"]) \
+        and len(second["text"].split()) > 1 and not _ends_in_suffix(first["text"]) \
+        and not any(word.lower() in _TITLE_CASE_SMALL_WORDS for word in words) \
+        and first["text"][:1].isupper() and not _looks_like_ticker(first["text"])
+
+
+def _ends_in_suffix(text: str) -> bool:
+    words = text.split()
+    return bool(words) and words[-1].strip(".,").lower() in _SUFFIXES
 
 
 def _looks_like_ticker(text: str) -> bool:

@@ -108,8 +108,9 @@ class JointOptions:
     answer_kinds: list[str] = field(default_factory=list, metadata={
         "help": "The kinds of target a text of unknown source (a user's text, a source the run never trained on) is "
                 f"answered with, of {', '.join(ENTITY_KINDS)} ([company, index]: no regulator, place, currency, "
-                "commodity, market segment or person as a target); every answered target carries its kind. [] "
-                "(default): every kind. A text of a listed source_conventions source keeps its convention's targets."})
+                "commodity, market segment, person or cited news source as a target); every answered target carries "
+                "its kind. [] (default): every kind. A text of a listed source_conventions source keeps its "
+                "convention's targets."})
     selection: str = field(default="head_mean_f1", metadata={
         "help": "Validation metric that picks the best epoch (and early stopping): head_mean_f1 (mean of target F1, "
                 "sentiment macro-F1 and aspect level-2 macro-F1) or pair_f1 (the (target, sentiment) pairs with "
