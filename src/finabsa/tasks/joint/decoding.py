@@ -72,6 +72,7 @@ _NAME_HEADS = frozenset({
     "realty", "resources", "securities", "semiconductor", "semiconductors", "services", "solutions", "steel",
     "systems", "technologies", "technology", "telecom", "therapeutics", "ventures",
 })
+#: One capitalised word written right after a name (group 1), to be read against ``_NAME_HEADS``.
 _NAME_HEAD_AFTER = re.compile(r" ([A-Z][a-z]+)(?![\w&'’-])")
 #: Up to four capitalised words written right after a position (not a weekday or a month: "Nokia Corp of Finland
 #: Tuesday said").
@@ -426,7 +427,7 @@ def _merge_repeats(spans: list[dict[str, Any]], sentence: str | None = None) -> 
     for span, key in zip(spans, entity_keys([span["text"] for span in spans])):
         key = named_beside.get(key, key)
         if sentence is not None and key not in merged:
-            for name in _names_beside(span, sentence):
+            for name in _other_names(span, sentence):
                 named_beside.setdefault(entity_key(name), key)
         if key in merged:
             merged[key]["tokens"] = merged[key]["tokens"] + span["tokens"]
@@ -436,29 +437,34 @@ def _merge_repeats(spans: list[dict[str, Any]], sentence: str | None = None) -> 
     return list(merged.values())
 
 
-def _names_beside(span: dict[str, Any], sentence: str) -> list[str]:
+def _other_names(span: dict[str, Any], sentence: str) -> list[str]:
     """The other names a text gives a target where it first names it: its ticker, and a short form of its name in
-    brackets right after it ("Standard Chartered (StanChart)", "Bank of America (BofA)", "Volkswagen (VW)": news
-    defines the name it goes on to use). A bracketed word that is no short form of the name ("Ford (Detroit)") is
-    none."""
+    brackets right after it (``_short_form_after``)."""
     names = [span["ticker"]] if span.get("ticker") else []
-    if (bracketed := _BRACKETED_NAME.match(sentence, span["end"])) and _shortens(bracketed.group(1), span["text"]):
-        names.append(bracketed.group(1))
+    if short := _short_form_after(span["start"], span["end"], sentence):
+        names.append(short)
     return names
 
 
-def _named_beside(start: int, end: int, sentence: str) -> list[tuple[int, int]]:
+def _short_form_after(start: int, end: int, sentence: str) -> str | None:
+    """The short form of the name at ``sentence[start:end]`` that the text defines in brackets right after it
+    ("Standard Chartered (StanChart)", "Bank of America (BofA)", "Volkswagen (VW)": news defines the name it goes on
+    to use); None for none, or for a bracketed word that is no short form of the name ("Ford (Detroit)")."""
+    bracketed = _BRACKETED_NAME.match(sentence, end)
+    return bracketed.group(1) if bracketed and _shortens(bracketed.group(1), sentence[start:end]) else None
+
+
+def _spans_of_other_names(start: int, end: int, sentence: str) -> list[tuple[int, int]]:
     """Where the text names what it names at ``sentence[start:end]`` another way, right where it names it: the
     company name before a ticker or a short form in brackets that this is ("Apple Inc" of "Apple Inc <AAPL.O>",
     "Standard Chartered" of "Standard Chartered (StanChart)"), or every mention of the short form this name
     defines in brackets after it."""
     if (ticker := _ticker_beside(start, end, sentence)) and (name := _untagged_name_before(sentence, 0, ticker[0])):
         return [name]
-    if (short := _BRACKETED_NAME.match(sentence, end)) and _shortens(short.group(1), sentence[start:end]):
-        return whole_word_spans(sentence, short.group(1))
+    if short := _short_form_after(start, end, sentence):
+        return whole_word_spans(sentence, short)
     if sentence[start - 1:start] == "(" and sentence[end:end + 1] == ")" and \
-            (name := _untagged_name_before(sentence, 0, start - 1)) and \
-            _shortens(sentence[start:end], sentence[name[0]:name[1]]):
+            (name := _untagged_name_before(sentence, 0, start - 1)) and _short_form_after(*name, sentence):
         return [name]
     return []
 
@@ -501,14 +507,14 @@ def given_target(mention: Mention, feature: dict[str, Any], example: Example, pa
     """The sentiment toward a target the input names, pooled over its mentions, found by name, alias or ticker
     (``locate_target``); a target the text does not contain is answered by the sentence-level head, with
     ``located: false``. Never empty. A target is read with the other names the text gives it where it names it, as
-    decoding joins them (``_named_beside``): found as a ticker written in wire style, with the company name before
-    it ("Apple Inc" of "Apple Inc <AAPL.O>" for "$AAPL" or "AAPL"); found as a name or a short form of it in
+    decoding joins them (``_spans_of_other_names``): found as a ticker written in wire style, with the company name
+    before it ("Apple Inc" of "Apple Inc <AAPL.O>" for "$AAPL" or "AAPL"); found as a name or a short form of it in
     brackets, with the other ("Standard Chartered PLC" and "StanChart" both read every mention of "Standard
     Chartered (StanChart) ... StanChart shares")."""
     match = locate_target(example.sentence, mention.text, fuzzy_threshold)
     spans = list(match.spans)
     for start, end in match.spans:
-        spans.extend(_named_beside(start, end, example.sentence))
+        spans.extend(_spans_of_other_names(start, end, example.sentence))
     tokens = tokens_in_spans(feature["_offsets"], feature["_real"], spans)
     if not tokens:
         return {"text": mention.text, "located": False, "sentiment": sentence_sentiment(parts.sentence_head),
