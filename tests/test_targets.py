@@ -121,6 +121,12 @@ FRAGMENTS = [
     ("Wall Street ended lower, with the S&P 500 down", ["Wall Street", "S"], [("Wall Street", None),
                                                                               ("S&P 500", None)]),
     ("AT&T shares fell", ["AT"], [("AT&T", None)]),
+    # A name that starts after a capitalised word and a hyphen takes it; "pan-European" is no name.
+    ("Anheuser-Busch InBev SA said", ["Busch InBev SA"], [("Anheuser-Busch InBev SA", None)]),
+    ("the pan-European STOXX 600 fell", ["European STOXX 600"], [("European STOXX 600", None)]),
+    ("REFILE-Hikma and Barclays help the FTSE", ["Hikma", "Barclays"], [("Hikma", None), ("Barclays", None)]),
+    ("Serco to appoint Roy Gardner, Ex-Centrica, as chairman", ["Serco", "Centrica"],
+     [("Serco", None), ("Centrica", None)]),
     ("Bank of America Corp shares fell", ["Bank of", "America"], [("Bank of America Corp", None)]),
     # A span that ends in a connector takes the capitalised words written after it: no name ends in "of".
     ("Lloyds rose after the Bank of England held rates", ["Lloyds", "Bank of"], [("Lloyds", None),

@@ -9,16 +9,19 @@ StanChart"), and at least ``min_targets`` spans are answered through the best-sc
 
 One company is one target (``merge_fragments``): spans that the tagger left apart but that name one entity are
 joined ("Levi Strauss" + "& Co", "Bank of" + "America", "Procter" + "Gamble" across "&", "Daiichi" + "Sankyo"
-side by side), a ticker written beside its company (``<LEVI.N>``, ``(AAPL)``, a wire service's bare ``.SPX`` or
+side by side, "Walgreens" + " Boots " + "Alliance Inc" across a word left out of a name that ends in a legal
+suffix), a ticker written beside its company (``<LEVI.N>``, ``(AAPL)``, a wire service's bare ``.SPX`` or
 ``XOM.N``) becomes that target's ``ticker`` instead of a target of its own (a name the tagger ran on into its ticker
 ends before it, and a code marked alone takes the capitalised words just before it as its name), a name joined by
-"&" inside one word ("S&P", "AT&T") is one word, a trailing possessive is dropped ("Barclays's" -> "Barclays"), an
-index keeps its number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" +
-" Average"), a span that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), a
-span that ends on "&", "and" or a body's "of" takes the capitalised words after it ("Bank of" + " England") and a
-company's "of" goes ("Nokia Corp of" of "Nokia Corp of Finland"), a company's name takes a word that ends many
-company names written right after it ("Pioneer Natural" + " Resources", "HDFC" + " Bank"), and fragments that
-name nothing on their own (a lone legal suffix such as "Inc" or "Co", a single letter) are dropped.
+"&" inside one word ("S&P", "AT&T") is one word, a name written after a capitalised word and a hyphen takes it
+("Anheuser-" + "Busch InBev"), a trailing possessive is dropped ("Barclays's" -> "Barclays"), an index keeps its
+number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" + " Average"), a span
+that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), a span that ends on "&",
+"and" or a body's "of" takes the capitalised words after it ("Bank of" + " England") and a company's "of" goes
+("Nokia Corp of" of "Nokia Corp of Finland"), a company's name takes a word that ends many company names written
+right after it ("Pioneer Natural" + " Resources", "HDFC" + " Bank"), and fragments that name nothing on their own
+(a lone legal suffix such as "Inc" or "Co", a single letter) are dropped. Where a story was filed or where a
+company lists is no target (a wire dateline, "NEW YORK, Jan 5 (Reuters) -"; "Nasdaq" of "Nasdaq-listed").
 """
 
 from __future__ import annotations
@@ -94,6 +97,11 @@ _TITLE_CASE_SMALL_WORDS = frozenset({"and", "or", "of", "the", "to", "in", "on",
                                      "as", "vs", "versus", "a", "an"})
 #: What follows an exchange written as where a company lists ("Nasdaq-listed", "NYSE-traded").
 _LISTED_AT = re.compile(r"-(?:listed|traded|quoted)\b", flags=re.IGNORECASE)
+#: A capitalised word (not in capitals: "REFILE-") and a hyphen right before a position ("Anheuser-" of
+#: "Anheuser-Busch").
+_HYPHENED_WORD_BEFORE = re.compile(r"(?<![\w&'.-])([A-Z][a-z][\w&']+)-$")
+#: Words written before a name with a hyphen that are no part of it ("Ex-Centrica").
+_PREFIXES = frozenset({"ex", "pro", "anti", "non", "pre", "post", "vice", "former", "neo", "pan", "mid", "all"})
 #: A short name written in brackets right after a name: one capitalised word ("(StanChart)", "(BofA)", "(VW)").
 _BRACKETED_NAME = re.compile(r"\s*\(([A-Z][A-Za-z0-9&.-]{1,15})\)")
 _INDEX_NUMBER = re.compile(r"\s+\d{2,4}(?![\w.,]\d)")
@@ -170,6 +178,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         if not span["text"]:
             continue
         _absorb_joined_word(span, sentence, feature)
+        _absorb_hyphened_start(span, sentence, feature, merged[-1]["end"] if merged else 0)
         _absorb_name_after_connector(span, sentence, feature)
         _absorb_name_head(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
@@ -296,6 +305,15 @@ def _absorb_suffix(span: dict[str, Any], sentence: str, feature: dict[str, Any])
     match = _SUFFIX_AFTER.match(sentence, span["end"])
     if match and match.group(1)[:1].isupper():
         _widen(span, match.end(), sentence, feature)
+
+
+def _absorb_hyphened_start(span: dict[str, Any], sentence: str, feature: dict[str, Any], floor: int) -> None:
+    """A name that starts after a capitalised word and a hyphen takes that word: one name is written so
+    ("Anheuser-Busch InBev", where the tagger marked "Busch InBev"; "Mercedes-Benz"). Not a wire label in capitals
+    ("REFILE-Hikma") nor a prefix ("Ex-Centrica")."""
+    before = _HYPHENED_WORD_BEFORE.search(sentence, floor, span["start"])
+    if before and span["text"][:1].isupper() and before.group(1).lower() not in _PREFIXES:
+        _widen(span, span["end"], sentence, feature, start=before.start())
 
 
 def _absorb_name_after_connector(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
