@@ -84,6 +84,10 @@ def test_span_decoding_returns_original_casing(tokenizer):
     ("CompaniesDiageo stays neutral", "Diageo", "Diageo"),                  # a glued section label stays out
     ("Industry NewsWolseley confident", "Wols", "Wolseley"),
     ("AstraZeneca teams with Daiichi", "Astra", "AstraZeneca"),             # the end still widens over a capital
+    ("France's TotalEnergies fell", "Energies", "TotalEnergies"),           # a name's parts meet so: one word
+    ("GlaxoSmithKline rose", "Kline", "GlaxoSmithKline"),
+    ("an agreement ofCramo with", "Cramo", "Cramo"),                        # a lost space stays a boundary
+    ("News FeedFTSE 100 movers", "FTSE", "FTSE"),
     ("Companies Thetrainline.com announces IPO", "Thetrainline", "Thetrainline.com"),   # its web domain joins it
     ("Shares of Apple. In other news", "Apple", "Apple"),                   # a full stop and a new sentence do not
     ("Shares of E.ON rose", "E.", "E.ON"),                                  # a dotted initial goes on to its name

@@ -255,11 +255,24 @@ def best_span(probs: np.ndarray, feature: dict[str, Any], sentence: str, max_spa
 _WEB_DOMAIN = re.compile(r"\.(?:com|net|org|in|co\.uk|co\.in)\b", flags=re.IGNORECASE)
 
 
+#: Section labels that scraped headlines glue to the name after them ("CompaniesDiageo", "Industry NewsWolseley").
+_SECTION_LABELS = frozenset({"Companies", "Company", "News", "Feed", "Markets", "Market", "Business", "Industry",
+                             "Economy", "Deals", "Stocks", "Finance", "The"})
+
+
 def _glued_label(sentence: str, position: int) -> bool:
-    """Whether a lower-case letter followed by a capital meets at ``position``: where scraped headlines glue a
-    section label to a name ("CompaniesDiageo stays neutral"). The training labels tag the name alone there (12 rows
-    of the FiQA split's train, 14 of the official JSON, none in SEntFiN), so decoding must not widen back over it."""
-    return sentence[position - 1].islower() and sentence[position].isupper()
+    """Whether two words glued together meet at ``position``: a section label and a name ("CompaniesDiageo stays
+    neutral": the training labels tag the name alone there, 12 rows of the FiQA split's train, 14 of the official
+    JSON, none in SEntFiN), or a lower-case word and a name where a text lost a space ("ofCramo"). Decoding does not
+    widen back over it; a name whose capitalised parts meet so is one word ("TotalEnergies", "GlaxoSmithKline",
+    where the tagger may mark the second part)."""
+    if not (sentence[position - 1].islower() and sentence[position].isupper()):
+        return False
+    word_start = position
+    while word_start > 0 and sentence[word_start - 1].isalpha():
+        word_start -= 1
+    before = sentence[word_start:position]
+    return before[:1].islower() or before in _SECTION_LABELS
 
 
 def snap_to_words(sentence: str, start: int, end: int) -> tuple[int, int]:
