@@ -255,7 +255,8 @@ def best_span(probs: np.ndarray, feature: dict[str, Any], sentence: str, max_spa
 _WEB_DOMAIN = re.compile(r"\.(?:com|net|org|in|co\.uk|co\.in)\b", flags=re.IGNORECASE)
 
 
-#: Section labels that scraped headlines glue to the name after them ("CompaniesDiageo", "Industry NewsWolseley").
+#: Words that scraped texts glue to the name after them: section labels ("CompaniesDiageo", "Industry
+#: NewsWolseley") and the article ("TheWartsila").
 _SECTION_LABELS = frozenset({"Companies", "Company", "News", "Feed", "Markets", "Market", "Business", "Industry",
                              "Economy", "Deals", "Stocks", "Finance", "The"})
 

@@ -177,16 +177,17 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
         span = _without_possessive(_without_trailing_ticker(dict(span), sentence), sentence)
         if not span["text"]:
             continue
+        last = merged[-1] if merged else None
+        floor = last["end"] if last else 0  # a span takes nothing written before where the span before ends
         _absorb_joined_word(span, sentence, feature)
-        _absorb_hyphened_start(span, sentence, feature, merged[-1]["end"] if merged else 0)
+        _absorb_hyphened_start(span, sentence, feature, floor)
         _absorb_name_after_connector(span, sentence, feature)
         _absorb_name_head(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
         _absorb_index_number(span, sentence, feature)
         _absorb_index_name(span, sentence, feature)
-        _absorb_known_name_before(span, sentence, feature, merged[-1]["end"] if merged else 0)
-        last = merged[-1] if merged else None
-        between = sentence[last["end"]:span["start"]] if last else ""
+        _absorb_known_name_before(span, sentence, feature, floor)
+        between = sentence[floor:span["start"]] if last else ""
         if last and span["start"] < last["end"]:  # a part of the name the span before already took ("& Co")
             _extend(last, span, sentence)
         elif last and (ticker := _ticker_beside(span["start"], span["end"], sentence)) and (
@@ -203,7 +204,7 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
             _widen(last, span["end"], sentence, feature)
             last["score"] = min(last["score"], span["score"])
         elif (ticker := _ticker_beside(span["start"], span["end"], sentence)) and \
-                (name := _untagged_name_before(sentence, last["end"] if last else 0, ticker[0])):
+                (name := _untagged_name_before(sentence, floor, ticker[0])):
             # A wire code alone: the tagger missed the name it closes ("the S&P 500 .SPX"), so the capitalised words
             # written just before it are that name, and the code its ticker.
             tokens = tokens_in_spans(feature["_offsets"], feature["_real"], [name])
