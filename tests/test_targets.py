@@ -143,6 +143,33 @@ FRAGMENTS = [
     ("Are Aviva plc, Direct Line Insurance Group PLC And Admiral Group plc Set To Soar?",
      ["Aviva plc", "Direct Line Insurance Group PLC", "Group plc"],
      [("Aviva plc", None), ("Direct Line Insurance Group PLC", None), ("Group plc", None)]),
+    # A span that begins on a connector takes the capitalised words written right before it (after "of", a body's
+    # name only); with none there, or after the span before, the connector goes.
+    ("The U.S. Securities and Exchange Commission sued Coinbase", ["and Exchange Commission", "Coinbase"],
+     [("U.S. Securities and Exchange Commission", None), ("Coinbase", None)]),
+    ("Shares of Bank of America rose", ["of America"], [("Bank of America", None)]),
+    ("Shares of Tesla rose", ["of Tesla"], [("Tesla", None)]),
+    ("Apple and Microsoft rose", ["Apple", "and Microsoft"], [("Apple", None), ("Microsoft", None)]),
+    ("Apple, and Microsoft rose", ["and Microsoft"], [("Microsoft", None)]),
+    # A company's name that the tagger ran back over the words describing it ends them; not a sector written from a
+    # lower-case word, a name with a lower-case word inside, or a body of another kind.
+    ("Shares in Swiss bank UBS Group AG rose", ["Swiss bank UBS Group AG"], [("UBS Group AG", None)]),
+    ("Apple supplier Foxconn said", ["Apple supplier Foxconn"], [("Foxconn", None)]),
+    ("Buy largecap IT stocks on dips", ["largecap IT stocks"], [("largecap IT stocks", None)]),
+    ("Marks and Spencer Group rose", ["Marks and Spencer Group"], [("Marks and Spencer Group", None)]),
+    ("Skandinaviska Enskilda Banken AB publ Helsinki Branch has", ["Skandinaviska Enskilda Banken AB publ Helsinki"],
+     [("Skandinaviska Enskilda Banken AB publ Helsinki", None)]),
+    ("a contract from Aluminij dd Mostar", ["Aluminij dd Mostar"], [("Aluminij dd Mostar", None)]),
+    ("U.S. regional lender First Republic Bank fell", ["U.S. regional lender First Republic Bank"],
+     [("First Republic Bank", None)]),
+    ("UK regulator Financial Conduct Authority said", ["UK regulator Financial Conduct Authority"],
+     [("UK regulator Financial Conduct Authority", None)]),
+    # A connector marked alone joins the spans around it when they make one name, and is no target.
+    ("Procter & Gamble rose", ["Procter", "&", "Gamble"], [("Procter & Gamble", None)]),
+    ("Bank of America rose", ["Bank", "of", "America"], [("Bank of America", None)]),
+    ("Shares of Tesla and Ford rose", ["of", "Tesla", "and", "Ford"], [("Tesla", None), ("Ford", None)]),
+    ("the Institute of Museum and Library Services", ["of", "and Library Services"],
+     [("Museum and Library Services", None)]),
     # A company's "of" says where it is from; a weekday ends a name; a connector alone names nothing.
     ("Nokia Corp of Finland Tuesday said", ["Nokia Corp of"], [("Nokia Corp", None)]),
     ("Life Insurance Corporation of India buys", ["Life Insurance Corporation of"],
@@ -214,6 +241,7 @@ def test_one_company_is_one_target(tokenizer, text, marked, expected):
     ("Wall Street", "place"), ("China", "place"), ("Hong Kong", "place"),
     ("Sebi", "policy"), ("the Fed's", "policy"), ("Bank of England", "policy"), ("European Commission", "policy"),
     ("Securities and Exchange Commission", "policy"), ("Finance Ministry", "policy"),
+    ("Consumer Financial Protection Bureau", "policy"),
     ("rupee", "currency"), ("US dollar", "currency"), ("Gold", "commodity"), ("gold prices", "commodity"),
     ("Brent crude", "commodity"),
     ("IT stocks", "segment"), ("PSU banks", "segment"), ("European shares", "segment"), ("Markets", "segment"),

@@ -65,7 +65,7 @@ _POLICY = {
     "cabinet", "centre", "supreme court", "high court",
 }
 #: The last word of a body that makes or enforces policy ("Securities and Exchange Commission", "Finance Ministry").
-_POLICY_ENDINGS = ("ministry", "commission", "authority", "regulator", "department", "government", "court",
+_POLICY_ENDINGS = ("ministry", "commission", "authority", "regulator", "department", "government", "court", "bureau",
                    "tribunal", "parliament", "central bank", "reserve bank")
 _PLACES = {
     "wall street", "wall st", "dalal street", "main street", "the city", "city of london", "silicon valley",

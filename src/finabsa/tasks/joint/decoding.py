@@ -18,9 +18,12 @@ ends before it, and a code marked alone takes the capitalised words just before 
 number ("S&P" + " 500", "FTSE" + " 100") and the rest of its name ("Dow Jones Industrial" + " Average"), a span
 that ends a listed name of another kind takes its first words ("Federal" + " Reserve"), a span that ends on "&",
 "and" or a body's "of" takes the capitalised words after it ("Bank of" + " England") and a company's "of" goes
-("Nokia Corp of" of "Nokia Corp of Finland"), a company's name takes a word that ends many company names written
-right after it ("Pioneer Natural" + " Resources", "HDFC" + " Bank"), and fragments that name nothing on their own
-(a lone legal suffix such as "Inc" or "Co", a single letter) are dropped. Where a story was filed or where a
+("Nokia Corp of" of "Nokia Corp of Finland"), a span that begins on "and", "&" or a body's "of" takes the
+capitalised words before it ("Securities" + " and Exchange Commission") and a connector marked alone joins what it
+connects or nothing, a company's name ends the words that describe it ("UBS Group AG" of "Swiss bank UBS Group
+AG"), a company's name takes a word that ends many company names written right after it ("Pioneer Natural" + "
+Resources", "HDFC" + " Bank"), and fragments that name nothing on their own (a lone legal suffix such as "Inc" or
+"Co", a single letter) are dropped. Where a story was filed or where a
 company lists is no target (a wire dateline, "NEW YORK, Jan 5 (Reuters) -"; "Nasdaq" of "Nasdaq-listed").
 """
 
@@ -59,6 +62,13 @@ _NAME_ENDING_AT = re.compile(r"(?<!\S)([A-Z][\w&'.-]*(?:\s+(?:[A-Z][\w&'.-]*|\d{
 _JOINED_WORD_REST = re.compile(r"&[A-Za-z0-9]+")
 #: What may stand between two fragments of one name.
 _CONNECTOR = re.compile(r"^\s*(?:&|and|of|de|du|la)?\s*$", flags=re.IGNORECASE)
+#: Lower-case words written inside names ("Bank of America", "Compagnie de Saint-Gobain", "National Endowment for
+#: the Arts"), and legal suffixes.
+_WORDS_INSIDE_NAMES = frozenset({"of", "and", "de", "du", "la", "le", "des", "del", "della", "di", "da", "do", "dos",
+                                 "the", "von", "van", "der", "den", "y", "e", "et", "for", "in", "on", "at", "an", "a",
+                                 "to", "publ"}) | frozenset(LEGAL_SUFFIXES)
+#: A connector written as a word of its own ("Procter" + " & " + "Gamble", "Bank" + " of " + "America").
+_CONNECTOR_WORDS = ("&", "and", "of")
 _SUFFIXES = {s for s in LEGAL_SUFFIXES if " " not in s and s != "the"}
 #: Index names whose number is part of the name ("S&P 500", "FTSE 100", "Nikkei 225"): the tagger often stops
 #: before the number.
@@ -175,12 +185,14 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
     merged: list[dict[str, Any]] = []
     for span in spans:
         span = _without_possessive(_without_trailing_ticker(dict(span), sentence), sentence)
-        if not span["text"]:
-            continue
+        if not span["text"] or span["text"].strip().lower() in _CONNECTOR_WORDS:
+            continue  # a connector alone joins nothing: the spans around it are joined across it or not at all
+        _without_descriptor(span, sentence, feature)
         last = merged[-1] if merged else None
         floor = last["end"] if last else 0  # a span takes nothing written before where the span before ends
         _absorb_joined_word(span, sentence, feature)
         _absorb_hyphened_start(span, sentence, feature, floor)
+        _absorb_name_before_connector(span, sentence, feature, floor)
         _absorb_name_after_connector(span, sentence, feature)
         _absorb_name_head(span, sentence, feature)
         _absorb_suffix(span, sentence, feature)
@@ -263,14 +275,14 @@ def _extend(span: dict[str, Any], other: dict[str, Any], sentence: str) -> None:
 
 def _joins(first: dict[str, Any], second: dict[str, Any], between: str) -> bool:
     """Whether two spans with only a connector between them are one name: a suffix after a name ("& Co"), a name
-    ending in a connector ("Bank of" + "America"), two capitalised parts joined by "&", or two capitalised parts
-    one space apart ("Daiichi" + "Sankyo": two entities are written with a comma or a word between them), unless
-    both are tickers ("AAPL MSFT")."""
-    if second["text"].strip(". ").lower() in _SUFFIXES or first["text"].split()[-1].lower() in ("of", "&", "and"):
+    ending in a connector ("Bank of" + "America"), two capitalised parts joined by "&" or by the "of" of a body's
+    name ("Bank" + " of " + "America"), or two capitalised parts one space apart ("Daiichi" + "Sankyo": two
+    entities are written with a comma or a word between them), unless both are tickers ("AAPL MSFT")."""
+    if second["text"].strip(". ").lower() in _SUFFIXES or first["text"].split()[-1].lower() in _CONNECTOR_WORDS:
         return True
     if not (first["text"][:1].isupper() and second["text"][:1].isupper()):
         return False
-    if "&" in between:
+    if "&" in between or (between.strip() == "of" and first["text"].split()[-1].lower() in _NAMED_OF):
         return True
     return between in ("", " ") and not (_looks_like_ticker(first["text"]) and _looks_like_ticker(second["text"]))
 
@@ -317,6 +329,53 @@ def _absorb_hyphened_start(span: dict[str, Any], sentence: str, feature: dict[st
         _widen(span, span["end"], sentence, feature, start=before.start())
 
 
+def _without_descriptor(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
+    """A company's name that the tagger ran back over the words that describe it ends them: "Swiss bank UBS Group AG"
+    is "UBS Group AG", "Apple supplier Foxconn" is "Foxconn" (wire copy introduces a company so). The name starts
+    after the last lower-case word that a capitalised word follows, where the span starts with a capital ("largecap
+    IT stocks" is a sector), that word is no part of a name ("Bank of America", "Marks and Spencer", "Aluminij dd")
+    and one or two words come before the first such word, none a legal suffix ("Skandinaviska Enskilda Banken AB
+    publ Helsinki Branch" is one name)."""
+    words = list(re.finditer(r"\S+", span["text"]))
+    if len(words) < 3 or not span["text"][:1].isupper():
+        return
+    lower = [i for i, word in enumerate(words[:-1]) if _is_descriptive_word(word.group())]
+    cut = max((i for i in lower if words[i + 1].group()[:1].isupper()), default=None)
+    if cut is None or lower[0] > 2 or any(_ends_in_suffix(word.group()) for word in words[:lower[0]]):
+        return
+    start = words[cut + 1].start()
+    if entity_kind(span["text"][start:]) == COMPANY:
+        _trim_start(span, span["start"] + start, sentence, feature)
+
+
+def _is_descriptive_word(word: str) -> bool:
+    """A lower-case word of three letters or more that names no part of a company ("bank", "drugmaker",
+    "e-commerce"; not "of", "publ", "dd")."""
+    return len(word) >= 3 and word.replace("-", "").isalpha() and word.islower() and word not in _WORDS_INSIDE_NAMES
+
+
+def _trim_start(span: dict[str, Any], start: int, sentence: str, feature: dict[str, Any]) -> None:
+    """``span`` starting at ``start`` (later than it did), without the tokens of what it lost."""
+    kept = tokens_in_spans(feature["_offsets"], feature["_real"], [(start, span["end"])])
+    span.update(start=start, text=sentence[start:span["end"]], tokens=[t for t in span["tokens"] if t in kept])
+
+
+def _absorb_name_before_connector(span: dict[str, Any], sentence: str, feature: dict[str, Any], floor: int) -> None:
+    """A name that the tagger began on a connector, where no name begins, takes the capitalised words written right
+    before it ("Securities" + " and Exchange Commission", "Procter" + " & Gamble"; after "of", only a body named "...
+    of" something: "Bank" + " of England"); with none there (after ``floor``, where the span before ends) or a
+    company's "of", the connector goes ("and Microsoft" -> "Microsoft")."""
+    words = span["text"].split(maxsplit=1)
+    if len(words) < 2 or words[0] not in _CONNECTOR_WORDS:
+        return
+    name = _untagged_name_before(sentence, floor, span["start"])
+    if name and not sentence[name[1]:span["start"]].strip() and (
+            words[0] != "of" or sentence[name[0]:name[1]].split()[-1].lower() in _NAMED_OF):
+        _widen(span, span["end"], sentence, feature, start=name[0])
+        return
+    _trim_start(span, span["start"] + span["text"].index(words[1]), sentence, feature)
+
+
 def _absorb_name_after_connector(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
     """A name that the tagger ended on a connector, where no name ends: after "&" or "and" it takes the capitalised
     words written next ("Korea Hydro &" + " Nuclear Power Co"); after "of", so does a body named "... of" something
@@ -324,7 +383,7 @@ def _absorb_name_after_connector(span: dict[str, Any], sentence: str, feature: d
     and goes ("Nokia Corp of" of "Nokia Corp of Finland" is "Nokia Corp"). A connector alone is no name (dropped
     later)."""
     words = span["text"].split()
-    if len(words) < 2 or words[-1].lower() not in ("of", "&", "and"):
+    if len(words) < 2 or words[-1].lower() not in _CONNECTOR_WORDS:
         return
     match = _CAPITALISED_AFTER.match(sentence, span["end"])
     if words[-1].lower() != "of" or words[-2].lower() in _NAMED_OF:
