@@ -146,13 +146,24 @@ def test_a_name_the_text_writes_beside_a_target_is_that_target(tokenizer, senten
         assert sorted(decoded[0]["tokens"]) == sorted(tokens_in_spans(feature["_offsets"], feature["_real"], spans))
 
 
+def test_a_name_written_against_a_hyphen_after_capitals_is_no_slug(tokenizer):
+    sentence = "IBM-Red Hat deal closes"
+    task, feature = _feature(tokenizer, sentence)
+    spans = decode_spans(_tag_probabilities(feature, [(0, 3), (4, 11)]), feature, sentence,
+                         task.options.max_span_tokens, task.options.min_targets)
+    assert [s["text"] for s in spans] == ["IBM", "Red Hat"]
+
+
 @pytest.mark.parametrize("sentence, marked", [
     ("NEW YORK, Jan 5 (Reuters) - Apple Inc shares rose", ["NEW", "Reuters", "Apple Inc"]),
     ("SAN FRANCISCO/NEW YORK (Reuters) - Apple Inc shares rose", ["NEW", "Reuters", "Apple Inc"]),
     ("Nasdaq-listed Apple Inc shares rose", ["Nasdaq", "Apple Inc"]),
+    ("US STOCKS-Apple Inc shares rose", ["US STOCKS", "Apple Inc"]),
+    ("REFILE-UPDATE 4-Apple Inc shares rose", ["UPDATE", "Apple Inc"]),
 ])
-def test_a_dateline_or_a_listing_names_no_target(tokenizer, sentence, marked):
-    """Where a story was filed or where a company lists is not what the news is about."""
+def test_a_dateline_a_slug_or_a_listing_names_no_target(tokenizer, sentence, marked):
+    """Where a story was filed, the wire's slugs before its headline and where a company lists are not what the news
+    is about."""
     task, feature = _feature(tokenizer, sentence)
     marked = [(sentence.index(part), sentence.index(part) + len(part)) for part in marked]
     spans = decode_spans(_tag_probabilities(feature, marked), feature, sentence, task.options.max_span_tokens,

@@ -110,6 +110,10 @@ FRAGMENTS = [
     # The ticker closes the name: capitalised words the tagger left before it belong to the name.
     ("The Dow Jones Industrial Average <.DJI> rose", ["Dow Jones", ".DJI"], [("Dow Jones Industrial Average", ".DJI")]),
     ("Apple and Tesla <TSLA.O> rose", ["Apple", "TSLA"], [("Apple", None), ("Tesla", "TSLA.O")]),
+    ("Nissan Motor Co <7201.T> rose", ["Nissan Motor Co", "T"], [("Nissan Motor Co", "7201.T")]),
+    # A listed name of a kind other than company takes its first words the tagger left out.
+    ("after the European Central Bank raised rates", ["Central Bank"], [("European Central Bank", None)]),
+    ("after the Lloyds Central Bank unit", ["Central Bank"], [("Central Bank", None)]),
     # A wire code alone (the tagger missed its name): the capitalised words just before it are the name ("The"
     # aside); after a lower-case word there is no name to take.
     ("U.S. stocks closed higher, with the S&P 500 .SPX gaining", ["U.S. stocks", "SPX"],

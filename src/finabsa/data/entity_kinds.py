@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["ENTITY_KINDS", "COMPANY", "INDEX", "CURRENCY", "COMMODITY", "POLICY", "PLACE", "SEGMENT", "PERSON",
-           "SOURCE", "INDEX_NAMES", "entity_kind", "written_as_common_noun"]
+           "SOURCE", "INDEX_NAMES", "entity_kind", "listed_kind", "written_as_common_noun"]
 
 COMPANY, INDEX, CURRENCY, COMMODITY, POLICY, PLACE, SEGMENT, PERSON, SOURCE = (
     "company", "index", "currency", "commodity", "policy", "place", "segment", "person", "source")
@@ -140,11 +140,8 @@ def entity_kind(name: str, text: str | None = None) -> str:
         return SOURCE
     if name.endswith(" index"):  # "Singapore index", "Shanghai Composite Index"
         return INDEX
-    bare = _QUALIFIERS.sub("", name)
-    for kind, names in ((INDEX, INDEX_NAMES), (CURRENCY, _CURRENCIES), (COMMODITY, _COMMODITIES), (POLICY, _POLICY),
-                        (PLACE, _PLACES)):
-        if name in names or bare in names:
-            return kind
+    if kind := listed_kind(name_as_written):
+        return kind
     if name.endswith(_POLICY_ENDINGS):
         return POLICY
     words, written = name.split(), name_as_written.split()
@@ -155,6 +152,19 @@ def entity_kind(name: str, text: str | None = None) -> str:
     if text is not None and _named_person(name, text):
         return PERSON
     return COMPANY
+
+
+def listed_kind(name: str) -> str | None:
+    """The kind whose list of names holds ``name`` (an index, a currency, a commodity, a policy maker or a place;
+    "European Central Bank", "FTSE 100"), qualifiers such as "futures" or "prices" aside; None for a name no list
+    holds."""
+    name = _normalised(name)
+    bare = _QUALIFIERS.sub("", name)
+    for kind, names in ((INDEX, INDEX_NAMES), (CURRENCY, _CURRENCIES), (COMMODITY, _COMMODITIES), (POLICY, _POLICY),
+                        (PLACE, _PLACES)):
+        if name in names or bare in names:
+            return kind
+    return None
 
 
 def _cited_as_source(name: str, text: str) -> bool:

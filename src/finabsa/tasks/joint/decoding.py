@@ -35,7 +35,17 @@ from typing import Any
 
 import numpy as np
 
-from ...data.entity_kinds import COMMODITY, COMPANY, CURRENCY, INDEX, INDEX_NAMES, PLACE, POLICY, entity_kind
+from ...data.entity_kinds import (
+    COMMODITY,
+    COMPANY,
+    CURRENCY,
+    INDEX,
+    INDEX_NAMES,
+    PLACE,
+    POLICY,
+    entity_kind,
+    listed_kind,
+)
 from ...data.labels import SENTIMENT_LABELS
 from ...data.records import Example, Mention
 from ...data.spans import LEGAL_SUFFIXES, ends_with_name_s, entity_key, entity_keys, locate_target, whole_word_spans
@@ -46,10 +56,11 @@ from .pooling import membership, pool_targets, span_sentiment
 __all__ = ["SentimentParts", "best_spans", "decode_spans", "merge_fragments", "targets_with_sentiment", "given_target",
            "sentence_sentiment"]
 
-#: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``, or a wire service's
-#: bare code: an index's ``.SPX`` or a share's ``XOM.N`` (two or more characters before the exchange letters, so
-#: that "U.S." and "S.A." are no tickers).
-_TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?[>)]"
+#: A ticker written beside its company: ``<LEVI.N>``, ``(AAPL)``, ``(NYSE: KO)``, ``<.SPX>``, ``<7203.T>``, or a
+#: wire service's bare code: an index's ``.SPX`` or a share's ``XOM.N`` (two or more characters before the exchange
+#: letters, so that "U.S." and "S.A." are no tickers).
+_TICKER_IN_TEXT = re.compile(r"[<(](?:[A-Z]+:\s*)?(?:\.?[A-Za-z][A-Za-z0-9]{0,5}(?:\.[A-Za-z]{1,2})?"
+                             r"|\d{3,6}\.[A-Z]{1,2})[>)]"
                              r"|(?<!\S)(?:\.[A-Z][A-Z0-9]{1,5}|[A-Z0-9]{2,6}\.[A-Z]{1,2})(?![\w&])")
 #: What may stand between a name and its ticker: nothing but spaces and punctuation, or the rest of the name in
 #: capitalised words (group 1 ends where the name does), then a possessive ("Apple's (AAPL.O)") or the word
@@ -105,6 +116,13 @@ _NAME_WORDS_BETWEEN = re.compile(r"(?:\s+[A-Z][\w&']*){1,2}\s+")  # not "Guinea-
 #: Words a Title Case headline capitalises that join or relate names rather than belong to one.
 _TITLE_CASE_SMALL_WORDS = frozenset({"and", "or", "of", "the", "to", "in", "on", "at", "for", "with", "by", "from",
                                      "as", "vs", "versus", "a", "an"})
+#: A wire story's slugs before its headline ("UPDATE 2-", "BRIEF-", "US STOCKS-", "REFILE-UPDATE 4-"): words in
+#: capitals, one of them a slug's, and a hyphen written against the headline.
+_WIRE_SLUGS = re.compile(r"\s*(?:(?:[A-Z][A-Z0-9&.']*\s+){0,3}[A-Z][A-Z0-9&.']*(?:\s+\d{1,2})?-(?=\S))+")
+_SLUG_WORDS = frozenset({"UPDATE", "BRIEF", "EXCLUSIVE", "REFILE", "CORRECTED", "CORRECTION", "RPT", "REPEAT",
+                         "WRAPUP", "ANALYSIS", "FOCUS", "INSIGHT", "COLUMN", "BREAKINGVIEWS", "FACTBOX", "TIMELINE",
+                         "DIGEST", "STOCKS", "MARKETS", "FOREX", "TREASURIES", "PRECIOUS", "METALS", "GRAINS", "SOFTS",
+                         "BONDS", "BUZZ", "HIGHLIGHTS", "INTERVIEW", "EXPLAINER", "POLL", "SNAPSHOT", "WRAP"})
 #: What follows an exchange written as where a company lists ("Nasdaq-listed", "NYSE-traded").
 _LISTED_AT = re.compile(r"-(?:listed|traded|quoted)\b", flags=re.IGNORECASE)
 #: A capitalised word (not in capitals: "REFILE-") and a hyphen right before a position ("Anheuser-" of
@@ -165,10 +183,13 @@ def decode_spans(probabilities: np.ndarray, feature: dict[str, Any], sentence: s
 
 def _about_the_news(spans: list[dict[str, Any]], sentence: str) -> list[dict[str, Any]]:
     """The spans but those that say where a story was filed or where a company lists, not what the news is about: a
-    wire story's dateline ("NEW YORK, Jan 5 (Reuters) -", whose "NEW" the tagger marked) and an exchange written as a
-    company's listing ("Nasdaq-listed Zoom", where "Nasdaq" was an index with the company's sentiment)."""
-    dateline = _DATELINE.match(sentence)
+    wire story's dateline ("NEW YORK, Jan 5 (Reuters) -", whose "NEW" the tagger marked), its slugs ("US STOCKS-Wall
+    St closes higher", where "US STOCKS" was a company) and an exchange written as a company's listing ("Nasdaq-listed
+    Zoom", where "Nasdaq" was an index with the company's sentiment)."""
+    dateline, slugs = _DATELINE.match(sentence), _WIRE_SLUGS.match(sentence)
     start = dateline.end() if dateline else 0
+    if slugs and _SLUG_WORDS.intersection(re.findall(r"[A-Z]+", slugs.group())):
+        start = max(start, slugs.end())
     return [span for span in spans if span["start"] >= start and not _LISTED_AT.match(sentence, span["end"])]
 
 
@@ -427,13 +448,16 @@ def _absorb_index_name(span: dict[str, Any], sentence: str, feature: dict[str, A
 def _absorb_known_name_before(span: dict[str, Any], sentence: str, feature: dict[str, Any], floor: int) -> None:
     """A span that ends a known name of another kind ("Reserve" of "Federal Reserve", "Street" of "Wall Street",
     "Jones" of "Dow Jones") takes the capitalised words of that name written before it (after ``floor``, where the
-    span before ends): the tagger often marks only the last word, and alone it would read as a company."""
-    if entity_kind(span["text"]) != COMPANY:
-        return
+    span before ends): the tagger often marks only the last word, and alone it would read as a company. A span of
+    such a kind takes them where the whole is a listed name of its kind ("Central Bank" of "European Central
+    Bank")."""
+    kind = entity_kind(span["text"])
     before = sentence[floor:span["start"]]
     for count in (3, 2, 1):
-        words = re.search(r"(?<!\S)(?:[A-Z][\w&'.-]*\s+){" + str(count) + "}$", before)
-        if words and entity_kind(before[words.start():] + span["text"]) in _KNOWN_NAME_KINDS:
+        words = re.search(r"(?<!\S)(?!The\s)(?:[A-Z][\w&'.-]*\s+){" + str(count) + "}$", before)
+        longer = before[words.start():] + span["text"] if words else ""
+        known = entity_kind(longer) in _KNOWN_NAME_KINDS if kind == COMPANY else listed_kind(longer) == kind
+        if words and known:
             _widen(span, span["end"], sentence, feature, start=floor + words.start())
             return
 
