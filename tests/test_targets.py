@@ -111,6 +111,11 @@ FRAGMENTS = [
     ("The Dow Jones Industrial Average <.DJI> rose", ["Dow Jones", ".DJI"], [("Dow Jones Industrial Average", ".DJI")]),
     ("Apple and Tesla <TSLA.O> rose", ["Apple", "TSLA"], [("Apple", None), ("Tesla", "TSLA.O")]),
     ("Nissan Motor Co <7201.T> rose", ["Nissan Motor Co", "T"], [("Nissan Motor Co", "7201.T")]),
+    # A company named again with the word for its shares is that company; a market or a sector keeps its word.
+    ("Alphabet Inc's Google was fined, though Alphabet shares were flat", ["Alphabet Inc's", "Alphabet shares"],
+     [("Alphabet Inc", None), ("Alphabet", None)]),
+    ("Apple rose and European shares fell", ["Apple", "European shares"], [("Apple", None), ("European shares", None)]),
+    ("IT stocks rose", ["IT stocks"], [("IT stocks", None)]),
     # A listed name of a kind other than company takes its first words the tagger left out.
     ("after the European Central Bank raised rates", ["Central Bank"], [("European Central Bank", None)]),
     ("after the Lloyds Central Bank unit", ["Central Bank"], [("Central Bank", None)]),

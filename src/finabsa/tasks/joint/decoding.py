@@ -123,6 +123,8 @@ _SLUG_WORDS = frozenset({"UPDATE", "BRIEF", "EXCLUSIVE", "REFILE", "CORRECTED", 
                          "WRAPUP", "ANALYSIS", "FOCUS", "INSIGHT", "COLUMN", "BREAKINGVIEWS", "FACTBOX", "TIMELINE",
                          "DIGEST", "STOCKS", "MARKETS", "FOREX", "TREASURIES", "PRECIOUS", "METALS", "GRAINS", "SOFTS",
                          "BONDS", "BUZZ", "HIGHLIGHTS", "INTERVIEW", "EXPLAINER", "POLL", "SNAPSHOT", "WRAP"})
+#: The word for a company's shares written after its name ("Alphabet shares").
+_SHARES_WORD = re.compile(r"\s+(?:shares?|stocks?)$")
 #: What follows an exchange written as where a company lists ("Nasdaq-listed", "NYSE-traded").
 _LISTED_AT = re.compile(r"-(?:listed|traded|quoted)\b", flags=re.IGNORECASE)
 #: A capitalised word (not in capitals: "REFILE-") and a hyphen right before a position ("Anheuser-" of
@@ -245,7 +247,24 @@ def merge_fragments(spans: list[dict[str, Any]], sentence: str, feature: dict[st
                            "ticker": ticker[1], "tokens": tokens + [t for t in span["tokens"] if t not in tokens]})
         else:
             merged.append(span)
-    return [span for span in merged if not _names_nothing(span["text"])]
+    return _without_shares_word([span for span in merged if not _names_nothing(span["text"])], sentence, feature)
+
+
+def _without_shares_word(spans: list[dict[str, Any]], sentence: str, feature: dict[str, Any]
+                         ) -> list[dict[str, Any]]:
+    """A company named again with the word for its shares is that company ("Alphabet Inc's Google was fined ...,
+    though Alphabet shares were little changed": "Alphabet shares" is "Alphabet Inc"), where without the word it
+    names a target written before it; "European shares" and "IT stocks" alone are markets and sectors."""
+    for i, span in enumerate(spans):
+        word = _SHARES_WORD.search(span["text"])
+        if not word:
+            continue
+        keys = entity_keys([other["text"] for other in spans[:i]] + [span["text"][:word.start()]])
+        if keys[-1] in keys[:-1]:
+            end = span["start"] + word.start()
+            kept = tokens_in_spans(feature["_offsets"], feature["_real"], [(span["start"], end)])
+            span.update(end=end, text=sentence[span["start"]:end], tokens=[t for t in span["tokens"] if t in kept])
+    return spans
 
 
 def _ticker_beside(start: int, end: int, sentence: str) -> tuple[int, str] | None:
