@@ -14,7 +14,8 @@ from finabsa.tasks.target import token_features
 #: text | the target a user gives | how it is found | the text it is found as (-: not in the text). Other spacing
 #: or punctuation matches whole words only ("Meta" is not in "metals"); a capitalised name written in lower case
 #: in a capitalised text is a common word ("price target"), in an all-lower-case text still the name; nicknames
-#: ("VW", "StanChart") are not derived; two initials alone name too much ("US" is no "Union Steel"); the last two
+#: ("VW", "StanChart") are not derived; initials given are found as the name they stand for, written in full ("SEC");
+#: two initials alone name too much ("US" is no "Union Steel"); the last two
 #: rows: a generic word alone ("Bank") is not the company.
 GIVEN_TABLE = """
 Barclays shares fall after results      | Barclays PLC             | alias  | Barclays
@@ -39,6 +40,9 @@ Coca Cola shares slid                   | Coca-Cola                | spelling | 
 Shares of JP Morgan fell                | JPMorgan Chase & Co      | word   | JP Morgan
 Amazon shares rose 3%                   | Amazon.com Inc           | alias  | Amazon
 GSK shares rose after the trial         | GlaxoSmithKline plc      | acronym | GSK
+The U.S. Securities and Exchange Commission sued Coinbase | SEC | initials | Securities and Exchange Commission
+Royal Bank of Scotland shares fell      | RBS                      | initials | Royal Bank of Scotland
+Apple shares rose in the US             | USA                      | none   | -
 Base metals slump                       | Meta Platforms Inc       | none   | -
 Goldman cut its price target on Target  | Target Corp              | alias  | Target
 Goldman Sachs raised its price target   | Target Corp              | none   | -

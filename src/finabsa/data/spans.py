@@ -105,7 +105,8 @@ _TICKER = re.compile(r"^[$<(]?([A-Za-z][A-Za-z0-9]{0,5})(?:\.[A-Za-z]{1,2})?[>)]
 class TargetMatch:
     """Where a given target was found in a text, and how: ``exact`` (its own words, case and spacing aside),
     ``alias`` (without a legal suffix or possessive: "Barclays PLC" as "Barclays"), ``ticker`` (``$AAPL`` as
-    ``<AAPL.O>``), ``acronym`` ("IBM" for "International Business Machines"), ``spelling`` (other spacing or
+    ``<AAPL.O>``), ``acronym`` ("IBM" for "International Business Machines"), ``initials`` (the reverse: "SEC" as
+    "Securities and Exchange Commission"), ``spelling`` (other spacing or
     punctuation: "Coca Cola Co" as "Coca-Cola"), ``word`` (its one distinctive word: "J Sainsbury" as
     "Sainsbury"), ``fuzzy`` (a misspelling); no spans when it is not in the text."""
 
@@ -265,9 +266,31 @@ def _acronym_spans(sentence: str, target: str) -> list[tuple[int, int]]:
     return sorted(set(spans))
 
 
+#: A run of capitalised words, with the small words names hold between them ("Securities and Exchange Commission").
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'.-]*(?:\s+(?:(?:of|and|&|the|for|de)\s+)?[A-Z][\w'.-]*)*")
+
+
+def _name_with_initials(sentence: str, target: str) -> list[tuple[int, int]]:
+    """Where the text writes in full the name that a target given as initials in capitals stands for ("SEC" for "U.S.
+    Securities and Exchange Commission", "LSEG" for "London Stock Exchange Group Plc"): the words, capitalised,
+    whose initials the target is. Three initials or more, as for ``_acronym_spans``."""
+    if not (target.isupper() and target.isalpha() and 3 <= len(target) <= 6):
+        return []
+    spans: list[tuple[int, int]] = []
+    for run in _CAPITALISED_RUN.finditer(sentence):
+        words = list(re.finditer(r"\S+", run.group()))
+        for first in range(len(words)):
+            for last in range(first, len(words)):
+                start, end = run.start() + words[first].start(), run.start() + words[last].end()
+                if words[first].group().lower() not in _ACRONYM_SKIPS and target in _initials(sentence[start:end]):
+                    spans.append((start, end))
+    return [span for span in spans if not any(o != span and o[0] <= span[0] and span[1] <= o[1] for o in spans)]
+
+
 def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> TargetMatch:
     """Find a target a user names in the text: its own words, then its aliases (legal suffixes and possessives
-    dropped), the ticker as the text writes it, its initials in capitals ("IBM"), the name or an alias spelt with
+    dropped), the ticker as the text writes it, its initials in capitals ("IBM"), the name in full of a target given
+    as initials ("Securities and Exchange Commission" for "SEC"), the name or an alias spelt with
     other spacing or punctuation ("Coca-Cola", "McDonald's"), its one distinctive word, and last a misspelling
     (``find_target_spans``'s similarity). Tried in that order; the first that finds the target answers."""
     target = target.strip()
@@ -278,6 +301,7 @@ def locate_target(sentence: str, target: str, fuzzy_threshold: float = 0.8) -> T
         *[("alias", lambda alias=alias: whole_word_spans(sentence, alias)) for alias in target_aliases(target)],
         ("ticker", lambda: _ticker_spans(sentence, target)),
         ("acronym", lambda: _acronym_spans(sentence, target)),
+        ("initials", lambda: _name_with_initials(sentence, target)),
         ("spelling", lambda: _spelled_otherwise(sentence, target)),
         ("word", lambda: _distinctive_word(sentence, target)),
         ("fuzzy", lambda: find_target_spans(sentence, target, fuzzy_threshold)),
