@@ -23,8 +23,9 @@ capitalised words before it ("Securities" + " and Exchange Commission") and a co
 connects or nothing, a company's name ends the words that describe it ("UBS Group AG" of "Swiss bank UBS Group
 AG"), a company's name takes a word that ends many company names written right after it ("Pioneer Natural" + "
 Resources", "HDFC" + " Bank"), and fragments that name nothing on their own (a lone legal suffix such as "Inc" or
-"Co", a single letter) are dropped. Where a story was filed or where a
-company lists is no target (a wire dateline, "NEW YORK, Jan 5 (Reuters) -"; "Nasdaq" of "Nasdaq-listed").
+"Co", a single letter) are dropped. Where a story was filed, the wire's slugs before its headline and where a company
+lists name no target (a dateline, "NEW YORK, Jan 5 (Reuters) -"; "US STOCKS-"; "Nasdaq" of "Nasdaq-listed"), and a
+company named again with the word for its shares is that company ("Alphabet Inc ... Alphabet shares").
 """
 
 from __future__ import annotations
