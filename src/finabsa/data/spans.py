@@ -267,7 +267,8 @@ def _acronym_spans(sentence: str, target: str) -> list[tuple[int, int]]:
 
 
 #: A run of capitalised words, with the small words names hold between them ("Securities and Exchange Commission").
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'.-]*(?:\s+(?:(?:of|and|&|the|for|de)\s+)?[A-Z][\w'.-]*)*")
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'.-]*(?:\s+(?:(?:" + "|".join(map(re.escape, sorted(_ACRONYM_SKIPS)))
+                              + r")\s+)?[A-Z][\w'.-]*)*")
 
 
 def _name_with_initials(sentence: str, target: str) -> list[tuple[int, int]]:

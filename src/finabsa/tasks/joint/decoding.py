@@ -262,9 +262,7 @@ def _without_shares_word(spans: list[dict[str, Any]], sentence: str, feature: di
             continue
         keys = entity_keys([other["text"] for other in spans[:i]] + [span["text"][:word.start()]])
         if keys[-1] in keys[:-1]:
-            end = span["start"] + word.start()
-            kept = tokens_in_spans(feature["_offsets"], feature["_real"], [(span["start"], end)])
-            span.update(end=end, text=sentence[span["start"]:end], tokens=[t for t in span["tokens"] if t in kept])
+            _narrow(span, span["start"], span["start"] + word.start(), sentence, feature)
     return spans
 
 
@@ -386,7 +384,7 @@ def _without_descriptor(span: dict[str, Any], sentence: str, feature: dict[str, 
         return
     start = words[cut + 1].start()
     if entity_kind(span["text"][start:]) == COMPANY:
-        _trim_start(span, span["start"] + start, sentence, feature)
+        _narrow(span, span["start"] + start, span["end"], sentence, feature)
 
 
 def _is_descriptive_word(word: str) -> bool:
@@ -395,10 +393,11 @@ def _is_descriptive_word(word: str) -> bool:
     return len(word) >= 3 and word.replace("-", "").isalpha() and word.islower() and word not in _WORDS_INSIDE_NAMES
 
 
-def _trim_start(span: dict[str, Any], start: int, sentence: str, feature: dict[str, Any]) -> None:
-    """``span`` starting at ``start`` (later than it did), without the tokens of what it lost."""
-    kept = tokens_in_spans(feature["_offsets"], feature["_real"], [(start, span["end"])])
-    span.update(start=start, text=sentence[start:span["end"]], tokens=[t for t in span["tokens"] if t in kept])
+def _narrow(span: dict[str, Any], start: int, end: int, sentence: str, feature: dict[str, Any]) -> None:
+    """``span`` cut to ``sentence[start:end]`` (inside it), without the tokens of what it lost; ``_widen``'s
+    counterpart."""
+    kept = tokens_in_spans(feature["_offsets"], feature["_real"], [(start, end)])
+    span.update(start=start, end=end, text=sentence[start:end], tokens=[t for t in span["tokens"] if t in kept])
 
 
 def _absorb_name_before_connector(span: dict[str, Any], sentence: str, feature: dict[str, Any], floor: int) -> None:
@@ -414,7 +413,7 @@ def _absorb_name_before_connector(span: dict[str, Any], sentence: str, feature: 
             words[0] != "of" or sentence[name[0]:name[1]].split()[-1].lower() in _NAMED_OF):
         _widen(span, span["end"], sentence, feature, start=name[0])
         return
-    _trim_start(span, span["start"] + span["text"].index(words[1]), sentence, feature)
+    _narrow(span, span["start"] + span["text"].index(words[1]), span["end"], sentence, feature)
 
 
 def _absorb_name_after_connector(span: dict[str, Any], sentence: str, feature: dict[str, Any]) -> None:
@@ -475,9 +474,10 @@ def _absorb_known_name_before(span: dict[str, Any], sentence: str, feature: dict
     before = sentence[floor:span["start"]]
     for count in (3, 2, 1):
         words = re.search(r"(?<!\S)(?!The\s)(?:[A-Z][\w&'.-]*\s+){" + str(count) + "}$", before)
-        longer = before[words.start():] + span["text"] if words else ""
-        known = entity_kind(longer) in _KNOWN_NAME_KINDS if kind == COMPANY else listed_kind(longer) == kind
-        if words and known:
+        if not words:
+            continue
+        longer = before[words.start():] + span["text"]
+        if entity_kind(longer) in _KNOWN_NAME_KINDS if kind == COMPANY else listed_kind(longer) == kind:
             _widen(span, span["end"], sentence, feature, start=floor + words.start())
             return
 
